@@ -1,0 +1,206 @@
+//! The command line: global flags and one subcommand per thing a member does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Quire: a home for writing and critique groups that lives on your own devices.
+#[derive(Debug, Parser)]
+#[command(name = "quire", version, about, long_about = None)]
+pub struct Cli {
+    /// Where groups and this device's key are kept [default: the platform data dir].
+    #[arg(long, global = true, env = "QUIRE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The group to act on, by name or id prefix; needed only when the data dir holds several.
+    #[arg(long, global = true, env = "QUIRE_GROUP", value_name = "NAME|ID")]
+    pub group: Option<String>,
+
+    /// Print listings as JSON, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do; with none, the desktop client opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Everything `quire` does headless.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a group; you become its organizer and first member.
+    Init(InitArgs),
+    /// List the groups in this data dir.
+    Groups,
+    /// Edit your own profile.
+    Profile(ProfileArgs),
+    /// List the members, optionally filtered.
+    Members(MembersArgs),
+    /// Show one member's profile.
+    Member {
+        /// A display name, pen name or id prefix.
+        who: String,
+    },
+    /// Submit a piece for critique; prints its id.
+    Submit(SubmitArgs),
+    /// List the critique queue.
+    Queue,
+    /// Show a submission with its critiques.
+    Show {
+        /// Submission id or unique prefix.
+        id: String,
+    },
+    /// Withdraw one of your submissions.
+    Withdraw {
+        /// Submission id or unique prefix.
+        id: String,
+    },
+    /// Claim a submission to critique.
+    Claim {
+        /// Submission id or unique prefix.
+        id: String,
+    },
+    /// Give up your claim on a submission.
+    Unclaim {
+        /// Submission id or unique prefix.
+        id: String,
+    },
+    /// Deliver a critique of a submission you claimed; prints its id.
+    Critique(CritiqueArgs),
+    /// Rate a critique of your piece, 1 to 5.
+    Rate {
+        /// Critique id or unique prefix.
+        critique: String,
+        /// 1 (not useful) to 5 (invaluable).
+        rating: u8,
+    },
+    /// Thank the reviewer for a critique of your piece.
+    Thank {
+        /// Critique id or unique prefix.
+        critique: String,
+    },
+    /// Export the roster and the queue.
+    Export(ExportArgs),
+    /// Print changes to the group as they arrive from other processes, until interrupted.
+    Watch,
+    /// Rewrite the group's files into one compact snapshot.
+    Compact,
+}
+
+/// `quire init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The group's name.
+    #[arg(long)]
+    pub name: String,
+    /// Your name in the group.
+    #[arg(long)]
+    pub me: String,
+    /// What the group is about.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A name for this device [default: the host name].
+    #[arg(long)]
+    pub device_label: Option<String>,
+}
+
+/// `quire profile`
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Your display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The name you publish under ("" clears it).
+    #[arg(long)]
+    pub pen_name: Option<String>,
+    /// Genres, comma separated ("" clears them).
+    #[arg(long)]
+    pub genres: Option<String>,
+    /// Roles, comma separated: writer, beta-reader, critique-partner, accountability-partner, mentor.
+    #[arg(long)]
+    pub roles: Option<String>,
+    /// A few lines about you.
+    #[arg(long)]
+    pub bio: Option<String>,
+    /// Links as label=url, comma separated ("" clears them).
+    #[arg(long)]
+    pub links: Option<String>,
+    /// Critiques you mean to give per month ("none" clears it).
+    #[arg(long)]
+    pub capacity: Option<String>,
+    /// On hiatus until this day, YYYY-MM-DD ("none" ends it).
+    #[arg(long)]
+    pub hiatus_until: Option<String>,
+}
+
+/// `quire members`
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    /// Only members with this genre.
+    #[arg(long)]
+    pub genre: Option<String>,
+    /// Only members with this role.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Include removed members.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `quire submit`
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The piece's title.
+    #[arg(long)]
+    pub title: String,
+    /// Its genre.
+    #[arg(long)]
+    pub genre: String,
+    /// Read the text from this file [default: standard input].
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Critiques wanted [default: the group's rule].
+    #[arg(long)]
+    pub wanted: Option<u32>,
+    /// Critiques wanted by this day, YYYY-MM-DD.
+    #[arg(long)]
+    pub due: Option<String>,
+    /// What you want feedback on.
+    #[arg(long, default_value = "")]
+    pub feedback: String,
+    /// Content notes for readers.
+    #[arg(long, default_value = "")]
+    pub notes: String,
+}
+
+/// `quire critique`
+#[derive(Debug, Args)]
+pub struct CritiqueArgs {
+    /// Submission id or unique prefix.
+    pub id: String,
+    /// Read the critique from this file [default: standard input].
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+/// `quire export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+    pub format: ExportFormat,
+    /// Write here instead of standard output (for csv: a directory, created if needed).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Formats `quire export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Everything, machine readable.
+    Json,
+    /// members.csv, submissions.csv and critiques.csv.
+    Csv,
+    /// One readable document: roster, then each submission with its critiques.
+    Md,
+}

@@ -1,0 +1,78 @@
+//! One function per subcommand. Listings print a table, or JSON with `--json`.
+
+mod export;
+mod group;
+mod queue;
+mod review;
+mod roster;
+
+use clap::CommandFactory;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(command) = cli.command else {
+        crate::cli::Cli::command().print_help()?;
+        return Ok(());
+    };
+    let ctx = Context::new(cli.data_dir, cli.group)?;
+    let out = Output { json: cli.json };
+    match command {
+        Command::Init(args) => group::init(&ctx, args),
+        Command::Groups => group::groups(&ctx, out),
+        Command::Watch => group::watch(&ctx, out),
+        Command::Compact => group::compact(&ctx),
+        Command::Profile(args) => roster::profile(&ctx, args, out),
+        Command::Members(args) => roster::members(&ctx, args, out),
+        Command::Member { who } => roster::member(&ctx, &who, out),
+        Command::Submit(args) => queue::submit(&ctx, args),
+        Command::Queue => queue::queue(&ctx, out),
+        Command::Show { id } => queue::show(&ctx, &id, out),
+        Command::Withdraw { id } => queue::withdraw(&ctx, &id),
+        Command::Claim { id } => queue::claim(&ctx, &id),
+        Command::Unclaim { id } => queue::unclaim(&ctx, &id),
+        Command::Critique(args) => review::critique(&ctx, args),
+        Command::Rate { critique, rating } => review::rate(&ctx, &critique, rating),
+        Command::Thank { critique } => review::thank(&ctx, &critique),
+        Command::Export(args) => export::export(&ctx, args),
+    }
+}
+
+/// How listings are printed.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Prints `value` as JSON if asked, else runs `human`.
+    fn print<T: Serialize>(self, value: &T, human: impl FnOnce()) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            human();
+        }
+        Ok(())
+    }
+}
+
+/// The current time; every command reads the clock once, here.
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+/// Today in the local time zone, for due dates and hiatus.
+fn today() -> jiff::civil::Date {
+    jiff::Zoned::now().date()
+}
+
+/// A time as people read it, in the local time zone, to the minute.
+fn when(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}

@@ -1,0 +1,220 @@
+//! `profile`, `members`, `member`: who is in the group.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context as _, bail};
+use quire_store::doc::ProfilePatch;
+use quire_store::model::{Member, Role};
+use quire_store::ops;
+use serde::Serialize;
+
+use super::{Output, now, today, when};
+use crate::cli::{MembersArgs, ProfileArgs};
+use crate::context::Context;
+use crate::input;
+use crate::table::{Table, clip};
+
+pub fn profile(ctx: &Context, args: ProfileArgs, out: Output) -> anyhow::Result<()> {
+    let patch = patch_from(args)?;
+    let mut group = ctx.open_group()?;
+    if patch.is_empty() {
+        let me = group.me()?;
+        let model = group.read()?;
+        return print_member(&model, &model.members[&me], out);
+    }
+    let now = now();
+    group.act(|doc, me| ops::update_profile(doc, me, patch, now))?;
+    let me = group.me()?;
+    let model = group.read()?;
+    print_member(&model, &model.members[&me], out)
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn cleared(s: &str) -> bool {
+    matches!(s.trim().to_lowercase().as_str(), "" | "none")
+}
+
+fn patch_from(args: ProfileArgs) -> anyhow::Result<ProfilePatch> {
+    let mut patch = ProfilePatch {
+        display_name: args.name,
+        bio: args.bio,
+        ..Default::default()
+    };
+    if let Some(pen) = args.pen_name {
+        patch.pen_name = Some((!pen.trim().is_empty()).then_some(pen));
+    }
+    if let Some(genres) = args.genres {
+        patch.genres = Some(list(&genres).into_iter().collect());
+    }
+    if let Some(roles) = args.roles {
+        let roles = list(&roles)
+            .iter()
+            .map(|r| Role::parse_known(r))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        patch.roles = Some(roles);
+    }
+    if let Some(links) = args.links {
+        let mut map = BTreeMap::new();
+        for link in list(&links) {
+            let Some((label, url)) = link.split_once('=') else {
+                bail!("link `{link}` is not label=url");
+            };
+            let (label, url) = (label.trim(), url.trim());
+            if label.is_empty() || url.is_empty() {
+                bail!("link `{link}` is not label=url");
+            }
+            map.insert(label.to_string(), url.to_string());
+        }
+        patch.links = Some(map);
+    }
+    if let Some(cap) = args.capacity {
+        patch.capacity_per_month = Some(if cleared(&cap) {
+            None
+        } else {
+            Some(
+                cap.trim()
+                    .parse::<u32>()
+                    .with_context(|| format!("capacity `{cap}` is not a whole number"))?,
+            )
+        });
+    }
+    if let Some(until) = args.hiatus_until {
+        patch.hiatus_until = Some(if cleared(&until) {
+            None
+        } else {
+            Some(input::date("hiatus date", &until)?)
+        });
+    }
+    Ok(patch)
+}
+
+pub fn members(ctx: &Context, args: MembersArgs, out: Output) -> anyhow::Result<()> {
+    let group = ctx.open_group()?;
+    let model = group.read()?;
+    let genre = args.genre.map(|g| g.trim().to_lowercase());
+    let role = args.role.as_deref().map(Role::parse_known).transpose()?;
+    let mut rows: Vec<&Member> = model
+        .members
+        .values()
+        .filter(|m| args.all || m.is_current())
+        .filter(|m| genre.as_ref().is_none_or(|g| m.profile.genres.contains(g)))
+        .filter(|m| role.as_ref().is_none_or(|r| m.profile.roles.contains(r)))
+        .collect();
+    rows.sort_by_key(|m| (m.profile.display_name.to_lowercase(), m.id));
+    let today = today();
+    out.print(&rows, || {
+        let mut table = Table::new(&["id", "name", "pen name", "genres", "roles", "status"]);
+        for m in &rows {
+            let status = if !m.is_current() {
+                "removed".to_string()
+            } else if m.on_hiatus(today) {
+                format!("hiatus until {}", m.profile.hiatus_until.map(|d| d.to_string()).unwrap_or_default())
+            } else if m.organizer {
+                "organizer".to_string()
+            } else {
+                "active".to_string()
+            };
+            table.row(vec![
+                m.id.short(),
+                m.profile.display_name.clone(),
+                m.profile.pen_name.clone().unwrap_or_default(),
+                clip(&join(&m.profile.genres), 30),
+                clip(&join(&m.profile.roles), 30),
+                status,
+            ]);
+        }
+        if table.is_empty() {
+            println!("no members match");
+        } else {
+            print!("{}", table.render());
+        }
+    })
+}
+
+fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn member(ctx: &Context, who: &str, out: Output) -> anyhow::Result<()> {
+    let group = ctx.open_group()?;
+    let model = group.read()?;
+    let id = ops::resolve_member(&model, who)?;
+    print_member(&model, &model.members[&id], out)
+}
+
+#[derive(Serialize)]
+struct MemberView<'a> {
+    #[serde(flatten)]
+    member: &'a Member,
+    submissions: usize,
+    critiques_given: usize,
+    critiques_received: usize,
+}
+
+fn print_member(model: &quire_store::model::Group, m: &Member, out: Output) -> anyhow::Result<()> {
+    let submissions = model.submissions.values().filter(|s| s.author == m.id).count();
+    let given = model
+        .submissions
+        .values()
+        .flat_map(|s| s.critiques.values())
+        .filter(|c| c.reviewer == m.id)
+        .count();
+    let received = model
+        .submissions
+        .values()
+        .filter(|s| s.author == m.id)
+        .map(|s| s.critiques.len())
+        .sum();
+    let view = MemberView {
+        member: m,
+        submissions,
+        critiques_given: given,
+        critiques_received: received,
+    };
+    out.print(&view, || {
+        let p = &m.profile;
+        println!("{} ({})", p.display_name, m.id);
+        if let Some(pen) = &p.pen_name {
+            println!("  pen name:   {pen}");
+        }
+        if m.organizer {
+            println!("  organizer");
+        }
+        println!("  joined:     {}", when(m.joined_at));
+        if let Some(removed) = m.removed_at {
+            println!("  removed:    {}", when(removed));
+        }
+        println!("  genres:     {}", join(&p.genres));
+        println!("  roles:      {}", join(&p.roles));
+        if let Some(cap) = p.capacity_per_month {
+            println!("  capacity:   {cap} critiques a month");
+        }
+        if let Some(until) = p.hiatus_until {
+            println!("  hiatus:     until {until}");
+        }
+        for (label, url) in &p.links {
+            println!("  {label}: {url}");
+        }
+        println!(
+            "  activity:   {submissions} submitted, {given} critiques given, {received} received"
+        );
+        println!("  devices:    {}", m.devices.len());
+        if !p.bio.is_empty() {
+            println!();
+            for line in p.bio.lines() {
+                println!("  {line}");
+            }
+        }
+    })
+}

@@ -1,0 +1,148 @@
+//! The `quire` command line driven as a user would: a real binary, a real data dir.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+struct Quire {
+    dir: tempfile::TempDir,
+}
+
+impl Quire {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
+            .args(args)
+            .env("QUIRE_DATA_DIR", self.data())
+            .env_remove("QUIRE_GROUP")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, None)
+    }
+
+    fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run_with(args, stdin);
+        assert!(
+            out.status.success(),
+            "quire {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure; returns the one-line error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run_with(args, None);
+        assert!(!out.status.success(), "quire {args:?} should fail");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        err.trim_end().to_string()
+    }
+}
+
+#[test]
+fn a_member_submits_and_the_queue_shows_it() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia Amante"]);
+    q.ok(&[
+        "profile", "--pen-name", "J. Amante", "--genres", "historical fiction,ya",
+        "--roles", "writer,beta-reader", "--capacity", "4", "--links", "website=https://example.org",
+        "--hiatus-until", "2027-01-10",
+    ]);
+    let members: serde_json::Value =
+        serde_json::from_str(&q.ok(&["members", "--genre", "YA", "--json"])).unwrap();
+    assert_eq!(members[0]["profile"]["display_name"], "Julia Amante");
+    assert_eq!(members[0]["profile"]["roles"][1], "beta-reader");
+    assert_eq!(q.ok(&["members", "--role", "mentor"]).trim(), "no members match");
+
+    let id = q
+        .ok_with(
+            &["submit", "--title", "The Mill", "--genre", "Historical Fiction", "--due", "2099-12-01", "--wanted", "2"],
+            Some("The mill wheel turned all night.\n"),
+        )
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 32);
+    let queue: serde_json::Value = serde_json::from_str(&q.ok(&["queue", "--json"])).unwrap();
+    assert_eq!(queue[0]["title"], "The Mill");
+    assert_eq!(queue[0]["word_count"], 6);
+    assert_eq!(queue[0]["status"], "open");
+    assert_eq!(queue[0]["due_at"], "2099-12-01");
+    let show = q.ok(&["show", &id[..6]]);
+    assert!(show.contains("The mill wheel turned all night."), "{show}");
+
+    let err = q.fails(&["claim", &id[..6]]);
+    assert_eq!(err, format!("quire: `The Mill ({})` is your own submission", &id[..8]));
+    q.ok(&["withdraw", &id]);
+    let queue = q.ok(&["queue"]);
+    assert!(queue.contains("withdrawn"), "{queue}");
+}
+
+#[test]
+fn bad_input_gets_one_line_naming_it() {
+    let q = Quire::new();
+    let err = q.fails(&["queue"]);
+    assert!(err.contains("no groups in"), "{err}");
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let err = q.fails(&["submit", "--title", "X", "--genre", "ya", "--due", "tomorrow", "--file", "/dev/null"]);
+    assert_eq!(err, "quire: due date `tomorrow` is not a date like 2026-12-01");
+    let err = q.fails(&["submit", "--title", "X", "--genre", "ya", "--file", "/nonexistent/piece.txt"]);
+    assert!(err.starts_with("quire: cannot read text from `/nonexistent/piece.txt`"), "{err}");
+    let err = q.fails(&["profile", "--roles", "wizard"]);
+    assert!(err.starts_with("quire: unknown role `wizard`"), "{err}");
+    let err = q.fails(&["show", "ffff"]);
+    assert_eq!(err, "quire: no submission `ffff` in this group");
+    let err = q.fails(&["rate", "abcd", "9"]);
+    assert_eq!(err, "quire: no critique `abcd` in this group");
+}
+
+#[test]
+fn several_groups_need_a_choice() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    q.ok(&["init", "--name", "Poetry Circle", "--me", "Julia"]);
+    let err = q.fails(&["queue"]);
+    assert!(err.contains("holds several groups"), "{err}");
+    assert!(q.ok(&["--group", "poetry circle", "queue"]).contains("queue is empty"));
+    let groups: serde_json::Value = serde_json::from_str(&q.ok(&["groups", "--json"])).unwrap();
+    assert_eq!(groups.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn export_writes_every_format_whole() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    q.ok_with(&["submit", "--title", "The Mill", "--genre", "ya"], Some("Text, with \"quotes\"."));
+    let md = q.ok(&["export", "--format", "md"]);
+    assert!(md.starts_with("# Tuesday Writers"), "{md}");
+    assert!(md.contains("### The Mill"), "{md}");
+    let out = q.data().join("export.json");
+    q.ok(&["export", "--out", out.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["submissions"][0]["text"], "Text, with \"quotes\".");
+    let csv_dir = q.data().join("csv");
+    q.ok(&["export", "--format", "csv", "--out", csv_dir.to_str().unwrap()]);
+    let subs = std::fs::read_to_string(csv_dir.join("submissions.csv")).unwrap();
+    assert!(subs.lines().nth(1).unwrap().contains("The Mill"), "{subs}");
+    assert!(csv_dir.join("members.csv").exists() && csv_dir.join("critiques.csv").exists());
+}

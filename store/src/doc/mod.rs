@@ -1,0 +1,491 @@
+//! The one place that maps the model to and from the automerge document.
+//!
+//! Reads are generic over [`autosurgeon::ReadDoc`], so they work on a document and inside a
+//! transaction alike. Reading the whole group skips (and reports) entries it cannot read
+//! instead of failing, so one malformed submission from a buggy peer does not hide the rest.
+//! Writes touch only the keys an operation changes, so concurrent edits to different fields of
+//! the same member or submission merge cleanly.
+
+mod records;
+
+use std::collections::BTreeMap;
+
+use automerge::{ObjId, ObjType, ROOT, ScalarValue, Value};
+use autosurgeon::{Doc, ReadDoc, hydrate_prop, reconcile_prop};
+use jiff::Timestamp;
+
+use crate::ids::{CritiqueId, GroupId, MemberId, SubmissionId};
+use crate::model::{
+    Claim, Critique, Group, GroupInfo, Member, Profile, Rules, SCHEMA_VERSION, SkippedEntry,
+    Submission,
+};
+use records::{
+    ClaimRecord, CritiqueRecord, MemberRecord, RulesRecord, SubmissionRecord, millis, skip,
+};
+
+/// Keys of the document root and of the `group` map.
+mod key {
+    pub const SCHEMA: &str = "schema";
+    pub const GROUP: &str = "group";
+    pub const MEMBERS: &str = "members";
+    pub const INVITES: &str = "invites";
+    pub const SUBMISSIONS: &str = "submissions";
+    pub const RULES: &str = "rules";
+    pub const CLAIMS: &str = "claims";
+    pub const CRITIQUES: &str = "critiques";
+}
+
+/// The document is not a Quire group this build can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    /// Written by a newer Quire.
+    #[error(
+        "the group uses document schema {found}, but this quire understands up to {SCHEMA_VERSION}; upgrade quire to open it"
+    )]
+    SchemaTooNew {
+        /// The version the document declares.
+        found: u64,
+    },
+    /// Not a Quire group at all, or missing its core.
+    #[error("the document is not a quire group: {0}")]
+    NotAGroup(String),
+    /// automerge refused an operation.
+    #[error("document error: {0}")]
+    Automerge(String),
+}
+
+impl From<automerge::AutomergeError> for DocError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DocError::Automerge(e.to_string())
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for DocError {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        DocError::Automerge(e.to_string())
+    }
+}
+
+/// The schema version the document declares, if any.
+pub fn schema_version<D: ReadDoc>(doc: &D) -> Option<u64> {
+    match doc.get(&ROOT, key::SCHEMA).ok().flatten() {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Uint(v) => Some(*v),
+            ScalarValue::Int(v) => u64::try_from(*v).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Checks the document is a group of a schema this build reads.
+pub fn check_schema<D: ReadDoc>(doc: &D) -> Result<(), DocError> {
+    match schema_version(doc) {
+        Some(v) if v > SCHEMA_VERSION => Err(DocError::SchemaTooNew { found: v }),
+        Some(_) => Ok(()),
+        None => Err(DocError::NotAGroup("no schema version".into())),
+    }
+}
+
+fn map_at<D: ReadDoc>(doc: &D, parent: &ObjId, name: &str) -> Option<ObjId> {
+    match doc.get(parent, name).ok().flatten() {
+        Some((Value::Object(ObjType::Map), id)) => Some(id),
+        _ => None,
+    }
+}
+
+fn required_map<D: ReadDoc>(doc: &D, parent: &ObjId, name: &str) -> Result<ObjId, DocError> {
+    map_at(doc, parent, name).ok_or_else(|| DocError::NotAGroup(format!("no `{name}` map")))
+}
+
+fn submission_obj<D: ReadDoc>(doc: &D, id: SubmissionId) -> Result<Option<ObjId>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    Ok(map_at(doc, &subs, &id.to_string()))
+}
+
+/// Reads the group's name, rules and founding facts.
+pub fn read_info<D: ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
+    #[derive(autosurgeon::Hydrate)]
+    struct InfoRecord {
+        id: String,
+        name: String,
+        #[autosurgeon(missing = "Default::default")]
+        description: String,
+        created_at: i64,
+        created_by: String,
+    }
+    let group = required_map(doc, &ROOT, key::GROUP)?;
+    let bad = |e: String| DocError::NotAGroup(format!("group: {e}"));
+    let info: InfoRecord = autosurgeon::hydrate_prop(doc, &ROOT, key::GROUP).map_err(|e| bad(e.to_string()))?;
+    let rules = match map_at(doc, &group, key::RULES) {
+        Some(_) => hydrate_prop::<_, RulesRecord, _, _>(doc, &group, key::RULES)
+            .map(RulesRecord::into_model)
+            .unwrap_or_default(),
+        None => Rules::default(),
+    };
+    Ok(GroupInfo {
+        id: info.id.parse::<GroupId>().map_err(|e| bad(e.to_string()))?,
+        name: info.name,
+        description: info.description,
+        created_at: records::time(info.created_at).map_err(bad)?,
+        created_by: info.created_by.parse().map_err(|e: crate::IdParseError| bad(e.to_string()))?,
+        rules,
+    })
+}
+
+/// Reads one member.
+pub fn read_member<D: ReadDoc>(doc: &D, id: MemberId) -> Result<Option<Member>, DocError> {
+    let members = required_map(doc, &ROOT, key::MEMBERS)?;
+    let key = id.to_string();
+    if map_at(doc, &members, &key).is_none() {
+        return Ok(None);
+    }
+    let mut skipped = Vec::new();
+    let path = format!("{}/{key}", key::MEMBERS);
+    hydrate_prop::<_, MemberRecord, _, _>(doc, &members, key.as_str())
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.into_model(id, &path, &mut skipped))
+        .map(Some)
+        .map_err(|e| DocError::NotAGroup(format!("{path}: {e}")))
+}
+
+/// Reads every member that can be read.
+pub fn read_members<D: ReadDoc>(
+    doc: &D,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<BTreeMap<MemberId, Member>, DocError> {
+    let members = required_map(doc, &ROOT, key::MEMBERS)?;
+    let mut out = BTreeMap::new();
+    for key in map_keys(doc, &members) {
+        let path = format!("{}/{key}", key::MEMBERS);
+        let member = key
+            .parse::<MemberId>()
+            .map_err(|e| e.to_string())
+            .and_then(|id| {
+                hydrate_prop::<_, MemberRecord, _, _>(doc, &members, key.as_str())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.into_model(id, &path, skipped))
+            });
+        match member {
+            Ok(m) => {
+                out.insert(m.id, m);
+            }
+            Err(e) => skipped.push(skip(path, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads one submission.
+pub fn read_submission<D: ReadDoc>(
+    doc: &D,
+    id: SubmissionId,
+) -> Result<Option<Submission>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    let key = id.to_string();
+    if map_at(doc, &subs, &key).is_none() {
+        return Ok(None);
+    }
+    let path = format!("{}/{key}", key::SUBMISSIONS);
+    let mut skipped = Vec::new();
+    hydrate_prop::<_, SubmissionRecord, _, _>(doc, &subs, key.as_str())
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.into_model(id, &path, &mut skipped))
+        .map(Some)
+        .map_err(|e| DocError::NotAGroup(format!("{path}: {e}")))
+}
+
+/// Reads every submission that can be read.
+pub fn read_submissions<D: ReadDoc>(
+    doc: &D,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<BTreeMap<SubmissionId, Submission>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    let mut out = BTreeMap::new();
+    for key in map_keys(doc, &subs) {
+        let path = format!("{}/{key}", key::SUBMISSIONS);
+        let sub = key
+            .parse::<SubmissionId>()
+            .map_err(|e| e.to_string())
+            .and_then(|id| {
+                hydrate_prop::<_, SubmissionRecord, _, _>(doc, &subs, key.as_str())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.into_model(id, &path, skipped))
+            });
+        match sub {
+            Ok(s) => {
+                out.insert(s.id, s);
+            }
+            Err(e) => skipped.push(skip(path, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the whole group.
+pub fn read_group<D: ReadDoc>(doc: &D) -> Result<Group, DocError> {
+    check_schema(doc)?;
+    let mut skipped = Vec::new();
+    let info = read_info(doc)?;
+    let members = read_members(doc, &mut skipped)?;
+    let submissions = read_submissions(doc, &mut skipped)?;
+    Ok(Group {
+        info,
+        members,
+        submissions,
+        skipped,
+    })
+}
+
+/// The ids of all submissions, without reading them.
+pub fn submission_ids<D: ReadDoc>(doc: &D) -> Result<Vec<SubmissionId>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    Ok(map_keys(doc, &subs)
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .collect())
+}
+
+/// Every critique id with the submission it belongs to, without reading their bodies.
+pub fn critique_ids<D: ReadDoc>(doc: &D) -> Result<Vec<(CritiqueId, SubmissionId)>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    let mut out = Vec::new();
+    for sub_key in map_keys(doc, &subs) {
+        let (Ok(sub_id), Some(sub)) = (sub_key.parse(), map_at(doc, &subs, &sub_key)) else {
+            continue;
+        };
+        if let Some(critiques) = map_at(doc, &sub, key::CRITIQUES) {
+            out.extend(
+                map_keys(doc, &critiques)
+                    .iter()
+                    .filter_map(|k| k.parse().ok())
+                    .map(|c| (c, sub_id)),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn map_keys<D: ReadDoc>(doc: &D, obj: &ObjId) -> Vec<String> {
+    doc.map_range(obj, ..).map(|item| item.key.to_string()).collect()
+}
+
+// ---- writes ----
+
+/// Writes a new group document's skeleton: schema, group, its first member.
+pub fn write_new_group<D: Doc>(doc: &mut D, info: &GroupInfo, founder: &Member) -> Result<(), DocError> {
+    doc.put(&ROOT, key::SCHEMA, ScalarValue::Uint(SCHEMA_VERSION))?;
+    let group = doc.put_object(&ROOT, key::GROUP, ObjType::Map)?;
+    doc.put(&group, "id", info.id.to_string())?;
+    doc.put(&group, "name", info.name.as_str())?;
+    doc.put(&group, "description", info.description.as_str())?;
+    doc.put(&group, "created_at", ScalarValue::Int(millis(info.created_at)))?;
+    doc.put(&group, "created_by", info.created_by.to_string())?;
+    reconcile_prop(doc, &group, key::RULES, RulesRecord::from(info.rules))?;
+    let members = doc.put_object(&ROOT, key::MEMBERS, ObjType::Map)?;
+    doc.put_object(&ROOT, key::INVITES, ObjType::Map)?;
+    doc.put_object(&ROOT, key::SUBMISSIONS, ObjType::Map)?;
+    reconcile_prop(doc, &members, founder.id.to_string().as_str(), MemberRecord::from_model(founder))?;
+    Ok(())
+}
+
+/// Adds a member who is not yet in the roster.
+pub fn put_member<D: Doc>(doc: &mut D, member: &Member) -> Result<(), DocError> {
+    let members = required_map(doc, &ROOT, key::MEMBERS)?;
+    reconcile_prop(doc, &members, member.id.to_string().as_str(), MemberRecord::from_model(member))?;
+    Ok(())
+}
+
+/// Which profile fields an edit changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New pen name; `Some(None)` clears it.
+    pub pen_name: Option<Option<String>>,
+    /// New bio.
+    pub bio: Option<String>,
+    /// The whole new set of genres.
+    pub genres: Option<std::collections::BTreeSet<String>>,
+    /// The whole new set of roles.
+    pub roles: Option<std::collections::BTreeSet<crate::model::Role>>,
+    /// The whole new set of links.
+    pub links: Option<BTreeMap<String, String>>,
+    /// New capacity; `Some(None)` clears it.
+    pub capacity_per_month: Option<Option<u32>>,
+    /// New hiatus end; `Some(None)` ends the hiatus.
+    pub hiatus_until: Option<Option<jiff::civil::Date>>,
+}
+
+impl ProfilePatch {
+    /// The profile as it will be after the patch.
+    pub fn apply_to(&self, p: &Profile) -> Profile {
+        let mut p = p.clone();
+        if let Some(v) = &self.display_name {
+            p.display_name = v.clone();
+        }
+        if let Some(v) = &self.pen_name {
+            p.pen_name = v.clone();
+        }
+        if let Some(v) = &self.bio {
+            p.bio = v.clone();
+        }
+        if let Some(v) = &self.genres {
+            p.genres = v.clone();
+        }
+        if let Some(v) = &self.roles {
+            p.roles = v.clone();
+        }
+        if let Some(v) = &self.links {
+            p.links = v.clone();
+        }
+        if let Some(v) = self.capacity_per_month {
+            p.capacity_per_month = v;
+        }
+        if let Some(v) = self.hiatus_until {
+            p.hiatus_until = v;
+        }
+        p
+    }
+
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Writes only the fields a profile patch names. Sets are edited key by key, so a genre added
+/// on one device and another added on a second device both survive the merge.
+pub fn patch_profile<D: Doc>(doc: &mut D, member: MemberId, patch: &ProfilePatch) -> Result<(), DocError> {
+    let members = required_map(doc, &ROOT, key::MEMBERS)?;
+    let obj = map_at(doc, &members, &member.to_string())
+        .ok_or_else(|| DocError::NotAGroup(format!("no member `{member}`")))?;
+    if let Some(v) = &patch.display_name {
+        doc.put(&obj, "display_name", v.as_str())?;
+    }
+    if let Some(v) = &patch.pen_name {
+        put_optional_str(doc, &obj, "pen_name", v.as_deref())?;
+    }
+    if let Some(v) = &patch.bio {
+        doc.put(&obj, "bio", v.as_str())?;
+    }
+    if let Some(v) = &patch.genres {
+        sync_set(doc, &obj, "genres", v.iter().map(|g| g.to_string()))?;
+    }
+    if let Some(v) = &patch.roles {
+        sync_set(doc, &obj, "roles", v.iter().map(|r| r.to_string()))?;
+    }
+    if let Some(v) = &patch.links {
+        reconcile_prop(doc, &obj, "links", v)?;
+    }
+    if let Some(v) = patch.capacity_per_month {
+        match v {
+            Some(n) => doc.put(&obj, "capacity_per_month", ScalarValue::Uint(n.into()))?,
+            None => doc.put(&obj, "capacity_per_month", ScalarValue::Null)?,
+        }
+    }
+    if let Some(v) = patch.hiatus_until {
+        put_optional_str(doc, &obj, "hiatus_until", v.map(|d| d.to_string()).as_deref())?;
+    }
+    Ok(())
+}
+
+fn put_optional_str<D: Doc>(doc: &mut D, obj: &ObjId, name: &str, v: Option<&str>) -> Result<(), DocError> {
+    match v {
+        Some(s) => doc.put(obj, name, s)?,
+        None => doc.put(obj, name, ScalarValue::Null)?,
+    }
+    Ok(())
+}
+
+/// Makes the set map `name` hold exactly `wanted`, touching only keys that change.
+fn sync_set<D: Doc>(
+    doc: &mut D,
+    obj: &ObjId,
+    name: &str,
+    wanted: impl Iterator<Item = String>,
+) -> Result<(), DocError> {
+    let wanted: std::collections::BTreeSet<String> = wanted.collect();
+    let set = match map_at(doc, obj, name) {
+        Some(set) => set,
+        None => doc.put_object(obj, name, ObjType::Map)?,
+    };
+    for present in map_keys(doc, &set) {
+        if !wanted.contains(&present) {
+            doc.delete(&set, present.as_str())?;
+        }
+    }
+    for item in &wanted {
+        if map_at(doc, &set, item).is_none() && doc.get(&set, item.as_str())?.is_none() {
+            doc.put(&set, item.as_str(), true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds a submission to the queue.
+pub fn put_submission<D: Doc>(doc: &mut D, sub: &Submission) -> Result<(), DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    reconcile_prop(doc, &subs, sub.id.to_string().as_str(), SubmissionRecord::from_model(sub))?;
+    Ok(())
+}
+
+fn existing_submission<D: Doc>(doc: &D, id: SubmissionId) -> Result<ObjId, DocError> {
+    submission_obj(doc, id)?.ok_or_else(|| DocError::NotAGroup(format!("no submission `{id}`")))
+}
+
+/// Marks a submission withdrawn.
+pub fn set_withdrawn<D: Doc>(doc: &mut D, id: SubmissionId, at: Timestamp) -> Result<(), DocError> {
+    let obj = existing_submission(doc, id)?;
+    doc.put(&obj, "withdrawn_at", ScalarValue::Int(millis(at)))?;
+    Ok(())
+}
+
+/// Records `member`'s claim on a submission.
+pub fn put_claim<D: Doc>(doc: &mut D, id: SubmissionId, member: MemberId, claim: &Claim) -> Result<(), DocError> {
+    let obj = existing_submission(doc, id)?;
+    let claims = required_map(doc, &obj, key::CLAIMS)?;
+    reconcile_prop(doc, &claims, member.to_string().as_str(), ClaimRecord::from_model(claim))?;
+    Ok(())
+}
+
+/// Removes `member`'s claim on a submission.
+pub fn delete_claim<D: Doc>(doc: &mut D, id: SubmissionId, member: MemberId) -> Result<(), DocError> {
+    let obj = existing_submission(doc, id)?;
+    let claims = required_map(doc, &obj, key::CLAIMS)?;
+    doc.delete(&claims, member.to_string().as_str())?;
+    Ok(())
+}
+
+/// Adds a delivered critique to a submission.
+pub fn put_critique<D: Doc>(doc: &mut D, id: SubmissionId, critique: &Critique) -> Result<(), DocError> {
+    let obj = existing_submission(doc, id)?;
+    let critiques = required_map(doc, &obj, key::CRITIQUES)?;
+    reconcile_prop(
+        doc,
+        &critiques,
+        critique.id.to_string().as_str(),
+        CritiqueRecord::from_model(critique),
+    )?;
+    Ok(())
+}
+
+fn existing_critique<D: Doc>(doc: &D, sub: SubmissionId, id: CritiqueId) -> Result<ObjId, DocError> {
+    let obj = existing_submission(doc, sub)?;
+    let critiques = required_map(doc, &obj, key::CRITIQUES)?;
+    map_at(doc, &critiques, &id.to_string()).ok_or_else(|| DocError::NotAGroup(format!("no critique `{id}`")))
+}
+
+/// Sets the author's rating of a critique.
+pub fn set_rating<D: Doc>(doc: &mut D, sub: SubmissionId, id: CritiqueId, rating: u8) -> Result<(), DocError> {
+    let obj = existing_critique(doc, sub, id)?;
+    doc.put(&obj, "rating", ScalarValue::Uint(rating.into()))?;
+    Ok(())
+}
+
+/// Records the author's thanks for a critique.
+pub fn set_thanked<D: Doc>(doc: &mut D, sub: SubmissionId, id: CritiqueId, at: Timestamp) -> Result<(), DocError> {
+    let obj = existing_critique(doc, sub, id)?;
+    doc.put(&obj, "thanked_at", ScalarValue::Int(millis(at)))?;
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! An open group on disk, acting as one device.
+
+use std::path::Path;
+
+use automerge::{ActorId, Automerge};
+use jiff::Timestamp;
+
+use crate::doc;
+use crate::error::{Error, OpError};
+use crate::ids::{DeviceId, GroupId, MemberId};
+use crate::model;
+use crate::ops::{self, NewGroup};
+use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, StorageOptions};
+
+/// A group's document, kept durable on disk, used from one device.
+///
+/// Every change goes through [`Group::act`], which returns only once the change is fsynced: a
+/// caller that reports success to a user after `act` returns `Ok` never reports a change that
+/// a crash could lose.
+#[derive(Debug)]
+pub struct Group {
+    storage: GroupStorage,
+    device: DeviceId,
+}
+
+/// A fresh automerge actor for one session of `device`: the device's key followed by eight
+/// random bytes, so changes can be traced to a device and two processes of one device never
+/// reuse an actor.
+pub fn session_actor(device: DeviceId) -> ActorId {
+    let mut bytes = device.as_bytes().to_vec();
+    bytes.extend_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
+    ActorId::from(bytes)
+}
+
+/// The device that wrote changes as `actor`, if the actor is a Quire session actor.
+pub fn device_of_actor(actor: &ActorId) -> Option<DeviceId> {
+    let bytes: [u8; 32] = actor.to_bytes().get(..32)?.try_into().ok()?;
+    Some(DeviceId::from_bytes(bytes))
+}
+
+impl Group {
+    /// Creates a new group in `data`, founded by this `device`.
+    pub fn create(
+        data: &DataDir,
+        new: NewGroup,
+        options: StorageOptions,
+        now: Timestamp,
+    ) -> Result<Group, Error> {
+        let device = new.founder.device;
+        let id = new.id;
+        let doc = ops::create_group(new, session_actor(device), now)?;
+        let storage = data.create_group(id, doc, options)?;
+        Ok(Group { storage, device })
+    }
+
+    /// Opens group `id` in `data` as `device`. Refuses a document from a newer schema without
+    /// writing anything.
+    pub fn open(
+        data: &DataDir,
+        id: GroupId,
+        device: DeviceId,
+        options: StorageOptions,
+    ) -> Result<Group, Error> {
+        let storage = data.open_group(id, session_actor(device), options)?;
+        doc::check_schema(storage.doc()).map_err(|source| Error::Doc {
+            group: id.to_string(),
+            source,
+        })?;
+        Ok(Group { storage, device })
+    }
+
+    /// The group's id.
+    pub fn id(&self) -> GroupId {
+        self.storage.id()
+    }
+
+    /// The group's folder.
+    pub fn path(&self) -> &Path {
+        self.storage.path()
+    }
+
+    /// This device.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    /// The automerge document.
+    pub fn doc(&self) -> &Automerge {
+        self.storage.doc()
+    }
+
+    /// The storage underneath, for sync and maintenance.
+    pub fn storage_mut(&mut self) -> &mut GroupStorage {
+        &mut self.storage
+    }
+
+    /// The whole group as the model.
+    pub fn read(&self) -> Result<model::Group, Error> {
+        doc::read_group(self.doc()).map_err(|source| Error::Doc {
+            group: self.id().to_string(),
+            source,
+        })
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> String {
+        doc::read_info(self.doc())
+            .map(|i| i.name)
+            .unwrap_or_else(|_| self.id().short())
+    }
+
+    /// The member this device belongs to.
+    pub fn me(&self) -> Result<MemberId, Error> {
+        let mut skipped = Vec::new();
+        let members = doc::read_members(self.doc(), &mut skipped).map_err(|source| Error::Doc {
+            group: self.id().to_string(),
+            source,
+        })?;
+        members
+            .values()
+            .find(|m| m.is_current() && m.devices.contains_key(&self.device))
+            .map(|m| m.id)
+            .ok_or_else(|| Error::NotAMember {
+                group: self.name(),
+                device: self.device.short(),
+            })
+    }
+
+    /// Runs operation `op` as this device's member and makes its change durable before
+    /// returning. If the operation is refused nothing is written.
+    pub fn act<T>(
+        &mut self,
+        op: impl FnOnce(&mut Automerge, MemberId) -> Result<T, OpError>,
+    ) -> Result<T, Error> {
+        let me = self.me()?;
+        let out = op(self.storage.doc_mut(), me)?;
+        self.storage.persist()?;
+        Ok(out)
+    }
+
+    /// Makes any change not yet on disk durable.
+    pub fn persist(&mut self) -> Result<PersistOutcome, Error> {
+        Ok(self.storage.persist()?)
+    }
+
+    /// Picks up changes other processes wrote to this group. True if anything arrived.
+    pub fn refresh(&mut self) -> Result<bool, Error> {
+        Ok(self.storage.refresh()?)
+    }
+
+    /// What loading had to drop or move aside.
+    pub fn warnings(&self) -> &[LoadWarning] {
+        self.storage.warnings()
+    }
+}

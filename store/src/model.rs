@@ -1,0 +1,315 @@
+//! The plain Rust types of a group: what the document holds, with no automerge in sight.
+//!
+//! [`crate::doc`] maps these to and from the document; [`crate::ops`] changes them;
+//! [`crate::views`] derives everything else from them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::ids::{CritiqueId, DeviceId, GroupId, MemberId, SubmissionId};
+
+/// The document schema this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// A whole group, read from the document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// Name, description, rules.
+    pub info: GroupInfo,
+    /// Everyone who ever joined, removed members included (see [`Member::removed_at`]).
+    pub members: BTreeMap<MemberId, Member>,
+    /// Every submission, withdrawn ones included.
+    pub submissions: BTreeMap<SubmissionId, Submission>,
+    /// Entries the document holds but that could not be read (written by a newer or a broken
+    /// peer). They are left untouched in the document.
+    #[serde(skip)]
+    pub skipped: Vec<SkippedEntry>,
+}
+
+/// An entry of the document that could not be read into the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// Where it is, e.g. `submissions/7f3a…`.
+    pub path: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+impl fmt::Display for SkippedEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "skipped unreadable entry `{}`: {}", self.path, self.reason)
+    }
+}
+
+/// What the group is and how it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupInfo {
+    /// Its id, also its folder name on disk.
+    pub id: GroupId,
+    /// Shown everywhere, e.g. "Tuesday Writers".
+    pub name: String,
+    /// Free text from the organizer.
+    pub description: String,
+    /// When the organizer created it.
+    pub created_at: Timestamp,
+    /// The organizer who created it.
+    pub created_by: MemberId,
+    /// The rules in force now.
+    pub rules: Rules,
+}
+
+/// The group's rules, set by an organizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rules {
+    /// How many critiques a new submission asks for unless its author says otherwise.
+    pub critiques_wanted: u32,
+    /// Days a claim holds a slot before it lapses and the slot reopens.
+    pub claim_period_days: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            critiques_wanted: 3,
+            claim_period_days: 7,
+        }
+    }
+}
+
+/// What a member offers the group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
+pub enum Role {
+    /// Submits their own work.
+    Writer,
+    /// Reads whole manuscripts.
+    BetaReader,
+    /// Trades critiques.
+    CritiquePartner,
+    /// Keeps someone honest about their writing goals.
+    AccountabilityPartner,
+    /// Guides less experienced writers.
+    Mentor,
+    /// A role written by a newer version of Quire, kept as it is.
+    Other(String),
+}
+
+impl Role {
+    /// The roles this version knows, in the order they are listed to users.
+    pub const KNOWN: [Role; 5] = [
+        Role::Writer,
+        Role::BetaReader,
+        Role::CritiquePartner,
+        Role::AccountabilityPartner,
+        Role::Mentor,
+    ];
+
+    /// Parses a role a user typed; unlike [`FromStr`] this refuses unknown roles.
+    pub fn parse_known(s: &str) -> Result<Role, UnknownRole> {
+        match s.parse::<Role>() {
+            Ok(Role::Other(_)) | Err(_) => Err(UnknownRole(s.trim().to_string())),
+            Ok(role) => Ok(role),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Role::Writer => "writer",
+            Role::BetaReader => "beta-reader",
+            Role::CritiquePartner => "critique-partner",
+            Role::AccountabilityPartner => "accountability-partner",
+            Role::Mentor => "mentor",
+            Role::Other(s) => s,
+        }
+    }
+}
+
+/// A role name that is none of [`Role::KNOWN`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown role `{0}`; roles are writer, beta-reader, critique-partner, accountability-partner, mentor"
+)]
+pub struct UnknownRole(pub String);
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Role> for String {
+    fn from(role: Role) -> String {
+        role.to_string()
+    }
+}
+
+impl FromStr for Role {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let normal = s.trim().to_lowercase().replace([' ', '_'], "-");
+        Ok(match normal.as_str() {
+            "writer" => Role::Writer,
+            "beta-reader" | "beta" => Role::BetaReader,
+            "critique-partner" | "critiquer" => Role::CritiquePartner,
+            "accountability-partner" | "accountability" => Role::AccountabilityPartner,
+            "mentor" => Role::Mentor,
+            _ => Role::Other(normal),
+        })
+    }
+}
+
+/// A member's own description of themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Profile {
+    /// The name the group knows them by.
+    pub display_name: String,
+    /// The name they publish under, if different.
+    pub pen_name: Option<String>,
+    /// A few lines about them.
+    pub bio: String,
+    /// Genres they write or like to read, lowercase.
+    pub genres: BTreeSet<String>,
+    /// What they offer the group.
+    pub roles: BTreeSet<Role>,
+    /// Labelled links, e.g. `website` -> `https://…`.
+    pub links: BTreeMap<String, String>,
+    /// Critiques they mean to give per month.
+    pub capacity_per_month: Option<u32>,
+    /// Not taking work until this day.
+    pub hiatus_until: Option<Date>,
+}
+
+/// A person in the group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    /// Their id.
+    pub id: MemberId,
+    /// What they say about themselves.
+    pub profile: Profile,
+    /// Organizers set the rules and remove members.
+    pub organizer: bool,
+    /// When they joined.
+    pub joined_at: Timestamp,
+    /// When an organizer removed them; removed members keep their history.
+    pub removed_at: Option<Timestamp>,
+    /// The devices they use, each an iroh endpoint.
+    pub devices: BTreeMap<DeviceId, Device>,
+}
+
+impl Member {
+    /// Whether they are still in the group.
+    pub fn is_current(&self) -> bool {
+        self.removed_at.is_none()
+    }
+
+    /// Whether they are on hiatus on `today`.
+    pub fn on_hiatus(&self, today: Date) -> bool {
+        self.profile.hiatus_until.is_some_and(|until| today < until)
+    }
+}
+
+/// One of a member's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// A name the member gave it, e.g. "laptop".
+    pub label: String,
+    /// When it was linked.
+    pub added_at: Timestamp,
+}
+
+/// A piece submitted for critique.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Submission {
+    /// Its id.
+    pub id: SubmissionId,
+    /// Who wrote it.
+    pub author: MemberId,
+    /// Its title.
+    pub title: String,
+    /// Its genre, lowercase.
+    pub genre: String,
+    /// Words in `text`.
+    pub word_count: u32,
+    /// The piece itself.
+    pub text: String,
+    /// What the author wants feedback on.
+    pub feedback_wanted: String,
+    /// Content notes for readers.
+    pub content_notes: String,
+    /// When it entered the queue.
+    pub submitted_at: Timestamp,
+    /// When the author would like critiques by.
+    pub due_at: Option<Date>,
+    /// How many critiques it asks for.
+    pub critiques_wanted: u32,
+    /// When the author withdrew it.
+    pub withdrawn_at: Option<Timestamp>,
+    /// Who has claimed it, keyed by member (one claim each).
+    pub claims: BTreeMap<MemberId, Claim>,
+    /// Critiques delivered on it.
+    pub critiques: BTreeMap<CritiqueId, Critique>,
+}
+
+impl Submission {
+    /// The critique `reviewer` delivered on this piece, if any.
+    pub fn critique_by(&self, reviewer: MemberId) -> Option<&Critique> {
+        self.critiques.values().find(|c| c.reviewer == reviewer)
+    }
+}
+
+/// A member's promise to critique a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    /// When they claimed it.
+    pub at: Timestamp,
+    /// When the claim lapses if no critique arrives.
+    pub expires_at: Timestamp,
+}
+
+/// A critique delivered on a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Critique {
+    /// Its id.
+    pub id: CritiqueId,
+    /// Who wrote it.
+    pub reviewer: MemberId,
+    /// The critique itself.
+    pub body: String,
+    /// Words in `body`.
+    pub word_count: u32,
+    /// When it was delivered.
+    pub delivered_at: Timestamp,
+    /// The author's rating, 1 to 5.
+    pub rating: Option<u8>,
+    /// When the author thanked the reviewer.
+    pub thanked_at: Option<Timestamp>,
+}
+
+impl Group {
+    /// The member using `device`, if the device belongs to a current member.
+    pub fn member_for_device(&self, device: DeviceId) -> Option<&Member> {
+        self.members
+            .values()
+            .find(|m| m.is_current() && m.devices.contains_key(&device))
+    }
+
+    /// The display name of `member`, or its short id if the roster does not know it.
+    pub fn name_of(&self, member: MemberId) -> String {
+        self.members
+            .get(&member)
+            .map(|m| m.profile.display_name.clone())
+            .unwrap_or_else(|| member.short())
+    }
+
+    /// The critique with this id and the submission it belongs to.
+    pub fn critique(&self, id: CritiqueId) -> Option<(&Submission, &Critique)> {
+        self.submissions
+            .values()
+            .find_map(|s| s.critiques.get(&id).map(|c| (s, c)))
+    }
+}

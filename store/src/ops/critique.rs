@@ -1,0 +1,131 @@
+//! Delivering a critique, and the author's answer to it: a rating and thanks.
+
+use automerge::Automerge;
+use jiff::Timestamp;
+
+use super::{current_member, existing_submission, label, long_text, transact};
+use crate::doc;
+use crate::error::OpError;
+use crate::ids::{CritiqueId, MemberId, SubmissionId};
+use crate::model::Critique;
+use crate::views::{LinePosition, claim_line};
+
+/// `me` delivers critique `id` of submission `sub_id`. `me` must hold a live claim on it.
+pub fn critique(
+    doc: &mut Automerge,
+    me: MemberId,
+    sub_id: SubmissionId,
+    id: CritiqueId,
+    body: &str,
+    now: Timestamp,
+) -> Result<Critique, OpError> {
+    if body.trim().is_empty() {
+        return Err(OpError::Empty { field: "critique" });
+    }
+    long_text("critique", body)?;
+    transact(doc, format!("critique {sub_id}"), now, |tx| {
+        current_member(tx, me)?;
+        let sub = existing_submission(tx, sub_id)?;
+        let title = label(&sub);
+        if sub.withdrawn_at.is_some() {
+            return Err(OpError::Withdrawn(title));
+        }
+        if sub.author == me {
+            return Err(OpError::OwnSubmission(title));
+        }
+        if sub.critique_by(me).is_some() {
+            return Err(OpError::AlreadyCritiqued(title));
+        }
+        let Some(claim) = sub.claims.get(&me) else {
+            return Err(OpError::NotClaimed(title));
+        };
+        match claim_line(&sub, now).position_of(me) {
+            Some(LinePosition::Holder) => {}
+            Some(LinePosition::Waiting(position)) => {
+                return Err(OpError::Waiting { title, position });
+            }
+            None => {
+                return Err(OpError::ClaimLapsed {
+                    title,
+                    lapsed: claim.expires_at,
+                });
+            }
+        }
+        let critique = Critique {
+            id,
+            reviewer: me,
+            body: body.to_string(),
+            word_count: crate::text::word_count(body),
+            delivered_at: now,
+            rating: None,
+            thanked_at: None,
+        };
+        doc::put_critique(tx, sub_id, &critique)?;
+        Ok(critique)
+    })
+}
+
+/// The submission's author rates critique `id` from 1 to 5.
+pub fn rate(
+    doc: &mut Automerge,
+    me: MemberId,
+    sub_id: SubmissionId,
+    id: CritiqueId,
+    rating: u8,
+    now: Timestamp,
+) -> Result<(), OpError> {
+    if !(1..=5).contains(&rating) {
+        return Err(OpError::OutOfRange {
+            field: "rating",
+            value: rating.into(),
+            min: 1,
+            max: 5,
+        });
+    }
+    transact(doc, format!("rate {id}"), now, |tx| {
+        current_member(tx, me)?;
+        let sub = existing_submission(tx, sub_id)?;
+        if !sub.critiques.contains_key(&id) {
+            return Err(OpError::NoCritique(id.short()));
+        }
+        if sub.author != me {
+            return Err(OpError::NotAuthor {
+                title: label(&sub),
+                action: "rate its critiques",
+            });
+        }
+        doc::set_rating(tx, sub_id, id, rating)?;
+        Ok(())
+    })
+}
+
+/// The submission's author thanks the reviewer for critique `id`.
+pub fn thank(
+    doc: &mut Automerge,
+    me: MemberId,
+    sub_id: SubmissionId,
+    id: CritiqueId,
+    now: Timestamp,
+) -> Result<(), OpError> {
+    transact(doc, format!("thank {id}"), now, |tx| {
+        current_member(tx, me)?;
+        let sub = existing_submission(tx, sub_id)?;
+        let Some(critique) = sub.critiques.get(&id) else {
+            return Err(OpError::NoCritique(id.short()));
+        };
+        if sub.author != me {
+            return Err(OpError::NotAuthor {
+                title: label(&sub),
+                action: "thank its reviewers",
+            });
+        }
+        if critique.thanked_at.is_some() {
+            let reviewer = doc::read_member(tx, critique.reviewer)?
+                .map(|m| m.profile.display_name)
+                .unwrap_or_else(|| critique.reviewer.short());
+            return Err(OpError::AlreadyThanked { reviewer });
+        }
+        doc::set_thanked(tx, sub_id, id, now)?;
+        Ok(())
+    })
+}

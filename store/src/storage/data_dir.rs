@@ -1,0 +1,191 @@
+//! A data directory: the device key and a directory of groups.
+//!
+//! Groups are created atomically: the new group's snapshot, `log/` directory and
+//! `compact.lock` are written into `groups/<id>.tmp-<random>/`, fsynced, and the directory is
+//! renamed to `groups/<id>`; so a group directory is never seen half made. Names under
+//! `groups/` that are not group ids (such as leftovers of a creation that crashed) are ignored.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use automerge::{ActorId, Automerge};
+
+use super::device_key;
+use super::error::{IoContext, StorageError};
+use super::fsutil::{self, Stamp};
+use super::group_storage::GroupStorage;
+use super::layout::{DEVICE_KEY, GROUPS_DIR, LOG_DIR, SNAPSHOT};
+use super::lock::COMPACT_LOCK;
+use super::options::StorageOptions;
+use crate::ids::GroupId;
+
+/// A data directory holding this device's key and its groups.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens (creating if needed) the data directory at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root = root.into();
+        let groups = root.join(GROUPS_DIR);
+        fs::create_dir_all(&groups).at("create directory", &groups)?;
+        Ok(Self { root })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory a group lives in (whether or not it exists).
+    pub fn group_path(&self, id: GroupId) -> PathBuf {
+        self.root.join(GROUPS_DIR).join(id.to_string())
+    }
+
+    /// The ids of the groups in this data directory, sorted.
+    pub fn group_ids(&self) -> Result<Vec<GroupId>, StorageError> {
+        let groups = self.root.join(GROUPS_DIR);
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&groups).at("list groups in", &groups)? {
+            let entry = entry.at("list groups in", &groups)?;
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<GroupId>().ok())
+            else {
+                continue;
+            };
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// This device's secret key, created (32 random bytes, mode 0600) on first use.
+    pub fn device_secret(&self) -> Result<[u8; 32], StorageError> {
+        device_key::load_or_create(&self.root.join(DEVICE_KEY))
+    }
+
+    /// Creates group `id` holding `doc` (which keeps its actor). Fails if the group exists.
+    pub fn create_group(
+        &self,
+        id: GroupId,
+        doc: Automerge,
+        options: StorageOptions,
+    ) -> Result<GroupStorage, StorageError> {
+        let groups = self.root.join(GROUPS_DIR);
+        let dir = self.group_path(id);
+        if fs::symlink_metadata(&dir).is_ok() {
+            return Err(StorageError::GroupExists { path: dir });
+        }
+        let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
+        if let Err(e) = write_group_dir(&tmp, &doc.save()) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if let Err(e) = fs::rename(&tmp, &dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            let exists = matches!(
+                e.kind(),
+                io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
+            );
+            if exists {
+                return Err(StorageError::GroupExists { path: dir });
+            }
+            return Err(e).at("create group", &dir);
+        }
+        fsutil::sync_dir(&groups).at("fsync directory", &groups)?;
+        let snapshot = fs::metadata(dir.join(SNAPSHOT)).ok().map(|m| Stamp::of(&m));
+        tracing::info!(path = %dir.display(), "created group");
+        Ok(GroupStorage::created(id, dir, doc, options, snapshot))
+    }
+
+    /// Opens group `id`, loading its snapshot and logs; edits made through it are by `actor`.
+    ///
+    /// `actor` must not be used by any other process at the same time: two writers with one
+    /// actor make conflicting changes that automerge refuses.
+    pub fn open_group(
+        &self,
+        id: GroupId,
+        actor: ActorId,
+        options: StorageOptions,
+    ) -> Result<GroupStorage, StorageError> {
+        GroupStorage::open_existing(id, self.group_path(id), actor, options)
+    }
+}
+
+/// Makes a complete group directory at `dir`: snapshot, empty `log/`, `compact.lock`, all
+/// fsynced.
+fn write_group_dir(dir: &Path, snapshot: &[u8]) -> Result<(), StorageError> {
+    fs::create_dir(dir).at("create directory", dir)?;
+    let log_dir = dir.join(LOG_DIR);
+    fs::create_dir(&log_dir).at("create directory", &log_dir)?;
+    let path = dir.join(SNAPSHOT);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| {
+            f.write_all(snapshot)?;
+            f.sync_all()
+        })
+        .at("write snapshot", &path)?;
+    let lock = dir.join(COMPACT_LOCK);
+    fs::File::create(&lock).at("create lock", &lock)?;
+    fsutil::sync_dir(dir).at("fsync directory", dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_lists_only_groups() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path().join("data")).unwrap();
+        assert!(data.group_ids().unwrap().is_empty());
+        let a = GroupId::random();
+        let b = GroupId::random();
+        data.create_group(a, Automerge::new(), StorageOptions::default())
+            .unwrap();
+        data.create_group(b, Automerge::new(), StorageOptions::default())
+            .unwrap();
+        fs::create_dir(data.root().join("groups").join(format!("{a}.tmp-x"))).unwrap();
+        fs::write(data.root().join("groups").join("notes.txt"), b"").unwrap();
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(data.group_ids().unwrap(), want);
+    }
+
+    #[test]
+    fn creating_twice_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let id = GroupId::random();
+        data.create_group(id, Automerge::new(), StorageOptions::default())
+            .unwrap();
+        let err = data
+            .create_group(id, Automerge::new(), StorageOptions::default())
+            .unwrap_err();
+        assert!(matches!(err, StorageError::GroupExists { .. }), "{err}");
+        // No temporary directories left behind.
+        assert_eq!(fs::read_dir(data.root().join("groups")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn opening_a_missing_group_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let id = GroupId::random();
+        let err = data
+            .open_group(id, automerge::ActorId::random(), StorageOptions::default())
+            .unwrap_err();
+        assert!(matches!(err, StorageError::GroupNotFound { .. }));
+        assert!(err.to_string().contains(&id.to_string()), "{err}");
+    }
+}

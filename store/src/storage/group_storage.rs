@@ -1,0 +1,332 @@
+//! One group on disk, open in this process.
+//!
+//! A [`GroupStorage`] owns the group's in-memory [`Automerge`] document and keeps it in step
+//! with the group directory:
+//!
+//! * **Loading** (open and [`refresh`](GroupStorage::refresh)) happens under a shared
+//!   `compact.lock`: the snapshot first (again only when its inode, length or mtime changed),
+//!   then every other process's log from where this process last stopped reading it.
+//! * **Persisting** appends the changes not yet durable to this process's own log and fsyncs it
+//!   before returning. The log is picked at the first persist: a dead process's log is adopted
+//!   if there is one, else a new one is created; its flock is held until the process ends.
+//! * **Compacting** (see [`compact`](GroupStorage::compact)) folds everything into a new
+//!   snapshot under an exclusive `compact.lock`.
+//!
+//! `durable_heads` are the heads of what is known to be on disk. Changes are rewritten rather
+//! than lost whenever that is in doubt: changes salvaged from a quarantined log are kept as raw
+//! records until the next persist writes them to our log, and if a snapshot we relied on turns
+//! out unreadable the whole document is written again. Automerge ignores changes it already
+//! has, so writing one twice costs only bytes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use automerge::{ActorId, Automerge, ChangeHash};
+
+use super::error::StorageError;
+use super::fsutil::Stamp;
+use super::load::{LoadMode, LogCursor};
+use super::lock::CompactLock;
+use super::log_file::{OwnLog, append_durably};
+use super::options::StorageOptions;
+use super::record::{self, MAX_PAYLOAD_LEN};
+use super::warning::LoadWarning;
+use super::watch::GroupWatcher;
+use crate::ids::GroupId;
+
+/// What one [`GroupStorage::persist`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PersistOutcome {
+    /// Bytes appended to this process's log (record headers included); 0 if nothing was new.
+    pub bytes_written: usize,
+    /// Whether the persist went on to compact the group.
+    pub compacted: bool,
+}
+
+/// A group's document and its files, open in this process.
+///
+/// Edit through [`doc_mut`](Self::doc_mut), then call [`persist`](Self::persist): when it
+/// returns `Ok`, the edit is on disk. Call [`refresh`](Self::refresh) (for example when a
+/// [`GroupWatcher`] fires) to take in what other processes wrote.
+#[derive(Debug)]
+pub struct GroupStorage {
+    pub(crate) id: GroupId,
+    pub(crate) dir: PathBuf,
+    pub(crate) options: StorageOptions,
+    pub(crate) doc: Automerge,
+    /// Sorted heads of what is known to be on disk.
+    pub(crate) durable_heads: Vec<ChangeHash>,
+    /// Payloads salvaged from quarantined logs, to be written to our log by the next persist.
+    pub(crate) pending_salvage: Vec<Vec<u8>>,
+    pub(crate) own_log: Option<OwnLog>,
+    /// The snapshot file last loaded (or written) by us.
+    pub(crate) snapshot_seen: Option<Stamp>,
+    /// How far each other log has been read, by file name.
+    pub(crate) cursors: BTreeMap<String, LogCursor>,
+    pub(crate) warnings: Vec<LoadWarning>,
+}
+
+impl GroupStorage {
+    /// Loads the existing group in `dir`, acting as `actor`.
+    pub(crate) fn open_existing(
+        id: GroupId,
+        dir: PathBuf,
+        actor: ActorId,
+        options: StorageOptions,
+    ) -> Result<Self, StorageError> {
+        match fs::metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(StorageError::GroupNotFound { path: dir }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::GroupNotFound { path: dir });
+            }
+            Err(source) => {
+                return Err(StorageError::Io {
+                    action: "open group",
+                    path: dir,
+                    source,
+                });
+            }
+        }
+        let mut this = Self::with_doc(id, dir, Automerge::new().with_actor(actor), options);
+        let pass = {
+            let _lock = CompactLock::shared(&this.dir)?;
+            this.load_pass(LoadMode::Release)?
+        };
+        if !pass.loaded_snapshot && pass.records == 0 {
+            return Err(StorageError::NoReadableData {
+                path: this.dir,
+                quarantined: pass.quarantined,
+            });
+        }
+        if pass.salvaged {
+            this.persist_salvage();
+        }
+        Ok(this)
+    }
+
+    /// Wraps a group just created on disk whose snapshot holds all of `doc`.
+    pub(crate) fn created(
+        id: GroupId,
+        dir: PathBuf,
+        doc: Automerge,
+        options: StorageOptions,
+        snapshot: Option<Stamp>,
+    ) -> Self {
+        let mut this = Self::with_doc(id, dir, doc, options);
+        this.durable_heads = this.heads();
+        this.snapshot_seen = snapshot;
+        this
+    }
+
+    fn with_doc(id: GroupId, dir: PathBuf, doc: Automerge, options: StorageOptions) -> Self {
+        Self {
+            id,
+            dir,
+            options,
+            doc,
+            durable_heads: Vec::new(),
+            pending_salvage: Vec::new(),
+            own_log: None,
+            snapshot_seen: None,
+            cursors: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The group's id.
+    pub fn id(&self) -> GroupId {
+        self.id
+    }
+
+    /// The group's directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The document as loaded, plus edits made here.
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The document, to edit: make transactions, then call [`persist`](Self::persist).
+    pub fn doc_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    /// Whether the document holds changes that [`persist`](Self::persist) would write.
+    pub fn has_unsaved_changes(&self) -> bool {
+        !self.pending_salvage.is_empty() || self.heads() != self.durable_heads
+    }
+
+    /// Writes the changes not yet on disk to this process's log and fsyncs it.
+    ///
+    /// On error nothing is half-written (a failed append is cut back off the log) and the same
+    /// changes are retried by the next persist. Afterwards, if the removable logs have grown past
+    /// [`StorageOptions`]' thresholds, the group is compacted; a failed compaction is logged and
+    /// does not fail the persist, whose data is already safe.
+    pub fn persist(&mut self) -> Result<PersistOutcome, StorageError> {
+        if !self.has_unsaved_changes() {
+            return Ok(PersistOutcome::default());
+        }
+        let mut own = self.take_own_log()?;
+        let heads = self.heads();
+        let batch = match self.unsaved_batch(own.path()) {
+            Ok(batch) => batch,
+            Err(e) => {
+                self.own_log = Some(own);
+                return Err(e);
+            }
+        };
+        if !batch.is_empty() {
+            let at = own.len();
+            if let Err(failure) = append_durably(own.file_mut(), at, &batch) {
+                let path = own.path().to_path_buf();
+                if failure.rolled_back {
+                    self.own_log = Some(own);
+                } else {
+                    tracing::warn!(
+                        path = %path.display(),
+                        error = %failure.error,
+                        "cannot cut a failed append back off the log; abandoning it"
+                    );
+                }
+                return Err(StorageError::Io {
+                    action: "append to log",
+                    path,
+                    source: failure.error,
+                });
+            }
+            own.advance(batch.len() as u64);
+        }
+        self.own_log = Some(own);
+        self.durable_heads = heads;
+        self.pending_salvage.clear();
+        let compacted = self.auto_compact();
+        Ok(PersistOutcome {
+            bytes_written: batch.len(),
+            compacted,
+        })
+    }
+
+    /// Takes in what other processes wrote since the last load: a new snapshot, new records in
+    /// their logs, new logs. Returns whether the document changed.
+    ///
+    /// Changes made here and not yet persisted stay pending. Unreadable files met on the way
+    /// are quarantined (see [`warnings`](Self::warnings)) and what could be salvaged from them
+    /// is persisted to this process's log straight away.
+    pub fn refresh(&mut self) -> Result<bool, StorageError> {
+        let before = self.heads();
+        let pass = {
+            let _lock = CompactLock::shared(&self.dir)?;
+            self.load_pass(LoadMode::Release)?
+        };
+        if pass.salvaged {
+            self.persist_salvage();
+        }
+        Ok(self.heads() != before)
+    }
+
+    /// Torn tails dropped and files quarantined since the group was opened (or since the last
+    /// [`take_warnings`](Self::take_warnings)).
+    pub fn warnings(&self) -> &[LoadWarning] {
+        &self.warnings
+    }
+
+    /// Returns the warnings and forgets them.
+    pub fn take_warnings(&mut self) -> Vec<LoadWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Watches the group directory for changes made by other processes.
+    pub fn watch(&self) -> Result<GroupWatcher, StorageError> {
+        GroupWatcher::new(&self.dir)
+    }
+
+    /// The document's heads, sorted.
+    pub(crate) fn heads(&self) -> Vec<ChangeHash> {
+        let mut heads = self.doc.get_heads();
+        heads.sort_unstable();
+        heads
+    }
+
+    /// Records one warning and logs it.
+    pub(crate) fn warn(&mut self, warning: LoadWarning) {
+        match &warning {
+            LoadWarning::TornTail {
+                path,
+                dropped_bytes,
+            } => tracing::warn!(path = %path.display(), dropped_bytes, "dropped torn tail"),
+            LoadWarning::Quarantined { from, to, reason } => tracing::warn!(
+                from = %from.display(),
+                to = %to.display(),
+                reason = %reason,
+                "quarantined unreadable file"
+            ),
+        }
+        self.warnings.push(warning);
+    }
+
+    /// Persists salvaged changes right after a load, so they do not live only in quarantine.
+    /// A failure leaves them pending for the next persist.
+    fn persist_salvage(&mut self) {
+        if let Err(error) = self.persist() {
+            tracing::warn!(
+                group = %self.dir.display(),
+                %error,
+                "cannot persist salvaged changes yet; they stay pending"
+            );
+        }
+    }
+
+    /// The records to append: salvaged payloads, then every change not durable, packed into
+    /// records of at most [`MAX_PAYLOAD_LEN`] bytes.
+    fn unsaved_batch(&self, log: &Path) -> Result<Vec<u8>, StorageError> {
+        let mut out = Vec::new();
+        for payload in &self.pending_salvage {
+            record::encode_into(&mut out, payload);
+        }
+        let mut payload = Vec::new();
+        for change in self.doc.get_changes(&self.durable_heads) {
+            let raw = change.raw_bytes();
+            if raw.len() > MAX_PAYLOAD_LEN {
+                return Err(StorageError::ChangeTooLarge {
+                    path: log.to_path_buf(),
+                    len: raw.len(),
+                });
+            }
+            if payload.len() + raw.len() > MAX_PAYLOAD_LEN {
+                record::encode_into(&mut out, &payload);
+                payload.clear();
+            }
+            payload.extend_from_slice(raw);
+        }
+        if !payload.is_empty() {
+            record::encode_into(&mut out, &payload);
+        }
+        Ok(out)
+    }
+
+    /// Compacts if the thresholds say so; whether it did.
+    fn auto_compact(&mut self) -> bool {
+        match self.should_compact() {
+            Ok(false) => false,
+            Ok(true) => match self.compact() {
+                Ok(stats) => {
+                    tracing::debug!(group = %self.dir.display(), ?stats, "compacted");
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(group = %self.dir.display(), %error, "automatic compaction failed");
+                    false
+                }
+            },
+            Err(error) => {
+                tracing::warn!(group = %self.dir.display(), %error, "cannot measure logs for compaction");
+                false
+            }
+        }
+    }
+}

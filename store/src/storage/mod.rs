@@ -1,0 +1,64 @@
+//! Durable storage of groups: a compacted snapshot plus append-only logs, one per process,
+//! safe with several processes on one data directory and with any of them killed at any time.
+//!
+//! # On disk
+//!
+//! ```text
+//! <root>/device.key                             32 random bytes, mode 0600
+//! <root>/groups/<group-id>/snapshot.automerge   a full Automerge::save()
+//! <root>/groups/<group-id>/log/<session>.log    one append-only log per writing process
+//! <root>/groups/<group-id>/compact.lock         flock: shared to load, exclusive to compact
+//! <root>/groups/<group-id>/quarantine/          unreadable files, moved here, never deleted
+//! ```
+//!
+//! A log is a sequence of records `[u32 LE length][u32 LE crc32][payload]`; a payload is the
+//! automerge change chunks of one persist (see `record`). The document is the snapshot plus
+//! every record of every log; automerge ignores changes it already has, so overlap is harmless
+//! and "write it again" is always a safe answer to doubt.
+//!
+//! # Processes
+//!
+//! * A process appends only to its own log, which it holds `flock`ed for its lifetime. A log
+//!   whose lock can be taken belongs to a dead process: it may be adopted by the next process
+//!   that needs a log (its torn tail cut off) or deleted by a compaction that absorbed it.
+//! * Persisting is `write_all` + `sync_data` of one batch of records; a failed append is cut
+//!   back off, so logs only ever hold complete records plus, after a crash, one torn tail.
+//! * Readers never block writers: they read complete records of live logs and come back later
+//!   for the rest. Compaction takes `compact.lock` exclusively so no reader sees a snapshot
+//!   replaced without the logs it absorbed being gone, or the other way round.
+//! * Damage is never fatal and never deleted: a torn tail of a dead log is dropped with a
+//!   warning; an unreadable snapshot or a corrupt dead log is moved to `quarantine/`, whatever
+//!   could be read from it is kept and written again, and the group loads from what is left.
+//!
+//! # Use
+//!
+//! [`DataDir::open`] a data directory, [`DataDir::create_group`] or [`DataDir::open_group`] to
+//! get a [`GroupStorage`], edit [`GroupStorage::doc_mut`], [`GroupStorage::persist`], and call
+//! [`GroupStorage::refresh`] when a [`GroupWatcher`] says something changed.
+
+mod chunks;
+mod compaction;
+mod data_dir;
+mod device_key;
+mod error;
+mod fsutil;
+mod group_storage;
+mod layout;
+mod load;
+mod lock;
+mod log_file;
+mod options;
+mod record;
+mod warning;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+pub use compaction::CompactStats;
+pub use data_dir::DataDir;
+pub use error::StorageError;
+pub use group_storage::{GroupStorage, PersistOutcome};
+pub use options::StorageOptions;
+pub use warning::LoadWarning;
+pub use watch::GroupWatcher;

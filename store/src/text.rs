@@ -1,0 +1,33 @@
+//! Text measures shared by every peer: word counts must agree everywhere.
+
+/// Words in `text`: runs of characters between Unicode whitespace that hold at least one
+/// letter or digit (so a lone "—" or "*" is not a word).
+pub fn word_count(text: &str) -> u32 {
+    let words = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count();
+    u32::try_from(words).unwrap_or(u32::MAX)
+}
+
+/// Collapses runs of whitespace and trims, for names and titles.
+pub fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_not_punctuation() {
+        assert_eq!(word_count(""), 0);
+        assert_eq!(word_count("  The mill — it turned.\n\nSlowly * "), 5);
+        assert_eq!(word_count("naïve café"), 2);
+    }
+
+    #[test]
+    fn tidy_collapses_whitespace() {
+        assert_eq!(tidy("  Tuesday \t Writers \n"), "Tuesday Writers");
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of `quire-store`: one binary, one module per area.
+
+/// Shared fixtures: a group with a few members, held in memory.
+mod support;
+
+/// The operations and their validation: each refusal names the bad value and writes nothing.
+mod ops;
+
+/// Forks edited concurrently and merged in any order converge, derived views included.
+mod convergence;
+
+/// A group kept on a real file system through `Group`.
+mod durable;

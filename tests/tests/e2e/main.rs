@@ -1,0 +1,14 @@
+//! End-to-end tests with real processes and a real file system.
+
+/// Running `quire` and the crash writer as child processes.
+mod support;
+
+/// SIGKILL a writing process at random moments: every acknowledged edit survives.
+mod crash;
+
+/// Damaged files: the group still opens with what is good; the rest is kept aside.
+mod corruption;
+
+/// Several processes on one data dir: none loses another's changes, and a running process
+/// sees the others' changes by itself.
+mod processes;
