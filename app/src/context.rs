@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{DeviceId, Group, GroupId};
 
@@ -45,22 +45,20 @@ impl Context {
     /// Opens the group the user means: `--group`, or the only one there is.
     pub fn open_group(&self) -> anyhow::Result<Group> {
         let id = self.group_id()?;
-        Group::open(&self.data, id, self.device, StorageOptions::default())
-            .with_context(|| format!("cannot open group `{}`", id.short()))
-            .map(|group| {
-                for warning in group.warnings() {
-                    tracing::warn!("{warning}");
-                    eprintln!("warning: {warning}");
-                }
-                group
-            })
+        let group = Group::open(&self.data, id, self.device, StorageOptions::default())?;
+        for warning in group.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        Ok(group)
     }
 
     fn group_id(&self) -> anyhow::Result<GroupId> {
         let ids = self.data.group_ids()?;
         let root = self.data.root().display();
         match (&self.group_hint, ids.as_slice()) {
-            (_, []) => bail!("no groups in `{root}` yet; create one with `quire init --name NAME --me YOU`"),
+            (_, []) => bail!(
+                "no groups in `{root}` yet; create one with `quire init --name NAME --me YOU`"
+            ),
             (None, [only]) => Ok(*only),
             (None, _) => {
                 let names = self.group_names(&ids).join(", ");
@@ -83,11 +81,16 @@ impl Context {
         let by_name: Vec<GroupId> = ids
             .iter()
             .copied()
-            .filter(|id| self.group_name(*id).is_some_and(|n| n.to_lowercase() == wanted))
+            .filter(|id| {
+                self.group_name(*id)
+                    .is_some_and(|n| n.to_lowercase() == wanted)
+            })
             .collect();
         match by_name.as_slice() {
             [one] => Ok(*one),
-            [] if by_prefix.is_empty() => bail!("no group `{hint}` in `{}`", self.data.root().display()),
+            [] if by_prefix.is_empty() => {
+                bail!("no group `{hint}` in `{}`", self.data.root().display())
+            }
             _ => bail!("`{hint}` matches several groups; give more of the id"),
         }
     }

@@ -29,7 +29,9 @@ pub fn long_text(file: Option<&Path>, what: &str) -> anyhow::Result<String> {
         Ok(text) => Ok(text),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            let source = file.map_or("standard input".to_string(), |p| format!("`{}`", p.display()));
+            let source = file.map_or("standard input".to_string(), |p| {
+                format!("`{}`", p.display())
+            });
             bail!("{what} in {source} is not UTF-8 text (bad byte at offset {at})")
         }
     }
@@ -40,5 +42,5 @@ pub fn date(field: &str, value: &str) -> anyhow::Result<Date> {
     value
         .trim()
         .parse::<Date>()
-        .with_context(|| format!("{field} `{value}` is not a date like 2026-12-01"))
+        .map_err(|_| anyhow::anyhow!("{field} `{value}` is not a date like 2026-12-01"))
 }

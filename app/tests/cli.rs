@@ -65,19 +65,42 @@ fn a_member_submits_and_the_queue_shows_it() {
     let q = Quire::new();
     q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia Amante"]);
     q.ok(&[
-        "profile", "--pen-name", "J. Amante", "--genres", "historical fiction,ya",
-        "--roles", "writer,beta-reader", "--capacity", "4", "--links", "website=https://example.org",
-        "--hiatus-until", "2027-01-10",
+        "profile",
+        "--pen-name",
+        "J. Amante",
+        "--genres",
+        "historical fiction,ya",
+        "--roles",
+        "writer,beta-reader",
+        "--capacity",
+        "4",
+        "--links",
+        "website=https://example.org",
+        "--hiatus-until",
+        "2027-01-10",
     ]);
     let members: serde_json::Value =
         serde_json::from_str(&q.ok(&["members", "--genre", "YA", "--json"])).unwrap();
     assert_eq!(members[0]["profile"]["display_name"], "Julia Amante");
     assert_eq!(members[0]["profile"]["roles"][1], "beta-reader");
-    assert_eq!(q.ok(&["members", "--role", "mentor"]).trim(), "no members match");
+    assert_eq!(
+        q.ok(&["members", "--role", "mentor"]).trim(),
+        "no members match"
+    );
 
     let id = q
         .ok_with(
-            &["submit", "--title", "The Mill", "--genre", "Historical Fiction", "--due", "2099-12-01", "--wanted", "2"],
+            &[
+                "submit",
+                "--title",
+                "The Mill",
+                "--genre",
+                "Historical Fiction",
+                "--due",
+                "2099-12-01",
+                "--wanted",
+                "2",
+            ],
             Some("The mill wheel turned all night.\n"),
         )
         .trim()
@@ -92,7 +115,10 @@ fn a_member_submits_and_the_queue_shows_it() {
     assert!(show.contains("The mill wheel turned all night."), "{show}");
 
     let err = q.fails(&["claim", &id[..6]]);
-    assert_eq!(err, format!("quire: `The Mill ({})` is your own submission", &id[..8]));
+    assert_eq!(
+        err,
+        format!("quire: `The Mill ({})` is your own submission", &id[..8])
+    );
     q.ok(&["withdraw", &id]);
     let queue = q.ok(&["queue"]);
     assert!(queue.contains("withdrawn"), "{queue}");
@@ -104,10 +130,34 @@ fn bad_input_gets_one_line_naming_it() {
     let err = q.fails(&["queue"]);
     assert!(err.contains("no groups in"), "{err}");
     q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
-    let err = q.fails(&["submit", "--title", "X", "--genre", "ya", "--due", "tomorrow", "--file", "/dev/null"]);
-    assert_eq!(err, "quire: due date `tomorrow` is not a date like 2026-12-01");
-    let err = q.fails(&["submit", "--title", "X", "--genre", "ya", "--file", "/nonexistent/piece.txt"]);
-    assert!(err.starts_with("quire: cannot read text from `/nonexistent/piece.txt`"), "{err}");
+    let err = q.fails(&[
+        "submit",
+        "--title",
+        "X",
+        "--genre",
+        "ya",
+        "--due",
+        "tomorrow",
+        "--file",
+        "/dev/null",
+    ]);
+    assert_eq!(
+        err,
+        "quire: due date `tomorrow` is not a date like 2026-12-01"
+    );
+    let err = q.fails(&[
+        "submit",
+        "--title",
+        "X",
+        "--genre",
+        "ya",
+        "--file",
+        "/nonexistent/piece.txt",
+    ]);
+    assert!(
+        err.starts_with("quire: cannot read text from `/nonexistent/piece.txt`"),
+        "{err}"
+    );
     let err = q.fails(&["profile", "--roles", "wizard"]);
     assert!(err.starts_with("quire: unknown role `wizard`"), "{err}");
     let err = q.fails(&["show", "ffff"]);
@@ -123,7 +173,10 @@ fn several_groups_need_a_choice() {
     q.ok(&["init", "--name", "Poetry Circle", "--me", "Julia"]);
     let err = q.fails(&["queue"]);
     assert!(err.contains("holds several groups"), "{err}");
-    assert!(q.ok(&["--group", "poetry circle", "queue"]).contains("queue is empty"));
+    assert!(
+        q.ok(&["--group", "poetry circle", "queue"])
+            .contains("queue is empty")
+    );
     let groups: serde_json::Value = serde_json::from_str(&q.ok(&["groups", "--json"])).unwrap();
     assert_eq!(groups.as_array().unwrap().len(), 2);
 }
@@ -132,7 +185,10 @@ fn several_groups_need_a_choice() {
 fn export_writes_every_format_whole() {
     let q = Quire::new();
     q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
-    q.ok_with(&["submit", "--title", "The Mill", "--genre", "ya"], Some("Text, with \"quotes\"."));
+    q.ok_with(
+        &["submit", "--title", "The Mill", "--genre", "ya"],
+        Some("Text, with \"quotes\"."),
+    );
     let md = q.ok(&["export", "--format", "md"]);
     assert!(md.starts_with("# Tuesday Writers"), "{md}");
     assert!(md.contains("### The Mill"), "{md}");
@@ -141,7 +197,13 @@ fn export_writes_every_format_whole() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(json["submissions"][0]["text"], "Text, with \"quotes\".");
     let csv_dir = q.data().join("csv");
-    q.ok(&["export", "--format", "csv", "--out", csv_dir.to_str().unwrap()]);
+    q.ok(&[
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        csv_dir.to_str().unwrap(),
+    ]);
     let subs = std::fs::read_to_string(csv_dir.join("submissions.csv")).unwrap();
     assert!(subs.lines().nth(1).unwrap().contains("The Mill"), "{subs}");
     assert!(csv_dir.join("members.csv").exists() && csv_dir.join("critiques.csv").exists());

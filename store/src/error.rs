@@ -141,12 +141,15 @@ pub enum Error {
     #[error(transparent)]
     Storage(#[from] StorageError),
     /// The document is not one we can open.
-    #[error("group `{group}`: {source}")]
+    #[error("group `{group}`: {problem}{damage}")]
     Doc {
         /// The group's folder name.
         group: String,
         /// What is wrong with it.
-        source: DocError,
+        problem: DocError,
+        /// What loading found damaged on disk, if anything ("; " + warnings), which is
+        /// usually why the document is incomplete.
+        damage: String,
     },
     /// This device is not a member of the group.
     #[error("this device ({device}) is not a member of `{group}`")]

@@ -62,9 +62,14 @@ impl Group {
         options: StorageOptions,
     ) -> Result<Group, Error> {
         let storage = data.open_group(id, session_actor(device), options)?;
-        doc::check_schema(storage.doc()).map_err(|source| Error::Doc {
+        doc::check_schema(storage.doc()).map_err(|problem| Error::Doc {
             group: id.to_string(),
-            source,
+            problem,
+            damage: storage
+                .warnings()
+                .iter()
+                .map(|w| format!("; {w}"))
+                .collect(),
         })?;
         Ok(Group { storage, device })
     }
@@ -96,10 +101,15 @@ impl Group {
 
     /// The whole group as the model.
     pub fn read(&self) -> Result<model::Group, Error> {
-        doc::read_group(self.doc()).map_err(|source| Error::Doc {
+        doc::read_group(self.doc()).map_err(|problem| self.doc_error(problem))
+    }
+
+    fn doc_error(&self, problem: doc::DocError) -> Error {
+        Error::Doc {
             group: self.id().to_string(),
-            source,
-        })
+            problem,
+            damage: String::new(),
+        }
     }
 
     /// The group's name.
@@ -112,10 +122,8 @@ impl Group {
     /// The member this device belongs to.
     pub fn me(&self) -> Result<MemberId, Error> {
         let mut skipped = Vec::new();
-        let members = doc::read_members(self.doc(), &mut skipped).map_err(|source| Error::Doc {
-            group: self.id().to_string(),
-            source,
-        })?;
+        let members = doc::read_members(self.doc(), &mut skipped)
+            .map_err(|problem| self.doc_error(problem))?;
         members
             .values()
             .find(|m| m.is_current() && m.devices.contains_key(&self.device))

@@ -201,6 +201,9 @@ mod tests {
             "`7f3a` is not a member id (expected 32 hex digits)"
         );
         assert!("Z".repeat(32).parse::<GroupId>().is_err());
-        assert!("AB".repeat(16).parse::<GroupId>().is_err(), "uppercase is not canonical");
+        assert!(
+            "AB".repeat(16).parse::<GroupId>().is_err(),
+            "uppercase is not canonical"
+        );
     }
 }

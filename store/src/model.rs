@@ -42,7 +42,11 @@ pub struct SkippedEntry {
 
 impl fmt::Display for SkippedEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "skipped unreadable entry `{}`: {}", self.path, self.reason)
+        write!(
+            f,
+            "skipped unreadable entry `{}`: {}",
+            self.path, self.reason
+        )
     }
 }
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use quire_store::storage::DataDir;
 use quire_store::DeviceId;
+use quire_store::storage::DataDir;
 
 /// The `quire` binary built alongside these tests (`QUIRE_BIN` overrides).
 pub fn quire_bin() -> PathBuf {
@@ -14,7 +14,10 @@ pub fn quire_bin() -> PathBuf {
         return PathBuf::from(bin);
     }
     let exe = std::env::current_exe().expect("the test binary knows its path");
-    let mut dir = exe.parent().expect("the test binary is in a folder").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("the test binary is in a folder")
+        .to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }

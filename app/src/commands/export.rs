@@ -23,7 +23,9 @@ pub fn export(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
         ExportFormat::Json => emit(args.out.as_deref(), json(&model)?.as_bytes()),
         ExportFormat::Md => emit(args.out.as_deref(), markdown(&model).as_bytes()),
         ExportFormat::Csv => {
-            let dir = args.out.unwrap_or_else(|| PathBuf::from(slug(&model.info.name) + "-export"));
+            let dir = args
+                .out
+                .unwrap_or_else(|| PathBuf::from(slug(&model.info.name) + "-export"));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create export folder `{}`", dir.display()))?;
             for (name, bytes) in csv(&model)? {
@@ -44,8 +46,14 @@ fn emit(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -62,9 +70,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 fn slug(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
-    s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
+    s.split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[derive(Serialize)]
@@ -89,8 +106,17 @@ fn csv(model: &Group) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     let join = |items: Vec<String>| items.join("; ");
     let mut members = csv::Writer::from_writer(Vec::new());
     members.write_record([
-        "id", "display_name", "pen_name", "genres", "roles", "links", "capacity_per_month",
-        "hiatus_until", "organizer", "joined_at", "removed_at",
+        "id",
+        "display_name",
+        "pen_name",
+        "genres",
+        "roles",
+        "links",
+        "capacity_per_month",
+        "hiatus_until",
+        "organizer",
+        "joined_at",
+        "removed_at",
     ])?;
     for m in model.members.values() {
         let p = &m.profile;
@@ -101,7 +127,9 @@ fn csv(model: &Group) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
             join(p.genres.iter().cloned().collect()),
             join(p.roles.iter().map(|r| r.to_string()).collect()),
             join(p.links.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            p.capacity_per_month.map(|c| c.to_string()).unwrap_or_default(),
+            p.capacity_per_month
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             p.hiatus_until.map(|d| d.to_string()).unwrap_or_default(),
             m.organizer.to_string(),
             m.joined_at.to_string(),
@@ -110,13 +138,31 @@ fn csv(model: &Group) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     }
     let mut subs = csv::Writer::from_writer(Vec::new());
     subs.write_record([
-        "id", "title", "author", "genre", "word_count", "status", "critiques", "critiques_wanted",
-        "due_at", "submitted_at", "withdrawn_at", "feedback_wanted", "content_notes",
+        "id",
+        "title",
+        "author",
+        "genre",
+        "word_count",
+        "status",
+        "critiques",
+        "critiques_wanted",
+        "due_at",
+        "submitted_at",
+        "withdrawn_at",
+        "feedback_wanted",
+        "content_notes",
     ])?;
     let mut critiques = csv::Writer::from_writer(Vec::new());
     critiques.write_record([
-        "id", "submission", "submission_title", "reviewer", "word_count", "delivered_at",
-        "rating", "thanked_at", "body",
+        "id",
+        "submission",
+        "submission_title",
+        "reviewer",
+        "word_count",
+        "delivered_at",
+        "rating",
+        "thanked_at",
+        "body",
     ])?;
     for row in views::queue(model, now()) {
         let s = &model.submissions[&row.id];
@@ -174,7 +220,13 @@ fn markdown(model: &Group) -> String {
             cell(&p.display_name),
             cell(p.pen_name.as_deref().unwrap_or("")),
             cell(&p.genres.iter().cloned().collect::<Vec<_>>().join(", ")),
-            cell(&p.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")),
+            cell(
+                &p.roles
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
     let _ = writeln!(md, "\n## Queue\n");
@@ -207,7 +259,9 @@ fn markdown(model: &Group) -> String {
                 model.name_of(c.reviewer),
                 when(c.delivered_at),
                 c.word_count,
-                c.rating.map(|r| format!(", rated {r}/5")).unwrap_or_default(),
+                c.rating
+                    .map(|r| format!(", rated {r}/5"))
+                    .unwrap_or_default(),
             );
             let _ = writeln!(md, "{}\n", c.body.trim_end());
         }

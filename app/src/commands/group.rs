@@ -142,7 +142,11 @@ fn describe(model: &quire_store::model::Group, message: &str) -> String {
     let mut words = message.splitn(2, ' ');
     let verb = words.next().unwrap_or_default();
     let rest = words.next().unwrap_or_default();
-    match rest.parse::<SubmissionId>().ok().and_then(|id| model.submissions.get(&id)) {
+    match rest
+        .parse::<SubmissionId>()
+        .ok()
+        .and_then(|id| model.submissions.get(&id))
+    {
         Some(sub) => format!("{verb} '{}'", sub.title),
         None => message.to_string(),
     }

@@ -13,7 +13,11 @@ use crate::table::{Table, clip};
 
 pub fn submit(ctx: &Context, args: SubmitArgs) -> anyhow::Result<()> {
     let text = input::long_text(args.file.as_deref(), "text")?;
-    let due_at = args.due.as_deref().map(|d| input::date("due date", d)).transpose()?;
+    let due_at = args
+        .due
+        .as_deref()
+        .map(|d| input::date("due date", d))
+        .transpose()?;
     let draft = SubmissionDraft {
         title: args.title,
         genre: args.genre,
@@ -51,7 +55,9 @@ pub fn queue(ctx: &Context, out: Output) -> anyhow::Result<()> {
                 clip(&r.author_name, 24),
                 clip(&r.genre, 20),
                 r.word_count.to_string(),
-                r.due_at.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+                r.due_at
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 r.status.to_string(),
             ]);
         }
@@ -83,8 +89,15 @@ pub fn show(ctx: &Context, given: &str, out: Output) -> anyhow::Result<()> {
     };
     out.print(&view, || {
         println!("{} ({})", sub.title, sub.id);
-        println!("  by {}, {}", model.name_of(sub.author), when(sub.submitted_at));
-        println!("  {} · {} words · {}", sub.genre, sub.word_count, view.status);
+        println!(
+            "  by {}, {}",
+            model.name_of(sub.author),
+            when(sub.submitted_at)
+        );
+        println!(
+            "  {} · {} words · {}",
+            sub.genre, sub.word_count, view.status
+        );
         if let Some(due) = sub.due_at {
             println!("  critiques wanted by {due}");
         }
@@ -95,7 +108,11 @@ pub fn show(ctx: &Context, given: &str, out: Output) -> anyhow::Result<()> {
             println!("  content notes: {}", sub.content_notes);
         }
         for (who, claim) in &view.line.holders {
-            println!("  claimed by {} until {}", model.name_of(*who), when(claim.expires_at));
+            println!(
+                "  claimed by {} until {}",
+                model.name_of(*who),
+                when(claim.expires_at)
+            );
         }
         for (i, (who, _)) in view.line.waiting.iter().enumerate() {
             println!("  waiting #{}: {}", i + 1, model.name_of(*who));
@@ -140,7 +157,11 @@ pub fn claim(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let now = now();
     let position = group.act(|doc, me| ops::claim(doc, me, id, now))?;
     let model = group.read()?;
-    let title = model.submissions.get(&id).map(|s| s.title.clone()).unwrap_or_default();
+    let title = model
+        .submissions
+        .get(&id)
+        .map(|s| s.title.clone())
+        .unwrap_or_default();
     let days = model.info.rules.claim_period_days;
     match position {
         LinePosition::Holder => {

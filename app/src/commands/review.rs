@@ -1,7 +1,7 @@
 //! `critique`, `rate`, `thank`: delivering critiques and answering them.
 
-use quire_store::ops;
 use quire_store::CritiqueId;
+use quire_store::ops;
 
 use super::now;
 use crate::cli::CritiqueArgs;

@@ -115,7 +115,13 @@ pub fn members(ctx: &Context, args: MembersArgs, out: Output) -> anyhow::Result<
             let status = if !m.is_current() {
                 "removed".to_string()
             } else if m.on_hiatus(today) {
-                format!("hiatus until {}", m.profile.hiatus_until.map(|d| d.to_string()).unwrap_or_default())
+                format!(
+                    "hiatus until {}",
+                    m.profile
+                        .hiatus_until
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                )
             } else if m.organizer {
                 "organizer".to_string()
             } else {
@@ -163,7 +169,11 @@ struct MemberView<'a> {
 }
 
 fn print_member(model: &quire_store::model::Group, m: &Member, out: Output) -> anyhow::Result<()> {
-    let submissions = model.submissions.values().filter(|s| s.author == m.id).count();
+    let submissions = model
+        .submissions
+        .values()
+        .filter(|s| s.author == m.id)
+        .count();
     let given = model
         .submissions
         .values()

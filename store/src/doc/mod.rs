@@ -116,7 +116,8 @@ pub fn read_info<D: ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
     }
     let group = required_map(doc, &ROOT, key::GROUP)?;
     let bad = |e: String| DocError::NotAGroup(format!("group: {e}"));
-    let info: InfoRecord = autosurgeon::hydrate_prop(doc, &ROOT, key::GROUP).map_err(|e| bad(e.to_string()))?;
+    let info: InfoRecord =
+        autosurgeon::hydrate_prop(doc, &ROOT, key::GROUP).map_err(|e| bad(e.to_string()))?;
     let rules = match map_at(doc, &group, key::RULES) {
         Some(_) => hydrate_prop::<_, RulesRecord, _, _>(doc, &group, key::RULES)
             .map(RulesRecord::into_model)
@@ -128,7 +129,10 @@ pub fn read_info<D: ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
         name: info.name,
         description: info.description,
         created_at: records::time(info.created_at).map_err(bad)?,
-        created_by: info.created_by.parse().map_err(|e: crate::IdParseError| bad(e.to_string()))?,
+        created_by: info
+            .created_by
+            .parse()
+            .map_err(|e: crate::IdParseError| bad(e.to_string()))?,
         rules,
     })
 }
@@ -267,32 +271,52 @@ pub fn critique_ids<D: ReadDoc>(doc: &D) -> Result<Vec<(CritiqueId, SubmissionId
 }
 
 fn map_keys<D: ReadDoc>(doc: &D, obj: &ObjId) -> Vec<String> {
-    doc.map_range(obj, ..).map(|item| item.key.to_string()).collect()
+    doc.map_range(obj, ..)
+        .map(|item| item.key.to_string())
+        .collect()
 }
 
 // ---- writes ----
 
 /// Writes a new group document's skeleton: schema, group, its first member.
-pub fn write_new_group<D: Doc>(doc: &mut D, info: &GroupInfo, founder: &Member) -> Result<(), DocError> {
+pub fn write_new_group<D: Doc>(
+    doc: &mut D,
+    info: &GroupInfo,
+    founder: &Member,
+) -> Result<(), DocError> {
     doc.put(&ROOT, key::SCHEMA, ScalarValue::Uint(SCHEMA_VERSION))?;
     let group = doc.put_object(&ROOT, key::GROUP, ObjType::Map)?;
     doc.put(&group, "id", info.id.to_string())?;
     doc.put(&group, "name", info.name.as_str())?;
     doc.put(&group, "description", info.description.as_str())?;
-    doc.put(&group, "created_at", ScalarValue::Int(millis(info.created_at)))?;
+    doc.put(
+        &group,
+        "created_at",
+        ScalarValue::Int(millis(info.created_at)),
+    )?;
     doc.put(&group, "created_by", info.created_by.to_string())?;
     reconcile_prop(doc, &group, key::RULES, RulesRecord::from(info.rules))?;
     let members = doc.put_object(&ROOT, key::MEMBERS, ObjType::Map)?;
     doc.put_object(&ROOT, key::INVITES, ObjType::Map)?;
     doc.put_object(&ROOT, key::SUBMISSIONS, ObjType::Map)?;
-    reconcile_prop(doc, &members, founder.id.to_string().as_str(), MemberRecord::from_model(founder))?;
+    reconcile_prop(
+        doc,
+        &members,
+        founder.id.to_string().as_str(),
+        MemberRecord::from_model(founder),
+    )?;
     Ok(())
 }
 
 /// Adds a member who is not yet in the roster.
 pub fn put_member<D: Doc>(doc: &mut D, member: &Member) -> Result<(), DocError> {
     let members = required_map(doc, &ROOT, key::MEMBERS)?;
-    reconcile_prop(doc, &members, member.id.to_string().as_str(), MemberRecord::from_model(member))?;
+    reconcile_prop(
+        doc,
+        &members,
+        member.id.to_string().as_str(),
+        MemberRecord::from_model(member),
+    )?;
     Ok(())
 }
 
@@ -356,7 +380,11 @@ impl ProfilePatch {
 
 /// Writes only the fields a profile patch names. Sets are edited key by key, so a genre added
 /// on one device and another added on a second device both survive the merge.
-pub fn patch_profile<D: Doc>(doc: &mut D, member: MemberId, patch: &ProfilePatch) -> Result<(), DocError> {
+pub fn patch_profile<D: Doc>(
+    doc: &mut D,
+    member: MemberId,
+    patch: &ProfilePatch,
+) -> Result<(), DocError> {
     let members = required_map(doc, &ROOT, key::MEMBERS)?;
     let obj = map_at(doc, &members, &member.to_string())
         .ok_or_else(|| DocError::NotAGroup(format!("no member `{member}`")))?;
@@ -385,12 +413,22 @@ pub fn patch_profile<D: Doc>(doc: &mut D, member: MemberId, patch: &ProfilePatch
         }
     }
     if let Some(v) = patch.hiatus_until {
-        put_optional_str(doc, &obj, "hiatus_until", v.map(|d| d.to_string()).as_deref())?;
+        put_optional_str(
+            doc,
+            &obj,
+            "hiatus_until",
+            v.map(|d| d.to_string()).as_deref(),
+        )?;
     }
     Ok(())
 }
 
-fn put_optional_str<D: Doc>(doc: &mut D, obj: &ObjId, name: &str, v: Option<&str>) -> Result<(), DocError> {
+fn put_optional_str<D: Doc>(
+    doc: &mut D,
+    obj: &ObjId,
+    name: &str,
+    v: Option<&str>,
+) -> Result<(), DocError> {
     match v {
         Some(s) => doc.put(obj, name, s)?,
         None => doc.put(obj, name, ScalarValue::Null)?,
@@ -426,7 +464,12 @@ fn sync_set<D: Doc>(
 /// Adds a submission to the queue.
 pub fn put_submission<D: Doc>(doc: &mut D, sub: &Submission) -> Result<(), DocError> {
     let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
-    reconcile_prop(doc, &subs, sub.id.to_string().as_str(), SubmissionRecord::from_model(sub))?;
+    reconcile_prop(
+        doc,
+        &subs,
+        sub.id.to_string().as_str(),
+        SubmissionRecord::from_model(sub),
+    )?;
     Ok(())
 }
 
@@ -442,15 +485,29 @@ pub fn set_withdrawn<D: Doc>(doc: &mut D, id: SubmissionId, at: Timestamp) -> Re
 }
 
 /// Records `member`'s claim on a submission.
-pub fn put_claim<D: Doc>(doc: &mut D, id: SubmissionId, member: MemberId, claim: &Claim) -> Result<(), DocError> {
+pub fn put_claim<D: Doc>(
+    doc: &mut D,
+    id: SubmissionId,
+    member: MemberId,
+    claim: &Claim,
+) -> Result<(), DocError> {
     let obj = existing_submission(doc, id)?;
     let claims = required_map(doc, &obj, key::CLAIMS)?;
-    reconcile_prop(doc, &claims, member.to_string().as_str(), ClaimRecord::from_model(claim))?;
+    reconcile_prop(
+        doc,
+        &claims,
+        member.to_string().as_str(),
+        ClaimRecord::from_model(claim),
+    )?;
     Ok(())
 }
 
 /// Removes `member`'s claim on a submission.
-pub fn delete_claim<D: Doc>(doc: &mut D, id: SubmissionId, member: MemberId) -> Result<(), DocError> {
+pub fn delete_claim<D: Doc>(
+    doc: &mut D,
+    id: SubmissionId,
+    member: MemberId,
+) -> Result<(), DocError> {
     let obj = existing_submission(doc, id)?;
     let claims = required_map(doc, &obj, key::CLAIMS)?;
     doc.delete(&claims, member.to_string().as_str())?;
@@ -458,7 +515,11 @@ pub fn delete_claim<D: Doc>(doc: &mut D, id: SubmissionId, member: MemberId) -> 
 }
 
 /// Adds a delivered critique to a submission.
-pub fn put_critique<D: Doc>(doc: &mut D, id: SubmissionId, critique: &Critique) -> Result<(), DocError> {
+pub fn put_critique<D: Doc>(
+    doc: &mut D,
+    id: SubmissionId,
+    critique: &Critique,
+) -> Result<(), DocError> {
     let obj = existing_submission(doc, id)?;
     let critiques = required_map(doc, &obj, key::CRITIQUES)?;
     reconcile_prop(
@@ -470,21 +531,36 @@ pub fn put_critique<D: Doc>(doc: &mut D, id: SubmissionId, critique: &Critique) 
     Ok(())
 }
 
-fn existing_critique<D: Doc>(doc: &D, sub: SubmissionId, id: CritiqueId) -> Result<ObjId, DocError> {
+fn existing_critique<D: Doc>(
+    doc: &D,
+    sub: SubmissionId,
+    id: CritiqueId,
+) -> Result<ObjId, DocError> {
     let obj = existing_submission(doc, sub)?;
     let critiques = required_map(doc, &obj, key::CRITIQUES)?;
-    map_at(doc, &critiques, &id.to_string()).ok_or_else(|| DocError::NotAGroup(format!("no critique `{id}`")))
+    map_at(doc, &critiques, &id.to_string())
+        .ok_or_else(|| DocError::NotAGroup(format!("no critique `{id}`")))
 }
 
 /// Sets the author's rating of a critique.
-pub fn set_rating<D: Doc>(doc: &mut D, sub: SubmissionId, id: CritiqueId, rating: u8) -> Result<(), DocError> {
+pub fn set_rating<D: Doc>(
+    doc: &mut D,
+    sub: SubmissionId,
+    id: CritiqueId,
+    rating: u8,
+) -> Result<(), DocError> {
     let obj = existing_critique(doc, sub, id)?;
     doc.put(&obj, "rating", ScalarValue::Uint(rating.into()))?;
     Ok(())
 }
 
 /// Records the author's thanks for a critique.
-pub fn set_thanked<D: Doc>(doc: &mut D, sub: SubmissionId, id: CritiqueId, at: Timestamp) -> Result<(), DocError> {
+pub fn set_thanked<D: Doc>(
+    doc: &mut D,
+    sub: SubmissionId,
+    id: CritiqueId,
+    at: Timestamp,
+) -> Result<(), DocError> {
     let obj = existing_critique(doc, sub, id)?;
     doc.put(&obj, "thanked_at", ScalarValue::Int(millis(at)))?;
     Ok(())

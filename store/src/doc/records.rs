@@ -12,7 +12,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::ids::{CritiqueId, DeviceId, MemberId};
-use crate::model::{Claim, Critique, Device, Member, Profile, Role, Rules, SkippedEntry, Submission};
+use crate::model::{
+    Claim, Critique, Device, Member, Profile, Role, Rules, SkippedEntry, Submission,
+};
 
 /// Why a record could not become a model value.
 pub(crate) type Invalid = String;
@@ -113,12 +115,23 @@ impl MemberRecord {
         }
     }
 
-    pub fn into_model(self, id: MemberId, path: &str, skipped: &mut Vec<SkippedEntry>) -> Result<Member, Invalid> {
+    pub fn into_model(
+        self,
+        id: MemberId,
+        path: &str,
+        skipped: &mut Vec<SkippedEntry>,
+    ) -> Result<Member, Invalid> {
         let mut devices = BTreeMap::new();
         for (key, d) in self.devices {
             match (key.parse::<DeviceId>(), time(d.added_at)) {
                 (Ok(device), Ok(added_at)) => {
-                    devices.insert(device, Device { label: d.label, added_at });
+                    devices.insert(
+                        device,
+                        Device {
+                            label: d.label,
+                            added_at,
+                        },
+                    );
                 }
                 (Err(e), _) => skipped.push(skip(format!("{path}/devices/{key}"), e)),
                 (_, Err(e)) => skipped.push(skip(format!("{path}/devices/{key}"), e)),
@@ -180,14 +193,14 @@ impl CritiqueRecord {
     fn into_model(self, id: CritiqueId) -> Result<Critique, Invalid> {
         Ok(Critique {
             id,
-            reviewer: self.reviewer.parse().map_err(|e| format!("reviewer: {e}"))?,
+            reviewer: self
+                .reviewer
+                .parse()
+                .map_err(|e| format!("reviewer: {e}"))?,
             body: self.body,
             word_count: small(self.word_count)?,
             delivered_at: time(self.delivered_at)?,
-            rating: self
-                .rating
-                .filter(|r| (1..=5).contains(r))
-                .map(|r| r as u8),
+            rating: self.rating.filter(|r| (1..=5).contains(r)).map(|r| r as u8),
             thanked_at: self.thanked_at.map(time).transpose()?,
         })
     }
@@ -321,7 +334,8 @@ pub(crate) fn time(ms: i64) -> Result<Timestamp, Invalid> {
 }
 
 fn date(s: &str) -> Result<Date, Invalid> {
-    s.parse::<Date>().map_err(|_| format!("`{s}` is not a date"))
+    s.parse::<Date>()
+        .map_err(|_| format!("`{s}` is not a date"))
 }
 
 fn small(n: u64) -> Result<u32, Invalid> {

@@ -10,7 +10,11 @@ use crate::model::Group;
 /// The submission whose id starts with `given`.
 pub fn resolve_submission<D: ReadDoc>(doc: &D, given: &str) -> Result<SubmissionId, OpError> {
     let ids = doc::submission_ids(doc)?;
-    unique_prefix(given, "submission", ids.into_iter().map(|id| (id.to_string(), id)))
+    unique_prefix(
+        given,
+        "submission",
+        ids.into_iter().map(|id| (id.to_string(), id)),
+    )
 }
 
 /// The critique whose id starts with `given`, with its submission.
@@ -34,7 +38,10 @@ pub fn resolve_member(group: &Group, given: &str) -> Result<MemberId, OpError> {
         .values()
         .filter(|m| {
             m.profile.display_name.to_lowercase() == wanted
-                || m.profile.pen_name.as_ref().is_some_and(|p| p.to_lowercase() == wanted)
+                || m.profile
+                    .pen_name
+                    .as_ref()
+                    .is_some_and(|p| p.to_lowercase() == wanted)
         })
         .map(|m| m.id)
         .collect();

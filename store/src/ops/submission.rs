@@ -4,7 +4,9 @@ use automerge::Automerge;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::{MAX_WANTED, current_member, existing_submission, label, long_text, short_text, transact};
+use super::{
+    MAX_WANTED, current_member, existing_submission, label, long_text, short_text, transact,
+};
 use crate::doc;
 use crate::error::OpError;
 use crate::ids::{MemberId, SubmissionId};

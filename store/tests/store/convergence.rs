@@ -75,7 +75,9 @@ impl World {
         let now = self.clock;
         let me = member(who);
         let pick = |i: usize, list: &[SubmissionId]| {
-            list.get(i % list.len().max(1)).copied().unwrap_or(SubmissionId::from_bytes([0; 16]))
+            list.get(i % list.len().max(1))
+                .copied()
+                .unwrap_or(SubmissionId::from_bytes([0; 16]))
         };
         let submitted = self.submitted.clone();
         if let Op::Sync { with } = op {
@@ -111,9 +113,9 @@ impl World {
             Op::Rate { sub, rating } => rate_first(doc, me, pick(sub, &submitted), |d, s, c| {
                 ops::rate(d, me, s, c, rating, now)
             }),
-            Op::Thank { sub } => {
-                rate_first(doc, me, pick(sub, &submitted), |d, s, c| ops::thank(d, me, s, c, now))
-            }
+            Op::Thank { sub } => rate_first(doc, me, pick(sub, &submitted), |d, s, c| {
+                ops::thank(d, me, s, c, now)
+            }),
             Op::Genres { genres } => {
                 let patch = ProfilePatch {
                     genres: Some(genres.iter().map(|g| g.to_string()).collect()),
@@ -197,10 +199,16 @@ fn concurrent_claims_beyond_the_slots_resolve_the_same_everywhere() {
     d.critiques_wanted = Some(1);
     ops::submit(&mut base, member(0), id, d, after(1)).unwrap();
     // Three members claim the one slot on three disconnected devices.
-    let mut forks: Vec<Automerge> = (1..4).map(|i| base.fork().with_actor(actor(20 + i))).collect();
+    let mut forks: Vec<Automerge> = (1..4)
+        .map(|i| base.fork().with_actor(actor(20 + i)))
+        .collect();
     for (i, fork) in forks.iter_mut().enumerate() {
         let position = ops::claim(fork, member(i + 1), id, after(2 + (3 - i as i64))).unwrap();
-        assert_eq!(position, views::LinePosition::Holder, "alone, each thinks it holds the slot");
+        assert_eq!(
+            position,
+            views::LinePosition::Holder,
+            "alone, each thinks it holds the slot"
+        );
     }
     let mut a = forks[0].clone();
     let mut b = forks[2].clone();
@@ -214,7 +222,10 @@ fn concurrent_claims_beyond_the_slots_resolve_the_same_everywhere() {
         let sub = doc::read_submission(doc, id).unwrap().unwrap();
         let line = views::claim_line(&sub, after(10));
         // Member 3 claimed earliest (hour 2), then member 2 (hour 3), then member 1 (hour 4).
-        assert_eq!(line.holders.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [member(3)]);
+        assert_eq!(
+            line.holders.iter().map(|(m, _)| *m).collect::<Vec<_>>(),
+            [member(3)]
+        );
         assert_eq!(
             line.waiting.iter().map(|(m, _)| *m).collect::<Vec<_>>(),
             [member(2), member(1)]

@@ -52,7 +52,10 @@ fn another_device_is_not_a_member() {
     let group = new_group(&data);
     let other = Group::open(&data, group.id(), device(3), StorageOptions::default()).unwrap();
     let err = other.me().unwrap_err().to_string();
-    assert!(err.contains("is not a member of `Tuesday Writers`"), "{err}");
+    assert!(
+        err.contains("is not a member of `Tuesday Writers`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,8 +65,10 @@ fn two_handles_on_one_folder_see_each_others_edits() {
     let mut a = new_group(&data);
     let mut b = Group::open(&data, a.id(), device(0), StorageOptions::default()).unwrap();
     let (x, y) = (SubmissionId::random(), SubmissionId::random());
-    a.act(|doc, me| ops::submit(doc, me, x, draft("From A"), after(1))).unwrap();
-    b.act(|doc, me| ops::submit(doc, me, y, draft("From B"), after(1))).unwrap();
+    a.act(|doc, me| ops::submit(doc, me, x, draft("From A"), after(1)))
+        .unwrap();
+    b.act(|doc, me| ops::submit(doc, me, y, draft("From B"), after(1)))
+        .unwrap();
     assert!(a.refresh().unwrap());
     assert!(b.refresh().unwrap());
     for g in [&a, &b] {

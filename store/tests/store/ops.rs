@@ -36,7 +36,10 @@ fn a_new_group_has_its_founder_as_organizer() {
     assert!(julia.organizer);
     assert_eq!(julia.profile.display_name, "Julia Amante");
     assert!(julia.devices.contains_key(&device(0)));
-    assert_eq!(group.member_for_device(device(0)).map(|m| m.id), Some(member(0)));
+    assert_eq!(
+        group.member_for_device(device(0)).map(|m| m.id),
+        Some(member(0))
+    );
 }
 
 #[test]
@@ -54,7 +57,9 @@ fn submit_counts_words_and_uses_the_group_default_wanted() {
 fn submit_refuses_bad_drafts_naming_the_problem() {
     let mut doc = group_with(1);
     let me = member(0);
-    let msg = refused(&mut doc, |d| ops::submit(d, me, sid(1), draft("   "), after(1)));
+    let msg = refused(&mut doc, |d| {
+        ops::submit(d, me, sid(1), draft("   "), after(1))
+    });
     assert_eq!(msg, "title is empty");
     let mut empty = draft("The Mill");
     empty.text = " \n ".into();
@@ -74,7 +79,9 @@ fn submit_refuses_bad_drafts_naming_the_problem() {
 fn strangers_cannot_act() {
     let mut doc = group_with(1);
     let stranger = member(7);
-    let msg = refused(&mut doc, |d| ops::submit(d, stranger, sid(1), draft("X"), after(1)));
+    let msg = refused(&mut doc, |d| {
+        ops::submit(d, stranger, sid(1), draft("X"), after(1))
+    });
     assert!(msg.contains("not a current member"), "{msg}");
 }
 
@@ -83,34 +90,69 @@ fn claim_rules() {
     let mut doc = group_with(3);
     ops::submit(&mut doc, member(0), sid(1), draft("The Mill"), after(1)).unwrap();
     let msg = refused(&mut doc, |d| ops::claim(d, member(0), sid(1), after(2)));
-    assert_eq!(msg, format!("`The Mill ({})` is your own submission", sid(1).short()));
+    assert_eq!(
+        msg,
+        format!("`The Mill ({})` is your own submission", sid(1).short())
+    );
     let msg = refused(&mut doc, |d| ops::claim(d, member(1), sid(9), after(2)));
-    assert_eq!(msg, format!("no submission `{}` in this group", sid(9).short()));
-    assert_eq!(ops::claim(&mut doc, member(1), sid(1), after(2)), Ok(LinePosition::Holder));
+    assert_eq!(
+        msg,
+        format!("no submission `{}` in this group", sid(9).short())
+    );
+    assert_eq!(
+        ops::claim(&mut doc, member(1), sid(1), after(2)),
+        Ok(LinePosition::Holder)
+    );
     let msg = refused(&mut doc, |d| ops::claim(d, member(1), sid(1), after(3)));
     assert!(msg.starts_with("you already claimed"), "{msg}");
     let sub = doc::read_submission(&doc, sid(1)).unwrap().unwrap();
-    assert_eq!(views::status(&sub, after(3)), Status::Claimed { taken: 1, wanted: 3 });
+    assert_eq!(
+        views::status(&sub, after(3)),
+        Status::Claimed {
+            taken: 1,
+            wanted: 3
+        }
+    );
 }
 
 #[test]
 fn critique_needs_a_live_claim() {
     let mut doc = group_with(3);
     ops::submit(&mut doc, member(0), sid(1), draft("The Mill"), after(1)).unwrap();
-    let msg = refused(&mut doc, |d| ops::critique(d, member(1), sid(1), cid(1), "Good.", after(2)));
+    let msg = refused(&mut doc, |d| {
+        ops::critique(d, member(1), sid(1), cid(1), "Good.", after(2))
+    });
     assert!(msg.starts_with("you have not claimed"), "{msg}");
     ops::claim(&mut doc, member(1), sid(1), after(2)).unwrap();
-    let msg = refused(&mut doc, |d| ops::critique(d, member(1), sid(1), cid(1), "  ", after(3)));
+    let msg = refused(&mut doc, |d| {
+        ops::critique(d, member(1), sid(1), cid(1), "  ", after(3))
+    });
     assert_eq!(msg, "critique is empty");
     // Seven days later the claim has lapsed.
     let msg = refused(&mut doc, |d| {
-        ops::critique(d, member(1), sid(1), cid(1), "Good pacing.", after(2 + 24 * 7))
+        ops::critique(
+            d,
+            member(1),
+            sid(1),
+            cid(1),
+            "Good pacing.",
+            after(2 + 24 * 7),
+        )
     });
     assert!(msg.contains("lapsed"), "{msg}");
-    let c = ops::critique(&mut doc, member(1), sid(1), cid(1), "Good pacing, slow middle.", after(5))
-        .unwrap();
+    let c = ops::critique(
+        &mut doc,
+        member(1),
+        sid(1),
+        cid(1),
+        "Good pacing, slow middle.",
+        after(5),
+    )
+    .unwrap();
     assert_eq!(c.word_count, 4);
-    let msg = refused(&mut doc, |d| ops::critique(d, member(1), sid(1), cid(2), "More.", after(6)));
+    let msg = refused(&mut doc, |d| {
+        ops::critique(d, member(1), sid(1), cid(2), "More.", after(6))
+    });
     assert!(msg.starts_with("you already critiqued"), "{msg}");
 }
 
@@ -120,18 +162,40 @@ fn claims_beyond_the_wanted_count_wait_in_line() {
     let mut one = draft("Flash");
     one.critiques_wanted = Some(1);
     ops::submit(&mut doc, member(0), sid(1), one, after(1)).unwrap();
-    assert_eq!(ops::claim(&mut doc, member(1), sid(1), after(2)), Ok(LinePosition::Holder));
-    assert_eq!(ops::claim(&mut doc, member(2), sid(1), after(3)), Ok(LinePosition::Waiting(1)));
-    assert_eq!(ops::claim(&mut doc, member(3), sid(1), after(4)), Ok(LinePosition::Waiting(2)));
-    let msg = refused(&mut doc, |d| ops::critique(d, member(2), sid(1), cid(2), "Hm.", after(5)));
+    assert_eq!(
+        ops::claim(&mut doc, member(1), sid(1), after(2)),
+        Ok(LinePosition::Holder)
+    );
+    assert_eq!(
+        ops::claim(&mut doc, member(2), sid(1), after(3)),
+        Ok(LinePosition::Waiting(1))
+    );
+    assert_eq!(
+        ops::claim(&mut doc, member(3), sid(1), after(4)),
+        Ok(LinePosition::Waiting(2))
+    );
+    let msg = refused(&mut doc, |d| {
+        ops::critique(d, member(2), sid(1), cid(2), "Hm.", after(5))
+    });
     assert!(msg.contains("number 1 in line"), "{msg}");
     // The holder lets go: the first in line moves up.
     ops::unclaim(&mut doc, member(1), sid(1), after(6)).unwrap();
-    ops::critique(&mut doc, member(2), sid(1), cid(2), "Lovely ending.", after(7)).unwrap();
+    ops::critique(
+        &mut doc,
+        member(2),
+        sid(1),
+        cid(2),
+        "Lovely ending.",
+        after(7),
+    )
+    .unwrap();
     let sub = doc::read_submission(&doc, sid(1)).unwrap().unwrap();
     assert_eq!(views::status(&sub, after(8)), Status::Critiqued);
     let msg = refused(&mut doc, |d| ops::claim(d, member(1), sid(1), after(9)));
-    assert!(msg.contains("already has the 1 critiques it wanted"), "{msg}");
+    assert!(
+        msg.contains("already has the 1 critiques it wanted"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -144,7 +208,9 @@ fn withdrawn_pieces_cannot_be_claimed_or_critiqued() {
     ops::withdraw(&mut doc, member(0), sid(1), after(3)).unwrap();
     let msg = refused(&mut doc, |d| ops::claim(d, member(2), sid(1), after(4)));
     assert!(msg.ends_with("was withdrawn"), "{msg}");
-    let msg = refused(&mut doc, |d| ops::critique(d, member(1), sid(1), cid(1), "x", after(4)));
+    let msg = refused(&mut doc, |d| {
+        ops::critique(d, member(1), sid(1), cid(1), "x", after(4))
+    });
     assert!(msg.ends_with("was withdrawn"), "{msg}");
     let sub = doc::read_submission(&doc, sid(1)).unwrap().unwrap();
     assert_eq!(views::status(&sub, after(4)), Status::Withdrawn);
@@ -155,14 +221,28 @@ fn only_the_author_rates_and_thanks_once() {
     let mut doc = group_with(3);
     ops::submit(&mut doc, member(0), sid(1), draft("The Mill"), after(1)).unwrap();
     ops::claim(&mut doc, member(1), sid(1), after(2)).unwrap();
-    ops::critique(&mut doc, member(1), sid(1), cid(1), "Strong voice.", after(3)).unwrap();
-    let msg = refused(&mut doc, |d| ops::rate(d, member(0), sid(1), cid(1), 6, after(4)));
+    ops::critique(
+        &mut doc,
+        member(1),
+        sid(1),
+        cid(1),
+        "Strong voice.",
+        after(3),
+    )
+    .unwrap();
+    let msg = refused(&mut doc, |d| {
+        ops::rate(d, member(0), sid(1), cid(1), 6, after(4))
+    });
     assert_eq!(msg, "rating must be 1 to 5, not 6");
-    let msg = refused(&mut doc, |d| ops::rate(d, member(2), sid(1), cid(1), 4, after(4)));
+    let msg = refused(&mut doc, |d| {
+        ops::rate(d, member(2), sid(1), cid(1), 4, after(4))
+    });
     assert!(msg.starts_with("only the author"), "{msg}");
     ops::rate(&mut doc, member(0), sid(1), cid(1), 4, after(4)).unwrap();
     ops::thank(&mut doc, member(0), sid(1), cid(1), after(5)).unwrap();
-    let msg = refused(&mut doc, |d| ops::thank(d, member(0), sid(1), cid(1), after(6)));
+    let msg = refused(&mut doc, |d| {
+        ops::thank(d, member(0), sid(1), cid(1), after(6))
+    });
     assert_eq!(msg, "you already thanked Ben Okafor for this critique");
     let sub = doc::read_submission(&doc, sid(1)).unwrap().unwrap();
     assert_eq!(sub.critiques[&cid(1)].rating, Some(4));
@@ -212,7 +292,11 @@ fn genres_added_on_two_devices_both_survive() {
     add(&mut a, &["ya"]);
     add(&mut b, &["horror"]);
     a.merge(&mut b).unwrap();
-    let genres = doc::read_member(&a, member(0)).unwrap().unwrap().profile.genres;
+    let genres = doc::read_member(&a, member(0))
+        .unwrap()
+        .unwrap()
+        .profile
+        .genres;
     assert_eq!(genres.into_iter().collect::<Vec<_>>(), ["horror", "ya"]);
 }
 
@@ -230,7 +314,10 @@ fn ids_resolve_by_unique_prefix_and_names_by_any_case() {
     assert_eq!(err, "no submission `ff` in this group");
     let group = doc::read_group(&doc).unwrap();
     assert_eq!(ops::resolve_member(&group, "ben okafor"), Ok(member(1)));
-    assert_eq!(ops::resolve_member(&group, &member(2).short()), Ok(member(2)));
+    assert_eq!(
+        ops::resolve_member(&group, &member(2).short()),
+        Ok(member(2))
+    );
 }
 
 #[test]
@@ -238,7 +325,8 @@ fn a_newer_schema_is_refused() {
     use automerge::transaction::Transactable;
     let mut doc = group_with(1);
     let mut tx = doc.transaction();
-    tx.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(2)).unwrap();
+    tx.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(2))
+        .unwrap();
     tx.commit();
     let err = doc::read_group(&doc).unwrap_err().to_string();
     assert_eq!(

@@ -34,7 +34,9 @@ const WORDS: &str = "The mill wheel turned all night and nobody in the village s
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let n = args.submissions.unwrap_or(if args.quick { 1_000 } else { 10_000 });
+    let n = args
+        .submissions
+        .unwrap_or(if args.quick { 1_000 } else { 10_000 });
     let edits = args.edits.unwrap_or(if args.quick { 60 } else { 300 });
     let device = DeviceId::from_bytes([7; 32]);
     let me = MemberId::from_bytes([1; 16]);
@@ -61,26 +63,26 @@ fn main() -> anyhow::Result<()> {
 
     let options = StorageOptions::default();
     let small_id = GroupId::random();
-    drop(data.create_group(small_id, small.fork(), options.clone())?);
+    drop(data.create_group(small_id, small.fork(), options)?);
     let large_id = GroupId::random();
-    drop(data.create_group(large_id, large.fork(), options.clone())?);
+    drop(data.create_group(large_id, large.fork(), options)?);
 
-    let mut group = Group::open(&data, small_id, device, options.clone())?;
+    let mut group = Group::open(&data, small_id, device, options)?;
     let edit_empty = time(edits, |i| edit(&mut group, i, start))?;
     drop(group);
-    let mut group = Group::open(&data, large_id, device, options.clone())?;
+    let mut group = Group::open(&data, large_id, device, options)?;
     let edit_large = time(edits, |i| edit(&mut group, i, start))?;
     drop(group);
 
     let opens = if args.quick { 5 } else { 15 };
     let open = time(opens, |_| {
-        let group = Group::open(&data, large_id, device, options.clone())?;
+        let group = Group::open(&data, large_id, device, options)?;
         let model = group.read()?;
         anyhow::ensure!(model.submissions.len() >= n, "group incomplete");
         Ok(())
     })?;
 
-    let mut group = Group::open(&data, large_id, device, options.clone())?;
+    let mut group = Group::open(&data, large_id, device, options)?;
     group.storage_mut().compact()?;
     let on_disk = dir_size(group.path())?;
     let saved = group.doc().save().len() as u64;
@@ -88,10 +90,25 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!("| figure | workload | median ms | p99 ms | target |");
     println!("| --- | --- | --- | --- | --- |");
-    row("edit, in memory (floor)", &format!("{n} submissions"), &floor, "");
+    row(
+        "edit, in memory (floor)",
+        &format!("{n} submissions"),
+        &floor,
+        "",
+    );
     row("edit acknowledged (fsync)", "empty group", &edit_empty, "");
-    row("edit acknowledged (fsync)", &format!("{n} submissions"), &edit_large, "≤ 5 ms median");
-    row("open until ready", &format!("{n} submissions"), &open, "≤ 300 ms");
+    row(
+        "edit acknowledged (fsync)",
+        &format!("{n} submissions"),
+        &edit_large,
+        "≤ 5 ms median",
+    );
+    row(
+        "open until ready",
+        &format!("{n} submissions"),
+        &open,
+        "≤ 300 ms",
+    );
     let ratio = edit_large.median_ms / edit_empty.median_ms;
     println!();
     println!("edit cost, large / empty group: {ratio:.2}× (target ≤ 1.5×)");
@@ -119,7 +136,11 @@ fn founded(device: DeviceId, me: MemberId, now: jiff::Timestamp) -> anyhow::Resu
             device_label: "bench".into(),
         },
     };
-    Ok(ops::create_group(new, quire_store::session_actor(device), now)?)
+    Ok(ops::create_group(
+        new,
+        quire_store::session_actor(device),
+        now,
+    )?)
 }
 
 fn draft(i: usize) -> SubmissionDraft {

@@ -15,7 +15,11 @@ struct Pristine {
 }
 
 fn submit(data: &Path, title: &str) -> SubmissionId {
-    let out = quire_ok(data, &["submit", "--title", title, "--genre", "ya"], Some("Some words here."));
+    let out = quire_ok(
+        data,
+        &["submit", "--title", title, "--genre", "ya"],
+        Some("Some words here."),
+    );
     out.trim().parse().unwrap()
 }
 
@@ -23,9 +27,13 @@ fn pristine() -> Pristine {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
     let group = init_group(&data);
-    let in_snapshot = (0..3).map(|i| submit(&data, &format!("Early {i}"))).collect();
+    let in_snapshot = (0..3)
+        .map(|i| submit(&data, &format!("Early {i}")))
+        .collect();
     quire_ok(&data, &["compact"], None);
-    let in_log = (0..2).map(|i| submit(&data, &format!("Late {i}"))).collect();
+    let in_log = (0..2)
+        .map(|i| submit(&data, &format!("Late {i}")))
+        .collect();
     Pristine {
         _dir: dir,
         data,
@@ -69,7 +77,12 @@ impl Pristine {
 
     fn open_copy(&self, copy: &Path) -> Result<Group, quire_store::Error> {
         let device = quire_tests::device_of(copy).unwrap();
-        Group::open(&DataDir::open(copy).unwrap(), self.group, device, StorageOptions::default())
+        Group::open(
+            &DataDir::open(copy).unwrap(),
+            self.group,
+            device,
+            StorageOptions::default(),
+        )
     }
 }
 
@@ -87,7 +100,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn quarantined(copy: &Path, group: GroupId) -> usize {
-    let dir = copy.join("groups").join(group.to_string()).join("quarantine");
+    let dir = copy
+        .join("groups")
+        .join(group.to_string())
+        .join("quarantine");
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
@@ -99,13 +115,22 @@ fn every_truncation_of_the_log_keeps_the_snapshot_and_whole_records() {
     let mut kept_both = 0;
     for cut in 0..len {
         let copy = p.damaged(&log, |b| b.truncate(cut));
-        let group = p.open_copy(copy.path()).expect("a torn log never stops the group opening");
+        let group = p
+            .open_copy(copy.path())
+            .expect("a torn log never stops the group opening");
         let model = group.read().unwrap();
         for id in &p.in_snapshot {
-            assert!(model.submissions.contains_key(id), "cut at {cut} lost a snapshot piece");
+            assert!(
+                model.submissions.contains_key(id),
+                "cut at {cut} lost a snapshot piece"
+            );
         }
         kept_both += usize::from(p.in_log.iter().all(|id| model.submissions.contains_key(id)));
-        assert_eq!(quarantined(copy.path(), p.group), 0, "a torn tail is not corruption");
+        assert_eq!(
+            quarantined(copy.path(), p.group),
+            0,
+            "a torn tail is not corruption"
+        );
     }
     assert_eq!(kept_both, 0, "any cut drops at least the last record");
 }
@@ -123,13 +148,20 @@ fn every_truncation_of_the_snapshot_is_survived_and_kept_aside() {
                 let model = group.read();
                 if let Ok(model) = model {
                     for id in &p.in_log {
-                        assert!(model.submissions.contains_key(id), "cut at {cut} lost a log piece");
+                        assert!(
+                            model.submissions.contains_key(id),
+                            "cut at {cut} lost a log piece"
+                        );
                     }
                 }
             }
             Err(e) => assert!(!e.to_string().is_empty()),
         }
-        assert_eq!(quarantined(copy.path(), p.group), 1, "cut at {cut}: the damaged snapshot is kept aside");
+        assert_eq!(
+            quarantined(copy.path(), p.group),
+            1,
+            "cut at {cut}: the damaged snapshot is kept aside"
+        );
     }
 }
 
@@ -165,7 +197,14 @@ fn a_zero_length_snapshot_is_an_error_not_an_empty_group() {
     let p = pristine();
     // Without any logs, nothing is left: opening must fail and say so.
     let copy = p.damaged(&p.snapshot(), Vec::clear);
-    for log in std::fs::read_dir(copy.path().join("groups").join(p.group.to_string()).join("log")).unwrap() {
+    for log in std::fs::read_dir(
+        copy.path()
+            .join("groups")
+            .join(p.group.to_string())
+            .join("log"),
+    )
+    .unwrap()
+    {
         std::fs::remove_file(log.unwrap().path()).unwrap();
     }
     let err = p.open_copy(copy.path()).unwrap_err().to_string();
@@ -177,16 +216,43 @@ fn a_zero_length_snapshot_is_an_error_not_an_empty_group() {
 }
 
 #[test]
-fn garbage_in_place_of_the_snapshot_is_kept_aside() {
+fn garbage_in_place_of_the_snapshot_is_kept_aside_and_reported() {
     let p = pristine();
     let copy = p.damaged(&p.snapshot(), |b| {
-        *b = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        *b = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
     });
-    let group = p.open_copy(copy.path()).expect("the logs still load");
-    assert!(!group.warnings().is_empty());
-    assert_eq!(quarantined(copy.path(), p.group), 1);
+    // The founding changes were only in the snapshot: the group cannot be shown, and the
+    // error says why and where the damaged file went.
     let out = quire(copy.path(), &["queue"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("moved unreadable"), "{stderr}");
+    assert!(stderr.contains("quarantine"), "{stderr}");
+    assert_eq!(quarantined(copy.path(), p.group), 1);
+}
+
+#[test]
+fn garbage_appended_to_a_log_keeps_every_acknowledged_piece() {
+    let p = pristine();
+    let log = p.logs().pop().unwrap();
+    let copy = p.damaged(&log, |b| {
+        b.extend((0..3000u32).map(|i| (i * 7919 % 251) as u8))
+    });
+    let out = quire(copy.path(), &["queue", "--json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let queue: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        queue.as_array().unwrap().len(),
+        5,
+        "all five pieces are still there"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning:"), "{stderr}");
 }

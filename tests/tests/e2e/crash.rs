@@ -86,7 +86,10 @@ fn every_acknowledged_edit_survives_sigkill() {
         "{killed} kills, {} acknowledged edits, {compactions} compactions acknowledged; none lost",
         acked.len()
     );
-    assert!(!acked.is_empty(), "the writers never got an edit acknowledged");
+    assert!(
+        !acked.is_empty(),
+        "the writers never got an edit acknowledged"
+    );
 }
 
 fn check(data: &std::path::Path, group: quire_store::GroupId, acked: &BTreeSet<SubmissionId>) {

@@ -20,7 +20,11 @@ fn concurrent_writers_and_compactions_lose_nothing() {
                 (0..8)
                     .map(|i| {
                         let title = format!("Writer {w} piece {i}");
-                        let out = quire_ok(&data, &["submit", "--title", &title, "--genre", "ya"], Some("words"));
+                        let out = quire_ok(
+                            &data,
+                            &["submit", "--title", &title, "--genre", "ya"],
+                            Some("words"),
+                        );
                         out.trim().parse::<SubmissionId>().unwrap()
                     })
                     .collect::<Vec<_>>()
@@ -35,8 +39,10 @@ fn concurrent_writers_and_compactions_lose_nothing() {
             }
         })
     };
-    let acked: BTreeSet<SubmissionId> =
-        writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let acked: BTreeSet<SubmissionId> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     compactor.join().unwrap();
     assert_eq!(acked.len(), 32);
     let model = open(&data, group).read().unwrap();
@@ -63,11 +69,17 @@ fn a_running_process_sees_other_processes_changes_by_itself() {
             let _ = tx.send((Instant::now(), line));
         }
     });
-    let (_, first) = lines.recv_timeout(Duration::from_secs(30)).expect("watch starts");
+    let (_, first) = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("watch starts");
     assert!(first.starts_with("watching"), "{first}");
     for round in 0..3 {
         let title = format!("Seen by the watcher {round}");
-        quire_ok(&data, &["submit", "--title", &title, "--genre", "ya"], Some("words"));
+        quire_ok(
+            &data,
+            &["submit", "--title", &title, "--genre", "ya"],
+            Some("words"),
+        );
         let acked = Instant::now();
         let deadline = acked + Duration::from_secs(10);
         let seen = loop {
@@ -78,7 +90,10 @@ fn a_running_process_sees_other_processes_changes_by_itself() {
                 Err(_) => panic!("the watcher never showed `{title}`"),
             }
         };
-        eprintln!("round {round}: seen {:?} after the writer exited", seen.saturating_duration_since(acked));
+        eprintln!(
+            "round {round}: seen {:?} after the writer exited",
+            seen.saturating_duration_since(acked)
+        );
     }
     let _ = watch.kill();
     let _ = watch.wait();

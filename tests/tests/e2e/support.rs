@@ -35,7 +35,11 @@ pub fn quire_ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
 
 /// A data dir with one group made by `quire init`; returns the group id.
 pub fn init_group(data: &Path) -> GroupId {
-    quire_ok(data, &["init", "--name", "Tuesday Writers", "--me", "Julia Amante"], None);
+    quire_ok(
+        data,
+        &["init", "--name", "Tuesday Writers", "--me", "Julia Amante"],
+        None,
+    );
     let ids = DataDir::open(data).unwrap().group_ids().unwrap();
     assert_eq!(ids.len(), 1);
     ids[0]
@@ -44,8 +48,13 @@ pub fn init_group(data: &Path) -> GroupId {
 /// Opens the group as the data dir's own device.
 pub fn open(data: &Path, id: GroupId) -> Group {
     let device = quire_tests::device_of(data).unwrap();
-    Group::open(&DataDir::open(data).unwrap(), id, device, StorageOptions::default())
-        .expect("the group opens")
+    Group::open(
+        &DataDir::open(data).unwrap(),
+        id,
+        device,
+        StorageOptions::default(),
+    )
+    .expect("the group opens")
 }
 
 /// The seed for this run's randomness: `QUIRE_TEST_SEED` or the clock, printed so a failure
