@@ -7,21 +7,19 @@
 //! the same member or submission merge cleanly.
 
 mod records;
+mod tree;
 
 use std::collections::BTreeMap;
 
 use automerge::{ObjId, ObjType, ROOT, ScalarValue, Value};
-use autosurgeon::{Doc, ReadDoc, hydrate_prop, reconcile_prop};
+use autosurgeon::{Doc, ReadDoc, reconcile_prop};
 use jiff::Timestamp;
 
 use crate::ids::{CritiqueId, GroupId, MemberId, SubmissionId};
 use crate::model::{
-    Claim, Critique, Group, GroupInfo, Member, Profile, Rules, SCHEMA_VERSION, SkippedEntry,
-    Submission,
+    Claim, Critique, Group, GroupInfo, Member, Profile, SCHEMA_VERSION, SkippedEntry, Submission,
 };
-use records::{
-    ClaimRecord, CritiqueRecord, MemberRecord, RulesRecord, SubmissionRecord, millis, skip,
-};
+use records::{ClaimRecord, CritiqueRecord, MemberRecord, RulesRecord, SubmissionRecord, millis};
 
 /// Keys of the document root and of the `group` map.
 mod key {
@@ -104,130 +102,89 @@ fn submission_obj<D: ReadDoc>(doc: &D, id: SubmissionId) -> Result<Option<ObjId>
 }
 
 /// Reads the group's name, rules and founding facts.
-pub fn read_info<D: ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
-    #[derive(autosurgeon::Hydrate)]
-    struct InfoRecord {
-        id: String,
-        name: String,
-        #[autosurgeon(missing = "Default::default")]
-        description: String,
-        created_at: i64,
-        created_by: String,
-    }
+pub fn read_info<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
     let group = required_map(doc, &ROOT, key::GROUP)?;
+    let map = tree::read_one(doc, &group);
     let bad = |e: String| DocError::NotAGroup(format!("group: {e}"));
-    let info: InfoRecord =
-        autosurgeon::hydrate_prop(doc, &ROOT, key::GROUP).map_err(|e| bad(e.to_string()))?;
-    let rules = match map_at(doc, &group, key::RULES) {
-        Some(_) => hydrate_prop::<_, RulesRecord, _, _>(doc, &group, key::RULES)
-            .map(RulesRecord::into_model)
-            .unwrap_or_default(),
-        None => Rules::default(),
-    };
+    let rules = map.map(key::RULES).map(records::rules).unwrap_or_default();
     Ok(GroupInfo {
-        id: info.id.parse::<GroupId>().map_err(|e| bad(e.to_string()))?,
-        name: info.name,
-        description: info.description,
-        created_at: records::time(info.created_at).map_err(bad)?,
-        created_by: info
-            .created_by
-            .parse()
-            .map_err(|e: crate::IdParseError| bad(e.to_string()))?,
+        id: map
+            .str("id")
+            .and_then(|s| s.parse::<GroupId>().map_err(|e| e.to_string()))
+            .map_err(bad)?,
+        name: map.str("name").map_err(bad)?,
+        description: map.str_or_empty("description").map_err(bad)?,
+        created_at: map.i64("created_at").and_then(records::time).map_err(bad)?,
+        created_by: map
+            .str("created_by")
+            .and_then(|s| s.parse::<MemberId>().map_err(|e| e.to_string()))
+            .map_err(bad)?,
         rules,
     })
 }
 
 /// Reads one member.
-pub fn read_member<D: ReadDoc>(doc: &D, id: MemberId) -> Result<Option<Member>, DocError> {
+pub fn read_member<D: ReadDoc + automerge::ReadDoc>(
+    doc: &D,
+    id: MemberId,
+) -> Result<Option<Member>, DocError> {
     let members = required_map(doc, &ROOT, key::MEMBERS)?;
     let key = id.to_string();
-    if map_at(doc, &members, &key).is_none() {
+    let Some(obj) = map_at(doc, &members, &key) else {
         return Ok(None);
-    }
-    let mut skipped = Vec::new();
+    };
     let path = format!("{}/{key}", key::MEMBERS);
-    hydrate_prop::<_, MemberRecord, _, _>(doc, &members, key.as_str())
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.into_model(id, &path, &mut skipped))
+    records::member(id, &tree::read_one(doc, &obj), &path, &mut Vec::new())
         .map(Some)
         .map_err(|e| DocError::NotAGroup(format!("{path}: {e}")))
 }
 
 /// Reads every member that can be read.
-pub fn read_members<D: ReadDoc>(
+pub fn read_members<D: ReadDoc + automerge::ReadDoc>(
     doc: &D,
     skipped: &mut Vec<SkippedEntry>,
 ) -> Result<BTreeMap<MemberId, Member>, DocError> {
     let members = required_map(doc, &ROOT, key::MEMBERS)?;
-    let mut out = BTreeMap::new();
-    for key in map_keys(doc, &members) {
-        let path = format!("{}/{key}", key::MEMBERS);
-        let member = key
-            .parse::<MemberId>()
-            .map_err(|e| e.to_string())
-            .and_then(|id| {
-                hydrate_prop::<_, MemberRecord, _, _>(doc, &members, key.as_str())
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.into_model(id, &path, skipped))
-            });
-        match member {
-            Ok(m) => {
-                out.insert(m.id, m);
-            }
-            Err(e) => skipped.push(skip(path, e)),
-        }
-    }
-    Ok(out)
+    let tree = tree::read_bulk(doc, &members);
+    Ok(records::entries(
+        &tree,
+        key::MEMBERS,
+        skipped,
+        records::member,
+    ))
 }
 
 /// Reads one submission.
-pub fn read_submission<D: ReadDoc>(
+pub fn read_submission<D: ReadDoc + automerge::ReadDoc>(
     doc: &D,
     id: SubmissionId,
 ) -> Result<Option<Submission>, DocError> {
-    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
-    let key = id.to_string();
-    if map_at(doc, &subs, &key).is_none() {
+    let Some(obj) = submission_obj(doc, id)? else {
         return Ok(None);
-    }
-    let path = format!("{}/{key}", key::SUBMISSIONS);
-    let mut skipped = Vec::new();
-    hydrate_prop::<_, SubmissionRecord, _, _>(doc, &subs, key.as_str())
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.into_model(id, &path, &mut skipped))
+    };
+    let path = format!("{}/{id}", key::SUBMISSIONS);
+    records::submission(id, &tree::read_one(doc, &obj), &path, &mut Vec::new())
         .map(Some)
         .map_err(|e| DocError::NotAGroup(format!("{path}: {e}")))
 }
 
 /// Reads every submission that can be read.
-pub fn read_submissions<D: ReadDoc>(
+pub fn read_submissions<D: ReadDoc + automerge::ReadDoc>(
     doc: &D,
     skipped: &mut Vec<SkippedEntry>,
 ) -> Result<BTreeMap<SubmissionId, Submission>, DocError> {
     let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
-    let mut out = BTreeMap::new();
-    for key in map_keys(doc, &subs) {
-        let path = format!("{}/{key}", key::SUBMISSIONS);
-        let sub = key
-            .parse::<SubmissionId>()
-            .map_err(|e| e.to_string())
-            .and_then(|id| {
-                hydrate_prop::<_, SubmissionRecord, _, _>(doc, &subs, key.as_str())
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.into_model(id, &path, skipped))
-            });
-        match sub {
-            Ok(s) => {
-                out.insert(s.id, s);
-            }
-            Err(e) => skipped.push(skip(path, e)),
-        }
-    }
-    Ok(out)
+    let tree = tree::read_bulk(doc, &subs);
+    Ok(records::entries(
+        &tree,
+        key::SUBMISSIONS,
+        skipped,
+        records::submission,
+    ))
 }
 
 /// Reads the whole group.
-pub fn read_group<D: ReadDoc>(doc: &D) -> Result<Group, DocError> {
+pub fn read_group<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<Group, DocError> {
     check_schema(doc)?;
     let mut skipped = Vec::new();
     let info = read_info(doc)?;

@@ -1,38 +1,30 @@
-//! The document's shape, as autosurgeon records, and their conversion to the model.
+//! The document's shape: records written with autosurgeon, and the readers that turn a
+//! [`tree::Map`] back into model values.
 //!
 //! Records mirror the document field for field: ids as hex strings, times as integer
 //! milliseconds since the Unix epoch, days as `YYYY-MM-DD`, sets as maps of `key -> true`.
-//! Every optional field tolerates being absent, so a document written by an older version, or
-//! one that gained fields in a newer version, still reads.
+//! Readers tolerate optional fields being absent, so a document written by an older version,
+//! or one that gained fields in a newer version, still reads; a required field that is
+//! missing or of the wrong type makes just that entry unreadable.
 
 use std::collections::BTreeMap;
 
-use autosurgeon::{Hydrate, Reconcile};
+use autosurgeon::Reconcile;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::ids::{CritiqueId, DeviceId, MemberId};
+use super::tree::{Invalid, Map, Node};
+use crate::ids::{CritiqueId, DeviceId, MemberId, SubmissionId};
 use crate::model::{
     Claim, Critique, Device, Member, Profile, Role, Rules, SkippedEntry, Submission,
 };
 
-/// Why a record could not become a model value.
-pub(crate) type Invalid = String;
+// ---- what operations write ----
 
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct RulesRecord {
-    #[autosurgeon(missing = "default_wanted")]
     pub critiques_wanted: u64,
-    #[autosurgeon(missing = "default_claim_days")]
     pub claim_period_days: u64,
-}
-
-fn default_wanted() -> u64 {
-    u64::from(Rules::default().critiques_wanted)
-}
-
-fn default_claim_days() -> u64 {
-    u64::from(Rules::default().claim_period_days)
 }
 
 impl From<Rules> for RulesRecord {
@@ -44,46 +36,25 @@ impl From<Rules> for RulesRecord {
     }
 }
 
-impl RulesRecord {
-    pub fn into_model(self) -> Rules {
-        let defaults = Rules::default();
-        Rules {
-            critiques_wanted: small(self.critiques_wanted).unwrap_or(defaults.critiques_wanted),
-            claim_period_days: small(self.claim_period_days).unwrap_or(defaults.claim_period_days),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct DeviceRecord {
-    #[autosurgeon(missing = "Default::default")]
     pub label: String,
     pub added_at: i64,
 }
 
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct MemberRecord {
     pub display_name: String,
-    #[autosurgeon(missing = "Default::default")]
     pub pen_name: Option<String>,
-    #[autosurgeon(missing = "Default::default")]
     pub bio: String,
-    #[autosurgeon(missing = "Default::default")]
     pub genres: BTreeMap<String, bool>,
-    #[autosurgeon(missing = "Default::default")]
     pub roles: BTreeMap<String, bool>,
-    #[autosurgeon(missing = "Default::default")]
     pub links: BTreeMap<String, String>,
-    #[autosurgeon(missing = "Default::default")]
     pub capacity_per_month: Option<u64>,
-    #[autosurgeon(missing = "Default::default")]
     pub hiatus_until: Option<String>,
-    #[autosurgeon(missing = "Default::default")]
     pub organizer: bool,
     pub joined_at: i64,
-    #[autosurgeon(missing = "Default::default")]
     pub removed_at: Option<i64>,
-    #[autosurgeon(missing = "Default::default")]
     pub devices: BTreeMap<String, DeviceRecord>,
 }
 
@@ -114,67 +85,30 @@ impl MemberRecord {
                 .collect(),
         }
     }
-
-    pub fn into_model(
-        self,
-        id: MemberId,
-        path: &str,
-        skipped: &mut Vec<SkippedEntry>,
-    ) -> Result<Member, Invalid> {
-        let mut devices = BTreeMap::new();
-        for (key, d) in self.devices {
-            match (key.parse::<DeviceId>(), time(d.added_at)) {
-                (Ok(device), Ok(added_at)) => {
-                    devices.insert(
-                        device,
-                        Device {
-                            label: d.label,
-                            added_at,
-                        },
-                    );
-                }
-                (Err(e), _) => skipped.push(skip(format!("{path}/devices/{key}"), e)),
-                (_, Err(e)) => skipped.push(skip(format!("{path}/devices/{key}"), e)),
-            }
-        }
-        Ok(Member {
-            id,
-            profile: Profile {
-                display_name: self.display_name,
-                pen_name: self.pen_name,
-                bio: self.bio,
-                genres: members_of(self.genres),
-                roles: members_of::<String>(self.roles)
-                    .iter()
-                    .map(|r| r.parse::<Role>().unwrap_or_else(|never| match never {}))
-                    .collect(),
-                links: self.links,
-                capacity_per_month: self.capacity_per_month.map(small).transpose()?,
-                hiatus_until: self.hiatus_until.as_deref().map(date).transpose()?,
-            },
-            organizer: self.organizer,
-            joined_at: time(self.joined_at)?,
-            removed_at: self.removed_at.map(time).transpose()?,
-            devices,
-        })
-    }
 }
 
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct ClaimRecord {
     pub at: i64,
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+impl ClaimRecord {
+    pub fn from_model(c: &Claim) -> Self {
+        Self {
+            at: millis(c.at),
+            expires_at: millis(c.expires_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct CritiqueRecord {
     pub reviewer: String,
     pub body: String,
     pub word_count: u64,
     pub delivered_at: i64,
-    #[autosurgeon(missing = "Default::default")]
     pub rating: Option<u64>,
-    #[autosurgeon(missing = "Default::default")]
     pub thanked_at: Option<i64>,
 }
 
@@ -189,44 +123,22 @@ impl CritiqueRecord {
             thanked_at: c.thanked_at.map(millis),
         }
     }
-
-    fn into_model(self, id: CritiqueId) -> Result<Critique, Invalid> {
-        Ok(Critique {
-            id,
-            reviewer: self
-                .reviewer
-                .parse()
-                .map_err(|e| format!("reviewer: {e}"))?,
-            body: self.body,
-            word_count: small(self.word_count)?,
-            delivered_at: time(self.delivered_at)?,
-            rating: self.rating.filter(|r| (1..=5).contains(r)).map(|r| r as u8),
-            thanked_at: self.thanked_at.map(time).transpose()?,
-        })
-    }
 }
 
-#[derive(Debug, Clone, Hydrate, Reconcile)]
+#[derive(Debug, Clone, Reconcile)]
 pub(crate) struct SubmissionRecord {
     pub author: String,
     pub title: String,
-    #[autosurgeon(missing = "Default::default")]
     pub genre: String,
     pub word_count: u64,
     pub text: String,
-    #[autosurgeon(missing = "Default::default")]
     pub feedback_wanted: String,
-    #[autosurgeon(missing = "Default::default")]
     pub content_notes: String,
     pub submitted_at: i64,
-    #[autosurgeon(missing = "Default::default")]
     pub due_at: Option<String>,
     pub critiques_wanted: u64,
-    #[autosurgeon(missing = "Default::default")]
     pub withdrawn_at: Option<i64>,
-    #[autosurgeon(missing = "Default::default")]
     pub claims: BTreeMap<String, ClaimRecord>,
-    #[autosurgeon(missing = "Default::default")]
     pub critiques: BTreeMap<String, CritiqueRecord>,
 }
 
@@ -256,72 +168,164 @@ impl SubmissionRecord {
                 .collect(),
         }
     }
+}
 
-    pub fn into_model(
-        self,
-        id: crate::ids::SubmissionId,
-        path: &str,
-        skipped: &mut Vec<SkippedEntry>,
-    ) -> Result<Submission, Invalid> {
-        let mut claims = BTreeMap::new();
-        for (key, c) in self.claims {
-            let claim = key
-                .parse::<MemberId>()
-                .map_err(|e| e.to_string())
-                .and_then(|m| Ok((m, c.into_model()?)));
-            match claim {
-                Ok((member, claim)) => {
-                    claims.insert(member, claim);
-                }
-                Err(e) => skipped.push(skip(format!("{path}/claims/{key}"), e)),
-            }
-        }
-        let mut critiques = BTreeMap::new();
-        for (key, c) in self.critiques {
-            let critique = key
-                .parse::<CritiqueId>()
-                .map_err(|e| e.to_string())
-                .and_then(|id| c.into_model(id));
-            match critique {
-                Ok(critique) => {
-                    critiques.insert(critique.id, critique);
-                }
-                Err(e) => skipped.push(skip(format!("{path}/critiques/{key}"), e)),
-            }
-        }
-        Ok(Submission {
-            id,
-            author: self.author.parse().map_err(|e| format!("author: {e}"))?,
-            title: self.title,
-            genre: self.genre,
-            word_count: small(self.word_count)?,
-            text: self.text,
-            feedback_wanted: self.feedback_wanted,
-            content_notes: self.content_notes,
-            submitted_at: time(self.submitted_at)?,
-            due_at: self.due_at.as_deref().map(date).transpose()?,
-            critiques_wanted: small(self.critiques_wanted)?,
-            withdrawn_at: self.withdrawn_at.map(time).transpose()?,
-            claims,
-            critiques,
-        })
+// ---- what reads turn back into the model ----
+
+/// The group's rules; anything unreadable falls back to the default.
+pub(crate) fn rules(map: &Map) -> Rules {
+    let defaults = Rules::default();
+    Rules {
+        critiques_wanted: map
+            .opt_u32("critiques_wanted")
+            .ok()
+            .flatten()
+            .unwrap_or(defaults.critiques_wanted),
+        claim_period_days: map
+            .opt_u32("claim_period_days")
+            .ok()
+            .flatten()
+            .unwrap_or(defaults.claim_period_days),
     }
 }
 
-impl ClaimRecord {
-    pub fn from_model(c: &Claim) -> Self {
-        Self {
-            at: millis(c.at),
-            expires_at: millis(c.expires_at),
+/// Each entry of a map keyed by id, with the entries that cannot be read reported.
+pub(crate) fn entries<K, V>(
+    map: &Map,
+    path: &str,
+    skipped: &mut Vec<SkippedEntry>,
+    mut read: impl FnMut(K, &Map, &str, &mut Vec<SkippedEntry>) -> Result<V, Invalid>,
+) -> BTreeMap<K, V>
+where
+    K: std::str::FromStr + Ord + Copy,
+    K::Err: std::fmt::Display,
+{
+    let mut out = BTreeMap::new();
+    for (key, node) in map.entries() {
+        let entry_path = format!("{path}/{key}");
+        let result = match (key.parse::<K>(), node) {
+            (Err(e), _) => Err(e.to_string()),
+            (Ok(id), Node::Map(m)) => read(id, m, &entry_path, skipped).map(|v| (id, v)),
+            (Ok(_), _) => Err("not a map".to_string()),
+        };
+        match result {
+            Ok((id, value)) => {
+                out.insert(id, value);
+            }
+            Err(reason) => skipped.push(skip(entry_path, reason)),
         }
     }
+    out
+}
 
-    fn into_model(self) -> Result<Claim, Invalid> {
-        Ok(Claim {
-            at: time(self.at)?,
-            expires_at: time(self.expires_at)?,
-        })
-    }
+/// A member entry.
+pub(crate) fn member(
+    id: MemberId,
+    m: &Map,
+    path: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<Member, Invalid> {
+    let devices = entries(
+        m.map("devices")?,
+        &format!("{path}/devices"),
+        skipped,
+        |_: DeviceId, d, _, _| {
+            Ok(Device {
+                label: d.str_or_empty("label")?,
+                added_at: time(d.i64("added_at")?)?,
+            })
+        },
+    );
+    Ok(Member {
+        id,
+        profile: Profile {
+            display_name: m.str("display_name")?,
+            pen_name: m.opt_str("pen_name")?,
+            bio: m.str_or_empty("bio")?,
+            genres: m.set("genres")?,
+            roles: m
+                .set("roles")?
+                .iter()
+                .map(|r| r.parse::<Role>().unwrap_or_else(|never| match never {}))
+                .collect(),
+            links: m.strings("links")?,
+            capacity_per_month: m.opt_u32("capacity_per_month")?,
+            hiatus_until: m
+                .opt_str("hiatus_until")?
+                .as_deref()
+                .map(date)
+                .transpose()?,
+        },
+        organizer: m.flag("organizer")?,
+        joined_at: time(m.i64("joined_at")?)?,
+        removed_at: m.opt_i64("removed_at")?.map(time).transpose()?,
+        devices,
+    })
+}
+
+/// A submission entry, its claims and critiques included.
+pub(crate) fn submission(
+    id: SubmissionId,
+    s: &Map,
+    path: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<Submission, Invalid> {
+    let claims = entries(
+        s.map("claims")?,
+        &format!("{path}/claims"),
+        skipped,
+        |_: MemberId, c, _, _| {
+            Ok(Claim {
+                at: time(c.i64("at")?)?,
+                expires_at: time(c.i64("expires_at")?)?,
+            })
+        },
+    );
+    let critiques = entries(
+        s.map("critiques")?,
+        &format!("{path}/critiques"),
+        skipped,
+        |id: CritiqueId, c, _, _| critique(id, c),
+    );
+    Ok(Submission {
+        id,
+        author: s
+            .str("author")?
+            .parse()
+            .map_err(|e| format!("author: {e}"))?,
+        title: s.str("title")?,
+        genre: s.str_or_empty("genre")?,
+        word_count: s.u32("word_count")?,
+        text: s.str("text")?,
+        feedback_wanted: s.str_or_empty("feedback_wanted")?,
+        content_notes: s.str_or_empty("content_notes")?,
+        submitted_at: time(s.i64("submitted_at")?)?,
+        due_at: s.opt_str("due_at")?.as_deref().map(date).transpose()?,
+        critiques_wanted: s.u32("critiques_wanted")?,
+        withdrawn_at: s.opt_i64("withdrawn_at")?.map(time).transpose()?,
+        claims,
+        critiques,
+    })
+}
+
+fn critique(id: CritiqueId, c: &Map) -> Result<Critique, Invalid> {
+    Ok(Critique {
+        id,
+        reviewer: c
+            .str("reviewer")?
+            .parse()
+            .map_err(|e| format!("reviewer: {e}"))?,
+        body: c.str("body")?,
+        word_count: c.u32("word_count")?,
+        delivered_at: time(c.i64("delivered_at")?)?,
+        rating: c
+            .opt_u32("rating")
+            .ok()
+            .flatten()
+            .filter(|r| (1..=5).contains(r))
+            .map(|r| r as u8),
+        thanked_at: c.opt_i64("thanked_at")?.map(time).transpose()?,
+    })
 }
 
 /// A time as the document stores it.
@@ -338,19 +342,8 @@ fn date(s: &str) -> Result<Date, Invalid> {
         .map_err(|_| format!("`{s}` is not a date"))
 }
 
-fn small(n: u64) -> Result<u32, Invalid> {
-    u32::try_from(n).map_err(|_| format!("{n} is too large"))
-}
-
 fn set<T: ToString>(items: impl Iterator<Item = T>) -> BTreeMap<String, bool> {
     items.map(|i| (i.to_string(), true)).collect()
-}
-
-fn members_of<T: Ord + From<String>>(set: BTreeMap<String, bool>) -> std::collections::BTreeSet<T> {
-    set.into_iter()
-        .filter(|(_, present)| *present)
-        .map(|(k, _)| T::from(k))
-        .collect()
 }
 
 pub(crate) fn skip(path: String, reason: impl ToString) -> SkippedEntry {

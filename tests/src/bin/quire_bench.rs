@@ -82,6 +82,17 @@ fn main() -> anyhow::Result<()> {
         Ok(())
     })?;
 
+    let load = time(opens, |_| {
+        Group::open(&data, large_id, device, options)?;
+        Ok(())
+    })?;
+    let group = Group::open(&data, large_id, device, options)?;
+    let read = time(opens, |_| {
+        group.read()?;
+        Ok(())
+    })?;
+    drop(group);
+
     let mut group = Group::open(&data, large_id, device, options)?;
     group.storage_mut().compact()?;
     let on_disk = dir_size(group.path())?;
@@ -108,6 +119,18 @@ fn main() -> anyhow::Result<()> {
         &format!("{n} submissions"),
         &open,
         "≤ 300 ms",
+    );
+    row(
+        "  of which: load from disk",
+        &format!("{n} submissions"),
+        &load,
+        "",
+    );
+    row(
+        "  of which: read into the model",
+        &format!("{n} submissions"),
+        &read,
+        "",
     );
     let ratio = edit_large.median_ms / edit_empty.median_ms;
     println!();
