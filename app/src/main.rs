@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod context;
 mod input;
+mod out;
 mod table;
 
 use std::process::ExitCode;

@@ -208,3 +208,24 @@ fn export_writes_every_format_whole() {
     assert!(subs.lines().nth(1).unwrap().contains("The Mill"), "{subs}");
     assert!(csv_dir.join("members.csv").exists() && csv_dir.join("critiques.csv").exists());
 }
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let long = "word ".repeat(200_000);
+    q.ok_with(&["submit", "--title", "Long", "--genre", "ya"], Some(&long));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["export", "--format", "md"])
+        .env("QUIRE_DATA_DIR", q.data())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once, as `quire export | head -1` does.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

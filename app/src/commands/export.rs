@@ -3,6 +3,7 @@
 //! Files are written whole or not at all: each goes to a temporary file beside its target and
 //! is renamed into place once complete.
 
+use crate::out::{say, say_raw};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ pub fn export(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
             for (name, bytes) in csv(&model)? {
                 let path = dir.join(name);
                 write_atomically(&path, &bytes)?;
-                println!("wrote {}", path.display());
+                say!("wrote {}", path.display());
             }
             Ok(())
         }
@@ -41,7 +42,10 @@ pub fn export(ctx: &Context, args: ExportArgs) -> anyhow::Result<()> {
 fn emit(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match out {
         Some(path) => write_atomically(path, bytes),
-        None => Ok(std::io::stdout().write_all(bytes)?),
+        None => {
+            say_raw!("{}", String::from_utf8_lossy(bytes));
+            Ok(())
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `init`, `groups`, `watch`, `compact`: groups as a whole.
 
+use crate::out::{say, say_raw};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -27,7 +28,7 @@ pub fn init(ctx: &Context, args: InitArgs) -> anyhow::Result<()> {
         },
     };
     let group = Group::create(&ctx.data, new, StorageOptions::default(), now())?;
-    println!("created group `{}` ({})", group.name(), group.id());
+    say!("created group `{}` ({})", group.name(), group.id());
     Ok(())
 }
 
@@ -56,7 +57,7 @@ pub fn groups(ctx: &Context, out: Output) -> anyhow::Result<()> {
     }
     out.print(&rows, || {
         if rows.is_empty() {
-            println!("no groups yet; create one with `quire init --name NAME --me YOU`");
+            say!("no groups yet; create one with `quire init --name NAME --me YOU`");
             return;
         }
         let mut table = Table::new(&["id", "name", "members", "submissions"]);
@@ -68,7 +69,7 @@ pub fn groups(ctx: &Context, out: Output) -> anyhow::Result<()> {
                 r.submissions.to_string(),
             ]);
         }
-        print!("{}", table.render());
+        say_raw!("{}", table.render());
     })
 }
 
@@ -84,7 +85,7 @@ pub fn watch(ctx: &Context, out: Output) -> anyhow::Result<()> {
     let mut group = ctx.open_group()?;
     let watcher = group.storage_mut().watch()?;
     if !out.json {
-        println!("watching `{}`; press Ctrl-C to stop", group.name());
+        say!("watching `{}`; press Ctrl-C to stop", group.name());
     }
     loop {
         if !watcher.wait(Duration::from_millis(500)) {
@@ -114,20 +115,18 @@ pub fn watch(ctx: &Context, out: Output) -> anyhow::Result<()> {
                 what: describe(&model, change.message.as_deref().unwrap_or_default()),
             };
             if out.json {
-                println!("{}", serde_json::to_string(&line)?);
+                say!("{}", serde_json::to_string(&line)?);
             } else {
-                println!("{}  {}  {}", line.at, line.by, line.what);
+                say!("{}  {}  {}", line.at, line.by, line.what);
             }
         }
-        use std::io::Write as _;
-        std::io::stdout().flush()?;
     }
 }
 
 pub fn compact(ctx: &Context) -> anyhow::Result<()> {
     let mut group = ctx.open_group()?;
     let stats = group.storage_mut().compact()?;
-    println!(
+    say!(
         "compacted `{}`: {} bytes -> {} bytes, {} old logs removed",
         group.name(),
         stats.bytes_before,

@@ -6,6 +6,7 @@ mod queue;
 mod review;
 mod roster;
 
+use crate::out::say;
 use clap::CommandFactory;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -52,7 +53,7 @@ impl Output {
     /// Prints `value` as JSON if asked, else runs `human`.
     fn print<T: Serialize>(self, value: &T, human: impl FnOnce()) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            say!("{}", serde_json::to_string_pretty(value)?);
         } else {
             human();
         }

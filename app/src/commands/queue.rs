@@ -1,5 +1,6 @@
 //! `submit`, `queue`, `show`, `withdraw`, `claim`, `unclaim`: the critique queue.
 
+use crate::out::{say, say_raw};
 use quire_store::ops::{self, SubmissionDraft};
 use quire_store::views::{self, LinePosition};
 use quire_store::{SubmissionId, model};
@@ -34,7 +35,7 @@ pub fn submit(ctx: &Context, args: SubmitArgs) -> anyhow::Result<()> {
         "submitted '{}' ({} words, {} critiques wanted)",
         sub.title, sub.word_count, sub.critiques_wanted
     );
-    println!("{}", sub.id);
+    say!("{}", sub.id);
     Ok(())
 }
 
@@ -44,7 +45,7 @@ pub fn queue(ctx: &Context, out: Output) -> anyhow::Result<()> {
     let rows = views::queue(&model, now());
     out.print(&rows, || {
         if rows.is_empty() {
-            println!("the queue is empty; submit a piece with `quire submit`");
+            say!("the queue is empty; submit a piece with `quire submit`");
             return;
         }
         let mut table = Table::new(&["id", "title", "author", "genre", "words", "due", "status"]);
@@ -61,7 +62,7 @@ pub fn queue(ctx: &Context, out: Output) -> anyhow::Result<()> {
                 r.status.to_string(),
             ]);
         }
-        print!("{}", table.render());
+        say_raw!("{}", table.render());
     })
 }
 
@@ -88,41 +89,43 @@ pub fn show(ctx: &Context, given: &str, out: Output) -> anyhow::Result<()> {
         line: views::claim_line(sub, now),
     };
     out.print(&view, || {
-        println!("{} ({})", sub.title, sub.id);
-        println!(
+        say!("{} ({})", sub.title, sub.id);
+        say!(
             "  by {}, {}",
             model.name_of(sub.author),
             when(sub.submitted_at)
         );
-        println!(
+        say!(
             "  {} · {} words · {}",
-            sub.genre, sub.word_count, view.status
+            sub.genre,
+            sub.word_count,
+            view.status
         );
         if let Some(due) = sub.due_at {
-            println!("  critiques wanted by {due}");
+            say!("  critiques wanted by {due}");
         }
         if !sub.feedback_wanted.is_empty() {
-            println!("  feedback wanted: {}", sub.feedback_wanted);
+            say!("  feedback wanted: {}", sub.feedback_wanted);
         }
         if !sub.content_notes.is_empty() {
-            println!("  content notes: {}", sub.content_notes);
+            say!("  content notes: {}", sub.content_notes);
         }
         for (who, claim) in &view.line.holders {
-            println!(
+            say!(
                 "  claimed by {} until {}",
                 model.name_of(*who),
                 when(claim.expires_at)
             );
         }
         for (i, (who, _)) in view.line.waiting.iter().enumerate() {
-            println!("  waiting #{}: {}", i + 1, model.name_of(*who));
+            say!("  waiting #{}: {}", i + 1, model.name_of(*who));
         }
-        println!();
-        println!("{}", sub.text.trim_end());
+        say!();
+        say!("{}", sub.text.trim_end());
         let mut critiques: Vec<_> = sub.critiques.values().collect();
         critiques.sort_by_key(|c| (c.delivered_at, c.id));
         for c in critiques {
-            println!();
+            say!();
             let mut head = format!(
                 "--- critique {} by {}, {} ({} words)",
                 c.id.short(),
@@ -136,8 +139,8 @@ pub fn show(ctx: &Context, given: &str, out: Output) -> anyhow::Result<()> {
             if c.thanked_at.is_some() {
                 head.push_str(", thanked");
             }
-            println!("{head}");
-            println!("{}", c.body.trim_end());
+            say!("{head}");
+            say!("{}", c.body.trim_end());
         }
     })
 }
@@ -147,7 +150,7 @@ pub fn withdraw(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let id = ops::resolve_submission(group.doc(), given)?;
     let now = now();
     let sub = group.act(|doc, me| ops::withdraw(doc, me, id, now))?;
-    println!("withdrew '{}'", sub.title);
+    say!("withdrew '{}'", sub.title);
     Ok(())
 }
 
@@ -165,10 +168,10 @@ pub fn claim(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let days = model.info.rules.claim_period_days;
     match position {
         LinePosition::Holder => {
-            println!("claimed '{title}'; deliver your critique within {days} days")
+            say!("claimed '{title}'; deliver your critique within {days} days")
         }
         LinePosition::Waiting(n) => {
-            println!("all slots of '{title}' are taken; you are number {n} in line")
+            say!("all slots of '{title}' are taken; you are number {n} in line")
         }
     }
     Ok(())
@@ -179,6 +182,6 @@ pub fn unclaim(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let id = ops::resolve_submission(group.doc(), given)?;
     let now = now();
     group.act(|doc, me| ops::unclaim(doc, me, id, now))?;
-    println!("released your claim on {}", id.short());
+    say!("released your claim on {}", id.short());
     Ok(())
 }

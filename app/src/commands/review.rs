@@ -1,5 +1,6 @@
 //! `critique`, `rate`, `thank`: delivering critiques and answering them.
 
+use crate::out::say;
 use quire_store::CritiqueId;
 use quire_store::ops;
 
@@ -15,7 +16,7 @@ pub fn critique(ctx: &Context, args: CritiqueArgs) -> anyhow::Result<()> {
     let (id, now) = (CritiqueId::random(), now());
     let critique = group.act(|doc, me| ops::critique(doc, me, sub, id, &body, now))?;
     eprintln!("delivered a critique of {} words", critique.word_count);
-    println!("{}", critique.id);
+    say!("{}", critique.id);
     Ok(())
 }
 
@@ -24,7 +25,7 @@ pub fn rate(ctx: &Context, given: &str, rating: u8) -> anyhow::Result<()> {
     let (id, sub) = ops::resolve_critique(group.doc(), given)?;
     let now = now();
     group.act(|doc, me| ops::rate(doc, me, sub, id, rating, now))?;
-    println!("rated critique {} {rating}/5", id.short());
+    say!("rated critique {} {rating}/5", id.short());
     Ok(())
 }
 
@@ -33,6 +34,6 @@ pub fn thank(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let (id, sub) = ops::resolve_critique(group.doc(), given)?;
     let now = now();
     group.act(|doc, me| ops::thank(doc, me, sub, id, now))?;
-    println!("thanked the reviewer of critique {}", id.short());
+    say!("thanked the reviewer of critique {}", id.short());
     Ok(())
 }

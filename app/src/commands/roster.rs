@@ -1,5 +1,6 @@
 //! `profile`, `members`, `member`: who is in the group.
 
+use crate::out::{say, say_raw};
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, bail};
@@ -137,9 +138,9 @@ pub fn members(ctx: &Context, args: MembersArgs, out: Output) -> anyhow::Result<
             ]);
         }
         if table.is_empty() {
-            println!("no members match");
+            say!("no members match");
         } else {
-            print!("{}", table.render());
+            say_raw!("{}", table.render());
         }
     })
 }
@@ -194,36 +195,34 @@ fn print_member(model: &quire_store::model::Group, m: &Member, out: Output) -> a
     };
     out.print(&view, || {
         let p = &m.profile;
-        println!("{} ({})", p.display_name, m.id);
+        say!("{} ({})", p.display_name, m.id);
         if let Some(pen) = &p.pen_name {
-            println!("  pen name:   {pen}");
+            say!("  pen name:   {pen}");
         }
         if m.organizer {
-            println!("  organizer");
+            say!("  organizer");
         }
-        println!("  joined:     {}", when(m.joined_at));
+        say!("  joined:     {}", when(m.joined_at));
         if let Some(removed) = m.removed_at {
-            println!("  removed:    {}", when(removed));
+            say!("  removed:    {}", when(removed));
         }
-        println!("  genres:     {}", join(&p.genres));
-        println!("  roles:      {}", join(&p.roles));
+        say!("  genres:     {}", join(&p.genres));
+        say!("  roles:      {}", join(&p.roles));
         if let Some(cap) = p.capacity_per_month {
-            println!("  capacity:   {cap} critiques a month");
+            say!("  capacity:   {cap} critiques a month");
         }
         if let Some(until) = p.hiatus_until {
-            println!("  hiatus:     until {until}");
+            say!("  hiatus:     until {until}");
         }
         for (label, url) in &p.links {
-            println!("  {label}: {url}");
+            say!("  {label}: {url}");
         }
-        println!(
-            "  activity:   {submissions} submitted, {given} critiques given, {received} received"
-        );
-        println!("  devices:    {}", m.devices.len());
+        say!("  activity:   {submissions} submitted, {given} critiques given, {received} received");
+        say!("  devices:    {}", m.devices.len());
         if !p.bio.is_empty() {
-            println!();
+            say!();
             for line in p.bio.lines() {
-                println!("  {line}");
+                say!("  {line}");
             }
         }
     })

@@ -64,18 +64,30 @@ fn every_acknowledged_edit_survives_sigkill() {
         let mut running: Vec<Writer> = (0..writers)
             .map(|_| spawn_writer(data, &group_arg, rng.u64(3..40)))
             .collect();
-        std::thread::sleep(Duration::from_micros(rng.u64(0..60_000)));
+        // Mostly kill once the writer is editing (its first acknowledgement is in), at a
+        // random moment of its loop; sometimes blindly, while it may still be starting up.
+        let mut early = Vec::new();
+        if rng.u8(..5) == 0 {
+            std::thread::sleep(Duration::from_micros(rng.u64(0..20_000)));
+        } else {
+            for w in &running {
+                match w.lines.recv_timeout(Duration::from_secs(30)) {
+                    Ok(line) => early.push(line),
+                    Err(_) => panic!("a writer never acknowledged an edit"),
+                }
+            }
+            std::thread::sleep(Duration::from_micros(rng.u64(0..40_000)));
+        }
         for w in &mut running {
             kill(w);
             killed += 1;
         }
-        for w in running {
-            for line in w.lines.iter() {
-                if line == "compacted" {
-                    compactions += 1;
-                } else {
-                    acked.insert(line.parse::<SubmissionId>().expect("an id per line"));
-                }
+        let lines = running.into_iter().flat_map(|w| w.lines.into_iter());
+        for line in early.into_iter().chain(lines) {
+            if line == "compacted" {
+                compactions += 1;
+            } else {
+                acked.insert(line.parse::<SubmissionId>().expect("an id per line"));
             }
         }
         if killed % 25 < writers || killed >= kills {
