@@ -21,6 +21,22 @@ const CHUNK_CHANGE: u8 = 1;
 const CHUNK_COMPRESSED: u8 = 2;
 const CHUNK_BUNDLE: u8 = 3;
 
+/// The changes in `payload`, parsed but not applied; `None` if it also holds document or
+/// bundle chunks, which only [`apply`] can load.
+pub(crate) fn changes(payload: &[u8]) -> Result<Option<Vec<Change>>, String> {
+    let mut changes = Vec::new();
+    for chunk in split(payload)? {
+        match chunk.kind {
+            CHUNK_CHANGE | CHUNK_COMPRESSED => changes.push(
+                Change::try_from(chunk.bytes)
+                    .map_err(|e| format!("bad change chunk at byte {}: {e}", chunk.offset))?,
+            ),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(changes))
+}
+
 /// Applies every change in `payload` to `doc`, or says why the payload was refused.
 ///
 /// On refusal the changes of earlier chunks may already be applied; they are valid changes.
