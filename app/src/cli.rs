@@ -79,6 +79,31 @@ pub enum Command {
         /// Critique id or unique prefix.
         critique: String,
     },
+    /// Tip the reviewer of a critique of your piece a credit (the group's tip rule).
+    Tip {
+        /// Critique id or unique prefix.
+        critique: String,
+    },
+    /// Your credits, entry by entry (or another member's).
+    Ledger {
+        /// A display name, pen name or id prefix [default: you].
+        #[arg(long)]
+        member: Option<String>,
+    },
+    /// What you could critique next, and why.
+    Next,
+    /// Show the group's rules, or change them (organizers only).
+    Rules {
+        /// A rule to change, as key=value; repeat for several.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Who did what, newest first.
+    Activity {
+        /// Only changes on or after this day, YYYY-MM-DD.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Export the roster and the queue.
     Export(ExportArgs),
     /// Print changes to the group as they arrive from other processes, until interrupted.

@@ -229,3 +229,92 @@ fn a_closed_pipe_ends_output_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn a_second_submission_is_refused_with_the_numbers_and_the_ledger_explains_why() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    q.ok_with(
+        &["submit", "--title", "The Mill", "--genre", "ya"],
+        Some("The mill wheel turned."),
+    );
+    let out = q.run_with(
+        &["submit", "--title", "Chapter 2", "--genre", "ya"],
+        Some("More."),
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "quire: 'Chapter 2' needs 7 credits, you have 0 — critique a piece to earn more"
+    );
+    let ledger = q.ok(&["ledger"]);
+    assert!(ledger.starts_with("Julia: 0 credits"), "{ledger}");
+    assert!(ledger.contains("+3 joined the group"), "{ledger}");
+    assert!(
+        ledger.contains("\u{2212}3 submitted 'The Mill'"),
+        "{ledger}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&q.ok(&["ledger", "--json"])).unwrap();
+    assert_eq!(json["balance"], 0);
+    assert_eq!(json["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(json["entries"][1]["kind"], "submitted");
+    let queue: serde_json::Value = serde_json::from_str(&q.ok(&["queue", "--json"])).unwrap();
+    assert_eq!(
+        queue.as_array().unwrap().len(),
+        1,
+        "the refused piece wrote nothing"
+    );
+}
+
+#[test]
+fn the_organizer_changes_rules_and_activity_shows_it() {
+    let q = Quire::new();
+    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let rules = q.ok(&[
+        "rules",
+        "--set",
+        "claim_period_days=5",
+        "--set",
+        "credits=off",
+    ]);
+    assert!(rules.contains("claim_period_days  5"), "{rules}");
+    let json: serde_json::Value = serde_json::from_str(&q.ok(&["rules", "--json"])).unwrap();
+    assert_eq!(json["credits"], "off");
+    assert_eq!(
+        q.fails(&["rules", "--set", "claim_days=5"]),
+        format!(
+            "quire: unknown rule `claim_days`; rules are critiques_wanted, claim_period_days, max_words, credits, starting_credits, submission_cost, extra_open_cost, tip"
+        )
+    );
+    assert_eq!(
+        q.fails(&["rules", "--set", "critiques_wanted=50"]),
+        "quire: rule critiques_wanted cannot be `50`; it takes a whole number from 1 to 20"
+    );
+    // Without credits, submitting twice is fine.
+    for title in ["One", "Two"] {
+        q.ok_with(
+            &["submit", "--title", title, "--genre", "ya"],
+            Some("Text."),
+        );
+    }
+    let activity = q.ok(&["activity"]);
+    let lines: Vec<&str> = activity.lines().collect();
+    assert_eq!(lines.len(), 4, "{activity}");
+    assert!(lines[0].ends_with("Julia  submitted 'Two'"), "{activity}");
+    assert!(
+        activity.contains("Julia  changed the rules: claim_period_days=5 credits=off"),
+        "{activity}"
+    );
+    assert!(
+        lines[3].ends_with("created the group 'Tuesday Writers'"),
+        "{activity}"
+    );
+    let later = q.ok(&["activity", "--since", "2999-01-01"]);
+    assert_eq!(later.trim(), "nothing happened in this period");
+    // Alone in the group, there is nothing to critique.
+    assert!(q.ok(&["next"]).contains("nothing to critique"));
+    let next: serde_json::Value = serde_json::from_str(&q.ok(&["next", "--json"])).unwrap();
+    assert_eq!(next.as_array().unwrap().len(), 0);
+    let me = q.ok(&["member", "julia"]);
+    assert!(me.contains("no claims settled yet"), "{me}");
+}

@@ -126,6 +126,39 @@ pub enum OpError {
     /// Only organizers may do this.
     #[error("only an organizer can {0}")]
     NotOrganizer(&'static str),
+    /// Not enough credits for a submission or a tip.
+    #[error("{what} needs {needs} credits, you have {has} — critique a piece to earn more")]
+    ShortOfCredits {
+        /// What costs them: `'Chapter 2'`, `a tip`.
+        what: String,
+        /// What it costs.
+        needs: crate::exchange::Credits,
+        /// The member's balance.
+        has: crate::exchange::Credits,
+    },
+    /// A piece longer than the group takes.
+    #[error("the piece is {words} words; this group takes at most {max}")]
+    TooManyWords {
+        /// Its length.
+        words: u32,
+        /// The rule.
+        max: u32,
+    },
+    /// Something that needs credits, in a group that runs without them.
+    #[error("this group runs without credits, so there is nothing to {0}")]
+    CreditsOff(&'static str),
+    /// Tipping twice.
+    #[error("you already tipped {reviewer} for this critique")]
+    AlreadyTipped {
+        /// Who wrote it.
+        reviewer: String,
+    },
+    /// A rule change naming no rule.
+    #[error("no rule to change; give key=value")]
+    NoRuleChange,
+    /// A rule key or value the rules do not take.
+    #[error(transparent)]
+    Rule(#[from] crate::exchange::rules::RuleError),
     /// The document itself is in a state we cannot work with.
     #[error(transparent)]
     Doc(#[from] DocError),

@@ -131,6 +131,11 @@ random_id!(
     CritiqueId,
     "critique"
 );
+random_id!(
+    /// One change of the group's rules by an organizer.
+    RuleChangeId,
+    "rule change"
+);
 
 /// A device: the ed25519 public key that is also its iroh `EndpointId`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,15 +7,17 @@
 //!
 //! ```text
 //! schema: 1
-//! group:       { id, name, description, created_at, created_by, rules: { .. } }
+//! group:       { id, name, description, created_at, created_by, rules: { .. },
+//!                rule_changes: { RuleChangeId: { at, by, values: { key: "value" } } } }
 //! members:     { MemberId: { display_name, pen_name, bio, genres, roles, links, capacity_per_month,
 //!                            hiatus_until, organizer, joined_at, removed_at,
 //!                            devices: { DeviceId: { label, added_at } } } }
 //! submissions: { SubmissionId: { author, title, genre, word_count, text, feedback_wanted,
 //!                                content_notes, submitted_at, due_at, critiques_wanted, withdrawn_at,
-//!                                claims:    { MemberId: { at, expires_at } },
+//!                                claims:    { MemberId: { at, expires_at, released_at } },
 //!                                critiques: { CritiqueId: { reviewer, body, word_count,
-//!                                                           delivered_at, rating, thanked_at } } } }
+//!                                                           delivered_at, rating, thanked_at,
+//!                                                           tipped_at } } } }
 //! ```
 //!
 //! * [`model`] holds the plain Rust types; [`doc`] is the one place that maps them to and from
@@ -27,6 +29,8 @@
 //! * [`views`] are derived, never stored: queue status and who holds a claim are pure functions
 //!   of the document and the current time, so every peer with the same heads computes the same
 //!   answer.
+//! * [`exchange`] derives the critique exchange the same way: credit ledgers, the rules in
+//!   force at any time, suggestions of what to critique next, reliability and activity.
 //! * [`storage`] keeps a group durable: a compacted snapshot plus per-process append-only change
 //!   logs, fsynced before an edit is acknowledged, safe with several processes on one data dir.
 //! * [`Group`] ties them together: an open group on disk, acting as one device.
@@ -34,6 +38,7 @@
 
 pub mod doc;
 mod error;
+pub mod exchange;
 mod group;
 pub mod ids;
 pub mod model;
@@ -44,4 +49,4 @@ pub mod views;
 
 pub use error::{Error, OpError};
 pub use group::{Group, device_of_actor, session_actor};
-pub use ids::{CritiqueId, DeviceId, GroupId, IdParseError, MemberId, SubmissionId};
+pub use ids::{CritiqueId, DeviceId, GroupId, IdParseError, MemberId, RuleChangeId, SubmissionId};

@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::ids::{CritiqueId, DeviceId, GroupId, MemberId, SubmissionId};
+use crate::exchange::Credits;
+use crate::ids::{CritiqueId, DeviceId, GroupId, MemberId, RuleChangeId, SubmissionId};
 
 /// The document schema this build reads and writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -63,8 +64,19 @@ pub struct GroupInfo {
     pub created_at: Timestamp,
     /// The organizer who created it.
     pub created_by: MemberId,
-    /// The rules in force now.
+    /// The rules the group was founded with; see [`GroupInfo::rules_at`] for the rules in
+    /// force at a given time.
     pub rules: Rules,
+    /// Every change an organizer made to the rules, in the order they apply: by time, then id.
+    pub rule_changes: Vec<RuleChange>,
+}
+
+impl GroupInfo {
+    /// The rules in force at `t`: the founding rules with every change made up to `t` applied
+    /// in `(at, id)` order. Past entries keep the rules of their time.
+    pub fn rules_at(&self, t: Timestamp) -> Rules {
+        crate::exchange::rules::fold(self.rules, &self.rule_changes, t)
+    }
 }
 
 /// The group's rules, set by an organizer.
@@ -74,6 +86,19 @@ pub struct Rules {
     pub critiques_wanted: u32,
     /// Days a claim holds a slot before it lapses and the slot reopens.
     pub claim_period_days: u32,
+    /// Longest submission accepted, in words; `None` for no limit.
+    pub max_words: Option<u32>,
+    /// Whether the group counts credits at all; with `false`, submitting is free and
+    /// critiques earn nothing.
+    pub credits: bool,
+    /// What a new member starts with.
+    pub starting_credits: Credits,
+    /// What a submission costs when its author has no other submission open.
+    pub submission_cost: Credits,
+    /// What each further submission the author has open at the same time adds to the cost.
+    pub extra_open_cost: Credits,
+    /// What an author's tip moves from the author to the reviewer.
+    pub tip: Credits,
 }
 
 impl Default for Rules {
@@ -81,8 +106,28 @@ impl Default for Rules {
         Self {
             critiques_wanted: 3,
             claim_period_days: 7,
+            max_words: None,
+            credits: true,
+            starting_credits: Credits::whole(3),
+            submission_cost: Credits::whole(3),
+            extra_open_cost: Credits::whole(4),
+            tip: Credits::whole(1),
         }
     }
+}
+
+/// One change of the rules: the keys an organizer set, as text (`claim_period_days` -> `5`).
+/// Only the keys named change, so two organizers changing different rules at once both count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleChange {
+    /// Its id; orders changes made in the same millisecond.
+    pub id: RuleChangeId,
+    /// When it was made; it applies from then on.
+    pub at: Timestamp,
+    /// The organizer who made it.
+    pub by: MemberId,
+    /// The rules it sets, key -> value, in the form `quire rules --set` takes.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 /// What a member offers the group.
@@ -271,8 +316,19 @@ impl Submission {
 pub struct Claim {
     /// When they claimed it.
     pub at: Timestamp,
-    /// When the claim lapses if no critique arrives.
+    /// When the claim lapses if no critique arrives, counted from `at`. A claim that waited
+    /// in line gets the same period again from when it moved up (see
+    /// [`crate::views::claim_line`]).
     pub expires_at: Timestamp,
+    /// When the member let the claim go, if they did.
+    pub released_at: Option<Timestamp>,
+}
+
+impl Claim {
+    /// How long the claim holds a slot once it has one.
+    pub fn period(&self) -> jiff::SignedDuration {
+        self.expires_at.duration_since(self.at)
+    }
 }
 
 /// A critique delivered on a submission.
@@ -292,6 +348,8 @@ pub struct Critique {
     pub rating: Option<u8>,
     /// When the author thanked the reviewer.
     pub thanked_at: Option<Timestamp>,
+    /// When the author tipped the reviewer a credit.
+    pub tipped_at: Option<Timestamp>,
 }
 
 impl Group {

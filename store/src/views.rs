@@ -5,7 +5,7 @@
 //! the claims are ordered by `(claimed_at, MemberId)` on every device alike, the first take the
 //! slots and the rest wait in line, moving up as claims lapse or are released.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -19,12 +19,14 @@ use crate::model::{Claim, Group, Submission};
 pub struct ClaimLine {
     /// Reviewers who delivered a critique; each fills a slot for good.
     pub delivered: Vec<MemberId>,
-    /// Live claims that hold a slot, first claimed first.
+    /// Live claims that hold a slot, first claimed first. Each claim's `expires_at` is when
+    /// it lapses as things stand: a claim that waited in line gets its whole period again from
+    /// the moment it moved up.
     pub holders: Vec<(MemberId, Claim)>,
     /// Live claims beyond the slots, in the order they will move up.
     pub waiting: Vec<(MemberId, Claim)>,
-    /// Claims that ran out without a critique.
-    pub lapsed: Vec<MemberId>,
+    /// Claims that ran out without a critique, with when they lapsed.
+    pub lapsed: Vec<(MemberId, Timestamp)>,
 }
 
 impl ClaimLine {
@@ -38,6 +40,14 @@ impl ClaimLine {
             .position(|(m, _)| *m == member)
             .map(|i| LinePosition::Waiting(i + 1))
     }
+
+    /// When `member`'s claim lapsed, if it did.
+    pub fn lapsed_at(&self, member: MemberId) -> Option<Timestamp> {
+        self.lapsed
+            .iter()
+            .find(|(m, _)| *m == member)
+            .map(|(_, at)| *at)
+    }
 }
 
 /// Where a claim stands.
@@ -50,28 +60,208 @@ pub enum LinePosition {
 }
 
 /// The claim line of `sub` at `now`.
+///
+/// The claims are replayed in `(claimed_at, MemberId)` order: a claim takes a free slot when
+/// it is made, or waits in line. When a holder's period runs out (it lapses) or its member lets
+/// it go, the first in line moves up, and its period starts then, so waiting never eats into
+/// the time to write the critique. A delivered critique keeps its slot for good; one delivered
+/// by a member who had no slot (offline, say) takes one anyway when it arrives.
 pub fn claim_line(sub: &Submission, now: Timestamp) -> ClaimLine {
     let delivered: BTreeSet<MemberId> = sub.critiques.values().map(|c| c.reviewer).collect();
-    let mut live: Vec<(MemberId, Claim)> = Vec::new();
-    let mut lapsed = Vec::new();
-    for (member, claim) in &sub.claims {
-        if delivered.contains(member) {
-            continue;
-        }
-        if now < claim.expires_at {
-            live.push((*member, *claim));
-        } else {
-            lapsed.push(*member);
-        }
-    }
-    live.sort_by_key(|(member, claim)| (claim.at, *member));
-    let free = (sub.critiques_wanted as usize).saturating_sub(delivered.len());
-    let waiting = live.split_off(free.min(live.len()));
+    let replay = replay(sub, None, now);
     ClaimLine {
         delivered: delivered.into_iter().collect(),
-        holders: live,
-        waiting,
+        holders: replay.holders,
+        waiting: replay.waiting,
+        lapsed: replay.lapsed,
+    }
+}
+
+/// Whether `member`'s claim on `sub` held a slot at `t`, counting their own critique as not
+/// yet delivered: a critique delivered at `t` was on time if this is true.
+pub fn held_at(sub: &Submission, member: MemberId, t: Timestamp) -> bool {
+    replay(sub, Some(member), t)
+        .holders
+        .iter()
+        .any(|(m, _)| *m == member)
+}
+
+struct Replay {
+    holders: Vec<(MemberId, Claim)>,
+    waiting: Vec<(MemberId, Claim)>,
+    lapsed: Vec<(MemberId, Timestamp)>,
+}
+
+/// Someone in the replay: a claim, a critique, or both.
+struct Party {
+    member: MemberId,
+    /// When they enter the line: their claim, or their critique if they never claimed.
+    at: Timestamp,
+    claim: Option<Claim>,
+    delivered: Option<Timestamp>,
+}
+
+impl Party {
+    fn released(&self) -> Timestamp {
+        self.claim
+            .and_then(|c| c.released_at)
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// Where each party stands during the replay.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Before,
+    /// Holding a slot until this time (by lapse or release); `None` for good.
+    Holding(Option<Timestamp>, Claim),
+    Waiting,
+    Out,
+}
+
+/// Replays the line of `sub` up to `now`, treating `undelivered`'s critique as not there.
+fn replay(sub: &Submission, undelivered: Option<MemberId>, now: Timestamp) -> Replay {
+    let mut critiques: BTreeMap<MemberId, Timestamp> = BTreeMap::new();
+    for c in sub.critiques.values() {
+        if Some(c.reviewer) != undelivered {
+            let at = critiques.entry(c.reviewer).or_insert(c.delivered_at);
+            *at = (*at).min(c.delivered_at);
+        }
+    }
+    let mut parties: Vec<Party> = sub
+        .claims
+        .iter()
+        .map(|(m, c)| Party {
+            member: *m,
+            at: c.at,
+            claim: Some(*c),
+            delivered: critiques.get(m).copied(),
+        })
+        .collect();
+    for (m, at) in &critiques {
+        if !sub.claims.contains_key(m) {
+            parties.push(Party {
+                member: *m,
+                at: *at,
+                claim: None,
+                delivered: Some(*at),
+            });
+        }
+    }
+    parties.sort_by_key(|p| (p.at, p.member));
+    let wanted = sub.critiques_wanted as usize;
+    let mut place = vec![Place::Before; parties.len()];
+    let mut waiting: Vec<usize> = Vec::new();
+    let mut lapsed: Vec<(MemberId, Timestamp)> = Vec::new();
+    loop {
+        // The next thing to happen, at or before `now`: (time, kind, party). At the same
+        // moment a slot ends before a critique forces its way in, before a claim arrives.
+        let mut next: Option<(Timestamp, u8, usize)> = None;
+        let mut consider = |t: Timestamp, kind: u8, i: usize| {
+            if t <= now && next.is_none_or(|n| (t, kind, i) < n) {
+                next = Some((t, kind, i));
+            }
+        };
+        for (i, p) in parties.iter().enumerate() {
+            match place[i] {
+                Place::Holding(Some(end), _) => consider(end, 0, i),
+                Place::Waiting | Place::Out => {
+                    if let Some(d) = p.delivered {
+                        consider(d, 1, i);
+                    }
+                }
+                Place::Before => consider(p.at, 2, i),
+                Place::Holding(None, _) => {}
+            }
+        }
+        let Some((t, kind, i)) = next else { break };
+        let p = &parties[i];
+        match kind {
+            0 => {
+                let Place::Holding(_, claim) = place[i] else {
+                    unreachable!("only holders end")
+                };
+                match p.delivered {
+                    // Delivered in time: the slot is theirs for good.
+                    Some(d) if d <= t => place[i] = Place::Holding(None, claim),
+                    _ => {
+                        if claim.expires_at <= p.released() {
+                            lapsed.push((p.member, t));
+                        }
+                        place[i] = Place::Out;
+                    }
+                }
+            }
+            1 => {
+                waiting.retain(|w| *w != i);
+                lapsed.retain(|(m, _)| *m != p.member);
+                let claim = p.claim.unwrap_or(Claim {
+                    at: t,
+                    expires_at: t,
+                    released_at: None,
+                });
+                place[i] = Place::Holding(None, claim);
+            }
+            _ => {
+                // A critique without a claim waits only until it forces its way in.
+                if p.claim.is_none() {
+                    place[i] = Place::Waiting;
+                } else if p.released() <= t {
+                    place[i] = Place::Out;
+                } else {
+                    place[i] = Place::Waiting;
+                    waiting.push(i);
+                }
+            }
+        }
+        // Drop claims let go while waiting, then fill free slots from the line.
+        waiting.retain(|w| {
+            let gone = parties[*w].released() <= t;
+            if gone {
+                place[*w] = Place::Out;
+            }
+            !gone
+        });
+        let mut held = place
+            .iter()
+            .filter(|p| matches!(p, Place::Holding(..)))
+            .count();
+        while held < wanted && !waiting.is_empty() {
+            let w = waiting.remove(0);
+            if let Some(c) = parties[w].claim {
+                // Moving up at `t`: its whole period runs from then (from its claim if it
+                // never had to wait).
+                let claim = if t == c.at { c } else { moved_up(c, t) };
+                let end = claim.expires_at.min(parties[w].released());
+                place[w] = Place::Holding(Some(end), claim);
+                held += 1;
+            }
+        }
+    }
+    let mut holders: Vec<(MemberId, Claim)> = Vec::new();
+    for (i, p) in parties.iter().enumerate() {
+        if let Place::Holding(_, claim) = place[i]
+            && p.delivered.is_none_or(|d| d > now)
+        {
+            holders.push((p.member, claim));
+        }
+    }
+    holders.sort_by_key(|(member, claim)| (claim.at, *member));
+    Replay {
+        holders,
+        waiting: waiting
+            .iter()
+            .filter_map(|w| parties[*w].claim.map(|c| (parties[*w].member, c)))
+            .collect(),
         lapsed,
+    }
+}
+
+/// A waiting claim that takes a slot at `at`: its whole period runs from then.
+fn moved_up(claim: Claim, at: Timestamp) -> Claim {
+    Claim {
+        expires_at: at.saturating_add(claim.period()).unwrap_or(Timestamp::MAX),
+        ..claim
     }
 }
 

@@ -1,5 +1,6 @@
 //! One function per subcommand. Listings print a table, or JSON with `--json`.
 
+mod exchange;
 mod export;
 mod group;
 mod queue;
@@ -39,6 +40,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Critique(args) => review::critique(&ctx, args),
         Command::Rate { critique, rating } => review::rate(&ctx, &critique, rating),
         Command::Thank { critique } => review::thank(&ctx, &critique),
+        Command::Tip { critique } => exchange::tip(&ctx, &critique),
+        Command::Ledger { member } => exchange::ledger(&ctx, member.as_deref(), out),
+        Command::Next => exchange::next(&ctx, out),
+        Command::Rules { set } => exchange::rules(&ctx, &set, out),
+        Command::Activity { since } => exchange::activity(&ctx, since.as_deref(), out),
         Command::Export(args) => export::export(&ctx, args),
     }
 }

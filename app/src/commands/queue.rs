@@ -35,6 +35,11 @@ pub fn submit(ctx: &Context, args: SubmitArgs) -> anyhow::Result<()> {
         "submitted '{}' ({} words, {} critiques wanted)",
         sub.title, sub.word_count, sub.critiques_wanted
     );
+    let model = group.read()?;
+    let ledger = quire_store::exchange::ledger::ledger(&model, sub.author);
+    if model.info.rules_at(now).credits {
+        eprintln!("you have {} credits left", ledger.balance);
+    }
     say!("{}", sub.id);
     Ok(())
 }
@@ -165,7 +170,7 @@ pub fn claim(ctx: &Context, given: &str) -> anyhow::Result<()> {
         .get(&id)
         .map(|s| s.title.clone())
         .unwrap_or_default();
-    let days = model.info.rules.claim_period_days;
+    let days = model.info.rules_at(now).claim_period_days;
     match position {
         LinePosition::Holder => {
             say!("claimed '{title}'; deliver your critique within {days} days")

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context as _, bail};
 use quire_store::doc::ProfilePatch;
+use quire_store::exchange::reliability;
 use quire_store::model::{Member, Role};
 use quire_store::ops;
 use serde::Serialize;
@@ -157,7 +158,86 @@ pub fn member(ctx: &Context, who: &str, out: Output) -> anyhow::Result<()> {
     let group = ctx.open_group()?;
     let model = group.read()?;
     let id = ops::resolve_member(&model, who)?;
-    print_member(&model, &model.members[&id], out)
+    let me = group.me().ok();
+    let now = now();
+    let record = reliability::reliability(&model, id, now);
+    let log = me
+        .filter(|me| *me != id)
+        .map(|me| reliability::interactions(&model, me, id))
+        .unwrap_or_default();
+    let view = ExchangeView {
+        reliability: record.summary(),
+        average_rating: record.average_rating(),
+        record: &record,
+        last_contact: log.first().map(|i| i.at),
+        with_me: &log,
+    };
+    if out.json {
+        #[derive(Serialize)]
+        struct Full<'a> {
+            #[serde(flatten)]
+            member: &'a Member,
+            exchange: &'a ExchangeView<'a>,
+        }
+        return out.print(
+            &Full {
+                member: &model.members[&id],
+                exchange: &view,
+            },
+            || {},
+        );
+    }
+    print_member(&model, &model.members[&id], out)?;
+    say!(
+        "  reliability: {}",
+        view.reliability
+            .clone()
+            .unwrap_or_else(|| "no claims settled yet".into())
+    );
+    say!(
+        "  claims:     {} made, {} on time, {} late, {} lapsed, {} released, {} open",
+        record.claims_made,
+        record.delivered_on_time,
+        record.delivered_late,
+        record.lapsed,
+        record.released,
+        record.open
+    );
+    if let Some(avg) = &view.average_rating {
+        say!(
+            "  rating:     {avg} average over {} rated critiques",
+            record.ratings
+        );
+    }
+    if me.is_some_and(|me| me != id) {
+        match view.last_contact {
+            Some(at) => say!("  with you:   last contact {}", when(at)),
+            None => say!("  with you:   no critiques between you yet"),
+        }
+        for i in &log {
+            say!(
+                "    {}  {} critiqued {}'s '{}' ({} words{})",
+                when(i.at),
+                model.name_of(i.reviewer),
+                model.name_of(i.author),
+                i.title,
+                i.words,
+                i.rating
+                    .map(|r| format!(", rated {r}/5"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ExchangeView<'a> {
+    reliability: Option<String>,
+    average_rating: Option<String>,
+    record: &'a reliability::Reliability,
+    last_contact: Option<jiff::Timestamp>,
+    with_me: &'a [reliability::Interaction],
 }
 
 #[derive(Serialize)]

@@ -6,8 +6,11 @@
 //! Writes touch only the keys an operation changes, so concurrent edits to different fields of
 //! the same member or submission merge cleanly.
 
+mod history;
 mod records;
 mod tree;
+
+pub use history::history;
 
 use std::collections::BTreeMap;
 
@@ -17,9 +20,12 @@ use jiff::Timestamp;
 
 use crate::ids::{CritiqueId, GroupId, MemberId, SubmissionId};
 use crate::model::{
-    Claim, Critique, Group, GroupInfo, Member, Profile, SCHEMA_VERSION, SkippedEntry, Submission,
+    Claim, Critique, Group, GroupInfo, Member, Profile, RuleChange, SCHEMA_VERSION, SkippedEntry,
+    Submission,
 };
-use records::{ClaimRecord, CritiqueRecord, MemberRecord, RulesRecord, SubmissionRecord, millis};
+use records::{
+    ClaimRecord, CritiqueRecord, MemberRecord, RuleChangeRecord, SubmissionRecord, millis,
+};
 
 /// Keys of the document root and of the `group` map.
 mod key {
@@ -29,6 +35,7 @@ mod key {
     pub const INVITES: &str = "invites";
     pub const SUBMISSIONS: &str = "submissions";
     pub const RULES: &str = "rules";
+    pub const RULE_CHANGES: &str = "rule_changes";
     pub const CLAIMS: &str = "claims";
     pub const CRITIQUES: &str = "critiques";
 }
@@ -103,10 +110,25 @@ fn submission_obj<D: ReadDoc>(doc: &D, id: SubmissionId) -> Result<Option<ObjId>
 
 /// Reads the group's name, rules and founding facts.
 pub fn read_info<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<GroupInfo, DocError> {
+    read_info_reporting(doc, &mut Vec::new())
+}
+
+fn read_info_reporting<D: ReadDoc + automerge::ReadDoc>(
+    doc: &D,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<GroupInfo, DocError> {
     let group = required_map(doc, &ROOT, key::GROUP)?;
     let map = tree::read_one(doc, &group);
     let bad = |e: String| DocError::NotAGroup(format!("group: {e}"));
     let rules = map.map(key::RULES).map(records::rules).unwrap_or_default();
+    // Documents from before rule changes existed have no such map: no changes.
+    let rule_changes = match map.map(key::RULE_CHANGES) {
+        Ok(changes) => records::rule_changes(changes, "group/rule_changes", skipped),
+        Err(reason) => {
+            skipped.push(records::skip("group/rule_changes".into(), reason));
+            Vec::new()
+        }
+    };
     Ok(GroupInfo {
         id: map
             .str("id")
@@ -120,6 +142,7 @@ pub fn read_info<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<GroupInfo, 
             .and_then(|s| s.parse::<MemberId>().map_err(|e| e.to_string()))
             .map_err(bad)?,
         rules,
+        rule_changes,
     })
 }
 
@@ -187,7 +210,7 @@ pub fn read_submissions<D: ReadDoc + automerge::ReadDoc>(
 pub fn read_group<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<Group, DocError> {
     check_schema(doc)?;
     let mut skipped = Vec::new();
-    let info = read_info(doc)?;
+    let info = read_info_reporting(doc, &mut skipped)?;
     let members = read_members(doc, &mut skipped)?;
     let submissions = read_submissions(doc, &mut skipped)?;
     Ok(Group {
@@ -252,7 +275,11 @@ pub fn write_new_group<D: Doc>(
         ScalarValue::Int(millis(info.created_at)),
     )?;
     doc.put(&group, "created_by", info.created_by.to_string())?;
-    reconcile_prop(doc, &group, key::RULES, RulesRecord::from(info.rules))?;
+    let rules = doc.put_object(&group, key::RULES, ObjType::Map)?;
+    for (name, value) in records::rules_record(&info.rules) {
+        doc.put(&rules, name, value)?;
+    }
+    doc.put_object(&group, key::RULE_CHANGES, ObjType::Map)?;
     let members = doc.put_object(&ROOT, key::MEMBERS, ObjType::Map)?;
     doc.put_object(&ROOT, key::INVITES, ObjType::Map)?;
     doc.put_object(&ROOT, key::SUBMISSIONS, ObjType::Map)?;
@@ -520,5 +547,50 @@ pub fn set_thanked<D: Doc>(
 ) -> Result<(), DocError> {
     let obj = existing_critique(doc, sub, id)?;
     doc.put(&obj, "thanked_at", ScalarValue::Int(millis(at)))?;
+    Ok(())
+}
+
+/// Records the author's tip for a critique.
+pub fn set_tipped<D: Doc>(
+    doc: &mut D,
+    sub: SubmissionId,
+    id: CritiqueId,
+    at: Timestamp,
+) -> Result<(), DocError> {
+    let obj = existing_critique(doc, sub, id)?;
+    doc.put(&obj, "tipped_at", ScalarValue::Int(millis(at)))?;
+    Ok(())
+}
+
+/// Marks `member`'s claim on a submission let go at `at`. The claim stays in the document,
+/// so the line can be replayed and reliability counted.
+pub fn release_claim<D: Doc>(
+    doc: &mut D,
+    id: SubmissionId,
+    member: MemberId,
+    at: Timestamp,
+) -> Result<(), DocError> {
+    let obj = existing_submission(doc, id)?;
+    let claims = required_map(doc, &obj, key::CLAIMS)?;
+    let claim = map_at(doc, &claims, &member.to_string())
+        .ok_or_else(|| DocError::NotAGroup(format!("no claim by `{member}`")))?;
+    doc.put(&claim, "released_at", ScalarValue::Int(millis(at)))?;
+    Ok(())
+}
+
+/// Adds a change of the rules. Groups created before rule changes existed get the map on
+/// their first change.
+pub fn put_rule_change<D: Doc>(doc: &mut D, change: &RuleChange) -> Result<(), DocError> {
+    let group = required_map(doc, &ROOT, key::GROUP)?;
+    let changes = match map_at(doc, &group, key::RULE_CHANGES) {
+        Some(changes) => changes,
+        None => doc.put_object(&group, key::RULE_CHANGES, ObjType::Map)?,
+    };
+    reconcile_prop(
+        doc,
+        &changes,
+        change.id.to_string().as_str(),
+        RuleChangeRecord::from_model(change),
+    )?;
     Ok(())
 }

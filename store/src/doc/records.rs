@@ -9,29 +9,48 @@
 
 use std::collections::BTreeMap;
 
+use automerge::ScalarValue;
 use autosurgeon::Reconcile;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::tree::{Invalid, Map, Node};
-use crate::ids::{CritiqueId, DeviceId, MemberId, SubmissionId};
+use crate::ids::{CritiqueId, DeviceId, MemberId, RuleChangeId, SubmissionId};
 use crate::model::{
-    Claim, Critique, Device, Member, Profile, Role, Rules, SkippedEntry, Submission,
+    Claim, Critique, Device, Member, Profile, Role, RuleChange, Rules, SkippedEntry, Submission,
 };
 
 // ---- what operations write ----
 
-#[derive(Debug, Clone, Reconcile)]
-pub(crate) struct RulesRecord {
-    pub critiques_wanted: u64,
-    pub claim_period_days: u64,
+/// A set of rules as the document holds it: every key with its value as text, except the
+/// two rules of the first schema, kept as numbers so older builds still read them.
+pub(crate) fn rules_record(r: &Rules) -> Vec<(&'static str, ScalarValue)> {
+    r.values()
+        .into_iter()
+        .map(|(key, value)| {
+            let v = match key {
+                "critiques_wanted" => ScalarValue::Uint(r.critiques_wanted.into()),
+                "claim_period_days" => ScalarValue::Uint(r.claim_period_days.into()),
+                _ => ScalarValue::Str(value.into()),
+            };
+            (key, v)
+        })
+        .collect()
 }
 
-impl From<Rules> for RulesRecord {
-    fn from(r: Rules) -> Self {
+#[derive(Debug, Clone, Reconcile)]
+pub(crate) struct RuleChangeRecord {
+    pub at: i64,
+    pub by: String,
+    pub values: BTreeMap<String, String>,
+}
+
+impl RuleChangeRecord {
+    pub fn from_model(c: &RuleChange) -> Self {
         Self {
-            critiques_wanted: r.critiques_wanted.into(),
-            claim_period_days: r.claim_period_days.into(),
+            at: millis(c.at),
+            by: c.by.to_string(),
+            values: c.values.clone(),
         }
     }
 }
@@ -91,6 +110,7 @@ impl MemberRecord {
 pub(crate) struct ClaimRecord {
     pub at: i64,
     pub expires_at: i64,
+    pub released_at: Option<i64>,
 }
 
 impl ClaimRecord {
@@ -98,6 +118,7 @@ impl ClaimRecord {
         Self {
             at: millis(c.at),
             expires_at: millis(c.expires_at),
+            released_at: c.released_at.map(millis),
         }
     }
 }
@@ -110,6 +131,7 @@ pub(crate) struct CritiqueRecord {
     pub delivered_at: i64,
     pub rating: Option<u64>,
     pub thanked_at: Option<i64>,
+    pub tipped_at: Option<i64>,
 }
 
 impl CritiqueRecord {
@@ -121,6 +143,7 @@ impl CritiqueRecord {
             delivered_at: millis(c.delivered_at),
             rating: c.rating.map(u64::from),
             thanked_at: c.thanked_at.map(millis),
+            tipped_at: c.tipped_at.map(millis),
         }
     }
 }
@@ -172,21 +195,51 @@ impl SubmissionRecord {
 
 // ---- what reads turn back into the model ----
 
-/// The group's rules; anything unreadable falls back to the default.
+/// The group's founding rules; a rule missing (a document from before it existed) or
+/// unreadable keeps its default.
 pub(crate) fn rules(map: &Map) -> Rules {
-    let defaults = Rules::default();
-    Rules {
-        critiques_wanted: map
-            .opt_u32("critiques_wanted")
-            .ok()
-            .flatten()
-            .unwrap_or(defaults.critiques_wanted),
-        claim_period_days: map
-            .opt_u32("claim_period_days")
-            .ok()
-            .flatten()
-            .unwrap_or(defaults.claim_period_days),
+    let mut rules = Rules::default();
+    for (key, value) in rule_values(map) {
+        // Unreadable, or a rule from a newer Quire: keep the default.
+        let _ = rules.set(&key, &value);
     }
+    rules
+}
+
+/// The entries of a map of rules as text; entries of other types are left out.
+fn rule_values(map: &Map) -> BTreeMap<String, String> {
+    map.entries()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Node::Str(s) => s.clone(),
+                Node::Uint(n) => n.to_string(),
+                Node::Int(n) => n.to_string(),
+                Node::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        })
+        .collect()
+}
+
+/// The rule changes, in the order they apply; unreadable ones are reported and skipped.
+pub(crate) fn rule_changes(
+    map: &Map,
+    path: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Vec<RuleChange> {
+    let mut changes: Vec<RuleChange> = entries(map, path, skipped, |id: RuleChangeId, c, _, _| {
+        Ok(RuleChange {
+            id,
+            at: time(c.i64("at")?)?,
+            by: c.str("by")?.parse().map_err(|e| format!("by: {e}"))?,
+            values: rule_values(c.map("values")?),
+        })
+    })
+    .into_values()
+    .collect();
+    changes.sort_by_key(|c| (c.at, c.id));
+    changes
 }
 
 /// Each entry of a map keyed by id, with the entries that cannot be read reported.
@@ -278,6 +331,7 @@ pub(crate) fn submission(
             Ok(Claim {
                 at: time(c.i64("at")?)?,
                 expires_at: time(c.i64("expires_at")?)?,
+                released_at: c.opt_i64("released_at")?.map(time).transpose()?,
             })
         },
     );
@@ -325,6 +379,7 @@ fn critique(id: CritiqueId, c: &Map) -> Result<Critique, Invalid> {
             .filter(|r| (1..=5).contains(r))
             .map(|r| r as u8),
         thanked_at: c.opt_i64("thanked_at")?.map(time).transpose()?,
+        tipped_at: c.opt_i64("tipped_at")?.map(time).transpose()?,
     })
 }
 

@@ -41,11 +41,12 @@ pub fn claim(
                 wanted: sub.critiques_wanted,
             });
         }
-        let rules = doc::read_info(tx)?.rules;
+        let rules = doc::read_info(tx)?.rules_at(now);
         let period = SignedDuration::from_hours(24 * i64::from(rules.claim_period_days));
         let claim = Claim {
             at: now,
             expires_at: now.saturating_add(period).unwrap_or(now),
+            released_at: None,
         };
         doc::put_claim(tx, id, me, &claim)?;
         sub.claims.insert(me, claim);
@@ -55,7 +56,8 @@ pub fn claim(
     })
 }
 
-/// `me` lets go of their claim on submission `id`, reopening the slot.
+/// `me` lets go of their claim on submission `id`, reopening the slot. The claim stays in the
+/// document, marked released, so the line replays the same on every peer.
 pub fn unclaim(
     doc: &mut Automerge,
     me: MemberId,
@@ -72,10 +74,10 @@ pub fn unclaim(
         if sub.critique_by(me).is_some() {
             return Err(OpError::AlreadyCritiqued(title));
         }
-        if !sub.claims.contains_key(&me) {
+        if claim_line(&sub, now).position_of(me).is_none() {
             return Err(OpError::NotClaimed(title));
         }
-        doc::delete_claim(tx, id, me)?;
+        doc::release_claim(tx, id, me, now)?;
         Ok(())
     })
 }

@@ -6,6 +6,8 @@ use jiff::Timestamp;
 use super::{current_member, existing_submission, label, long_text, transact};
 use crate::doc;
 use crate::error::OpError;
+use crate::exchange::Credits;
+use crate::exchange::ledger::ledger;
 use crate::ids::{CritiqueId, MemberId, SubmissionId};
 use crate::model::Critique;
 use crate::views::{LinePosition, claim_line};
@@ -36,10 +38,11 @@ pub fn critique(
         if sub.critique_by(me).is_some() {
             return Err(OpError::AlreadyCritiqued(title));
         }
-        let Some(claim) = sub.claims.get(&me) else {
+        let Some(claim) = sub.claims.get(&me).filter(|c| c.released_at.is_none()) else {
             return Err(OpError::NotClaimed(title));
         };
-        match claim_line(&sub, now).position_of(me) {
+        let line = claim_line(&sub, now);
+        match line.position_of(me) {
             Some(LinePosition::Holder) => {}
             Some(LinePosition::Waiting(position)) => {
                 return Err(OpError::Waiting { title, position });
@@ -47,7 +50,7 @@ pub fn critique(
             None => {
                 return Err(OpError::ClaimLapsed {
                     title,
-                    lapsed: claim.expires_at,
+                    lapsed: line.lapsed_at(me).unwrap_or(claim.expires_at),
                 });
             }
         }
@@ -59,6 +62,7 @@ pub fn critique(
             delivered_at: now,
             rating: None,
             thanked_at: None,
+            tipped_at: None,
         };
         doc::put_critique(tx, sub_id, &critique)?;
         Ok(critique)
@@ -127,5 +131,51 @@ pub fn thank(
         }
         doc::set_thanked(tx, sub_id, id, now)?;
         Ok(())
+    })
+}
+
+/// The submission's author tips the reviewer of critique `id`: the rules' tip moves from the
+/// author's credits to the reviewer's. Once per critique; refused if the author cannot pay.
+pub fn tip(
+    doc: &mut Automerge,
+    me: MemberId,
+    sub_id: SubmissionId,
+    id: CritiqueId,
+    now: Timestamp,
+) -> Result<Credits, OpError> {
+    transact(doc, format!("tip {id}"), now, |tx| {
+        current_member(tx, me)?;
+        let group = doc::read_group(tx)?;
+        let Some(sub) = group.submissions.get(&sub_id) else {
+            return Err(OpError::NoSubmission(sub_id.short()));
+        };
+        let Some(critique) = sub.critiques.get(&id) else {
+            return Err(OpError::NoCritique(id.short()));
+        };
+        if sub.author != me {
+            return Err(OpError::NotAuthor {
+                title: label(sub),
+                action: "tip its reviewers",
+            });
+        }
+        if critique.tipped_at.is_some() {
+            return Err(OpError::AlreadyTipped {
+                reviewer: group.name_of(critique.reviewer),
+            });
+        }
+        let rules = group.info.rules_at(now);
+        if !rules.credits {
+            return Err(OpError::CreditsOff("tip"));
+        }
+        let has = ledger(&group, me).balance;
+        if has < rules.tip {
+            return Err(OpError::ShortOfCredits {
+                what: "a tip".into(),
+                needs: rules.tip,
+                has,
+            });
+        }
+        doc::set_tipped(tx, sub_id, id, now)?;
+        Ok(rules.tip)
     })
 }

@@ -70,6 +70,7 @@ pub fn create_group(new: NewGroup, actor: ActorId, now: Timestamp) -> Result<Aut
         created_at: now,
         created_by: founder.id,
         rules: new.rules,
+        rule_changes: Vec::new(),
     };
     let mut doc = Automerge::new().with_actor(actor);
     transact(&mut doc, format!("create group '{name}'"), now, |tx| {

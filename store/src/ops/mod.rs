@@ -10,6 +10,7 @@ mod critique;
 mod group;
 mod profile;
 mod resolve;
+mod rules;
 mod submission;
 
 use automerge::Automerge;
@@ -22,10 +23,11 @@ use crate::ids::{MemberId, SubmissionId};
 use crate::model::{Member, Submission};
 
 pub use claim::{claim, unclaim};
-pub use critique::{critique, rate, thank};
+pub use critique::{critique, rate, thank, tip};
 pub use group::{NewGroup, NewMember, add_member, create_group};
 pub use profile::update_profile;
 pub use resolve::{resolve_critique, resolve_member, resolve_submission};
+pub use rules::change_rules;
 pub use submission::{SubmissionDraft, submit, withdraw};
 
 /// Longest title, genre or name accepted, in characters.

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::doc;
 use crate::error::OpError;
+use crate::exchange::ledger;
 use crate::ids::{MemberId, SubmissionId};
 use crate::model::Submission;
 
@@ -59,7 +60,8 @@ pub fn submit(
     let message = format!("submit '{title}'");
     transact(doc, message, now, |tx| {
         current_member(tx, me)?;
-        let rules = doc::read_info(tx)?.rules;
+        let info = doc::read_info(tx)?;
+        let rules = info.rules_at(now);
         let wanted = draft.critiques_wanted.unwrap_or(rules.critiques_wanted);
         if !(1..=MAX_WANTED).contains(&wanted) {
             return Err(OpError::OutOfRange {
@@ -69,10 +71,22 @@ pub fn submit(
                 max: MAX_WANTED.into(),
             });
         }
+        let word_count = crate::text::word_count(&draft.text);
+        if let Some(max) = rules.max_words
+            && word_count > max
+        {
+            return Err(OpError::TooManyWords {
+                words: word_count,
+                max,
+            });
+        }
+        if rules.credits {
+            check_credits(tx, me, id, &title, now)?;
+        }
         let sub = Submission {
             id,
             author: me,
-            word_count: crate::text::word_count(&draft.text),
+            word_count,
             title,
             genre,
             text: draft.text,
@@ -113,4 +127,27 @@ pub fn withdraw(
         sub.withdrawn_at = Some(now);
         Ok(sub)
     })
+}
+
+/// Refuses a submission its author cannot pay for, with the numbers.
+fn check_credits(
+    tx: &automerge::transaction::Transaction<'_>,
+    me: MemberId,
+    id: SubmissionId,
+    title: &str,
+    now: Timestamp,
+) -> Result<(), OpError> {
+    let group = doc::read_group(tx)?;
+    let rules = group.info.rules_at(now);
+    let others = ledger::others_open(&group, me, now, id);
+    let needs = ledger::submission_cost(&rules, others);
+    let has = ledger::ledger(&group, me).balance;
+    if has < needs {
+        return Err(OpError::ShortOfCredits {
+            what: format!("'{title}'"),
+            needs,
+            has,
+        });
+    }
+    Ok(())
 }

@@ -6,6 +6,8 @@ use automerge::Automerge;
 use jiff::Timestamp;
 use proptest::prelude::*;
 use quire_store::doc::{self, ProfilePatch};
+use quire_store::exchange::ledger::ledgers;
+use quire_store::exchange::suggest::suggestions;
 use quire_store::ids::{CritiqueId, SubmissionId};
 use quire_store::ops;
 use quire_store::views;
@@ -21,6 +23,8 @@ enum Op {
     Withdraw { sub: usize },
     Rate { sub: usize, rating: u8 },
     Thank { sub: usize },
+    Tip { sub: usize },
+    Rules { key: usize, value: &'static str },
     Genres { genres: Vec<&'static str> },
     Sync { with: usize },
 }
@@ -35,6 +39,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => sub.clone().prop_map(|sub| Op::Withdraw { sub }),
         1 => (sub.clone(), 1u8..=5).prop_map(|(sub, rating)| Op::Rate { sub, rating }),
         1 => sub.clone().prop_map(|sub| Op::Thank { sub }),
+        1 => sub.clone().prop_map(|sub| Op::Tip { sub }),
+        1 => (0usize..4, proptest::sample::select(vec!["1", "2", "0.5", "off", "on", "none"]))
+            .prop_map(|(key, value)| Op::Rules { key, value }),
         1 => proptest::sample::subsequence(vec!["ya", "horror", "poetry", "romance"], 0..4)
             .prop_map(|genres| Op::Genres { genres }),
         1 => (0usize..4).prop_map(|with| Op::Sync { with }),
@@ -53,6 +60,7 @@ struct World {
     clock: Timestamp,
     submitted: Vec<SubmissionId>,
     critiques: u8,
+    rule_changes: u8,
 }
 
 impl World {
@@ -66,6 +74,7 @@ impl World {
             clock: t0(),
             submitted: Vec::new(),
             critiques: 0,
+            rule_changes: 0,
         }
     }
 
@@ -116,6 +125,16 @@ impl World {
             Op::Thank { sub } => rate_first(doc, me, pick(sub, &submitted), |d, s, c| {
                 ops::thank(d, me, s, c, now)
             }),
+            Op::Tip { sub } => rate_first(doc, me, pick(sub, &submitted), |d, s, c| {
+                ops::tip(d, me, s, c, now).map(|_| ())
+            }),
+            Op::Rules { key, value } => {
+                self.rule_changes += 1;
+                let id = quire_store::RuleChangeId::from_bytes([self.rule_changes; 16]);
+                let key = ["claim_period_days", "credits", "tip", "max_words"][key];
+                let values = vec![(key.to_string(), value.to_string())];
+                ops::change_rules(doc, me, id, &values, now).map(|_| ())
+            }
             Op::Genres { genres } => {
                 let patch = ProfilePatch {
                     genres: Some(genres.iter().map(|g| g.to_string()).collect()),
@@ -179,6 +198,8 @@ proptest! {
         let first = doc::read_group(&merged[0]).unwrap();
         let first_queue = views::queue(&first, now);
         let first_lines: Vec<_> = first.submissions.values().map(|s| views::claim_line(s, now)).collect();
+        let first_ledgers = ledgers(&first);
+        let first_next: Vec<_> = (0..4).map(|i| suggestions(&first, member(i), now)).collect();
         for doc in &merged[1..] {
             prop_assert_eq!(doc.get_heads(), merged[0].get_heads());
             let group = doc::read_group(doc).unwrap();
@@ -186,6 +207,14 @@ proptest! {
             prop_assert_eq!(views::queue(&group, now), first_queue.clone());
             let lines: Vec<_> = group.submissions.values().map(|s| views::claim_line(s, now)).collect();
             prop_assert_eq!(lines, first_lines.clone());
+            prop_assert_eq!(ledgers(&group), first_ledgers.clone());
+            let next: Vec<_> = (0..4).map(|i| suggestions(&group, member(i), now)).collect();
+            prop_assert_eq!(next, first_next.clone());
+        }
+        // Every ledger explains its balance entry by entry.
+        for l in first_ledgers.values() {
+            let sum: quire_store::exchange::Credits = l.entries.iter().map(|e| e.amount).sum();
+            prop_assert_eq!(sum, l.balance);
         }
         prop_assert!(first.skipped.is_empty(), "{:?}", first.skipped);
     }

@@ -11,3 +11,7 @@ mod convergence;
 
 /// A group kept on a real file system through `Group`.
 mod durable;
+
+/// The critique exchange: rules over time, credits and ledgers, tips, claims that lapse and
+/// move up, suggestions, reliability and activity.
+mod exchange;

@@ -306,7 +306,7 @@ fn ids_resolve_by_unique_prefix_and_names_by_any_case() {
     let a = SubmissionId::from_bytes([0xab; 16]);
     let b = SubmissionId::from_bytes([0xac; 16]);
     ops::submit(&mut doc, member(0), a, draft("One"), after(1)).unwrap();
-    ops::submit(&mut doc, member(0), b, draft("Two"), after(1)).unwrap();
+    ops::submit(&mut doc, member(1), b, draft("Two"), after(1)).unwrap();
     assert_eq!(ops::resolve_submission(&doc, "abab"), Ok(a));
     let err = ops::resolve_submission(&doc, "a").unwrap_err().to_string();
     assert!(err.starts_with("`a` matches several submissions"), "{err}");

@@ -59,3 +59,13 @@ pub fn draft(title: &str) -> ops::SubmissionDraft {
         ..Default::default()
     }
 }
+
+/// Member `i` (any index) under `name`.
+pub fn new_member_named(i: usize, name: &str) -> NewMember {
+    NewMember {
+        id: member(i),
+        display_name: name.into(),
+        device: device(i),
+        device_label: format!("laptop {i}"),
+    }
+}

@@ -5,6 +5,9 @@
 //!   a large one; floor: the same operation on an in-memory automerge document.
 //! * open: loading a large group from disk until it is ready to show (read into the model).
 //! * size: the compacted group on disk against automerge's own `save()`.
+//! * exchange: derive every ledger, the queue order and one member's suggestions for a group
+//!   of 1,000 members and 100,000 critiques, built directly as the model; and, separately,
+//!   reading that group from its automerge document.
 //!
 //! `--quick` runs small sizes for CI; the full sizes are the targets.
 
@@ -28,12 +31,18 @@ struct Args {
     /// Edits timed per group [default: 300, or 60 with --quick].
     #[arg(long)]
     edits: Option<usize>,
+    /// Only the exchange figures.
+    #[arg(long)]
+    exchange_only: bool,
 }
 
 const WORDS: &str = "The mill wheel turned all night and nobody in the village slept. ";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.exchange_only {
+        return exchange::figures(args.quick);
+    }
     let n = args
         .submissions
         .unwrap_or(if args.quick { 1_000 } else { 10_000 });
@@ -143,15 +152,23 @@ fn main() -> anyhow::Result<()> {
         "on disk after compaction: {on_disk} bytes; automerge save(): {saved} bytes; ratio {:.3} (target ≤ 1.1)",
         on_disk as f64 / saved as f64
     );
-    Ok(())
+    println!();
+    exchange::figures(args.quick)
 }
+
+#[path = "quire_bench/exchange.rs"]
+mod exchange;
 
 fn founded(device: DeviceId, me: MemberId, now: jiff::Timestamp) -> anyhow::Result<Automerge> {
     let new = NewGroup {
         id: GroupId::random(),
         name: "Bench Writers".into(),
         description: String::new(),
-        rules: Default::default(),
+        // One member submits thousands of pieces: a group without credits.
+        rules: quire_store::model::Rules {
+            credits: false,
+            ..Default::default()
+        },
         founder: NewMember {
             id: me,
             display_name: "Bench".into(),
@@ -181,7 +198,10 @@ fn edit(group: &mut Group, i: usize, now: jiff::Timestamp) -> anyhow::Result<()>
     Ok(())
 }
 
-fn time(n: usize, mut f: impl FnMut(usize) -> anyhow::Result<()>) -> anyhow::Result<Summary> {
+pub(crate) fn time(
+    n: usize,
+    mut f: impl FnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<Summary> {
     let mut samples: Vec<Duration> = Vec::with_capacity(n);
     for i in 0..n {
         let t = Instant::now();
@@ -191,7 +211,7 @@ fn time(n: usize, mut f: impl FnMut(usize) -> anyhow::Result<()>) -> anyhow::Res
     Ok(Summary::of(&samples))
 }
 
-fn row(figure: &str, workload: &str, s: &Summary, target: &str) {
+pub(crate) fn row(figure: &str, workload: &str, s: &Summary, target: &str) {
     println!(
         "| {figure} | {workload} | {:.3} | {:.3} | {target} |",
         s.median_ms, s.p99_ms

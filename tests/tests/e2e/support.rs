@@ -33,13 +33,15 @@ pub fn quire_ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// A data dir with one group made by `quire init`; returns the group id.
+/// A data dir with one group made by `quire init`; returns the group id. The group runs
+/// without credits, so its one member can submit piece after piece.
 pub fn init_group(data: &Path) -> GroupId {
     quire_ok(
         data,
         &["init", "--name", "Tuesday Writers", "--me", "Julia Amante"],
         None,
     );
+    quire_ok(data, &["rules", "--set", "credits=off"], None);
     let ids = DataDir::open(data).unwrap().group_ids().unwrap();
     assert_eq!(ids.len(), 1);
     ids[0]

@@ -1,0 +1,105 @@
+//! The activity feed: the document's history read as who did what, when.
+//!
+//! Each change's author is its automerge actor, which names the device
+//! ([`crate::device_of_actor`]); the roster says whose device it is. Each change's message was
+//! written by the operation that made it ("claim <submission id>"); here ids become titles.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::ids::{CritiqueId, DeviceId, MemberId, SubmissionId};
+use crate::model::Group;
+
+/// One change as the document's history records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// When its device says it was made (to the second).
+    pub at: Timestamp,
+    /// The device that made it, if its actor names one.
+    pub device: Option<DeviceId>,
+    /// What the operation wrote as its message.
+    pub message: String,
+}
+
+/// One line of the activity feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    /// When.
+    pub at: Timestamp,
+    /// Who, if the device belongs to a member.
+    pub member: Option<MemberId>,
+    /// Their name, or "someone".
+    pub who: String,
+    /// What they did, e.g. "claimed 'The Mill'".
+    pub what: String,
+}
+
+/// The changes made at or after `since` (all if `None`), newest first.
+pub fn activity(group: &Group, changes: &[Change], since: Option<Timestamp>) -> Vec<Activity> {
+    let owners: BTreeMap<DeviceId, MemberId> = group
+        .members
+        .values()
+        .flat_map(|m| m.devices.keys().map(move |d| (*d, m.id)))
+        .collect();
+    let mut critiques: BTreeMap<CritiqueId, SubmissionId> = BTreeMap::new();
+    for sub in group.submissions.values() {
+        for id in sub.critiques.keys() {
+            critiques.insert(*id, sub.id);
+        }
+    }
+    let mut out: Vec<Activity> = changes
+        .iter()
+        .filter(|c| since.is_none_or(|s| c.at >= s))
+        .map(|c| {
+            let member = c.device.and_then(|d| owners.get(&d).copied());
+            Activity {
+                at: c.at,
+                member,
+                who: member.map_or_else(|| "someone".to_string(), |m| group.name_of(m)),
+                what: describe(group, &critiques, &c.message),
+            }
+        })
+        .collect();
+    // Stable: changes at the same second keep the history's order, newest first.
+    out.reverse();
+    out.sort_by_key(|a| std::cmp::Reverse(a.at));
+    out
+}
+
+/// A change message in words, with the ids it names replaced by titles.
+pub fn describe(
+    group: &Group,
+    critiques: &BTreeMap<CritiqueId, SubmissionId>,
+    message: &str,
+) -> String {
+    let (verb, rest) = message.split_once(' ').unwrap_or((message, ""));
+    let title = |id: SubmissionId| {
+        group
+            .submissions
+            .get(&id)
+            .map_or_else(|| id.short(), |s| format!("'{}'", s.title))
+    };
+    let piece = rest.parse::<SubmissionId>().ok().map(title);
+    let of_critique = rest
+        .parse::<CritiqueId>()
+        .ok()
+        .and_then(|c| critiques.get(&c).copied())
+        .map(title);
+    match (verb, piece, of_critique) {
+        ("claim", Some(t), _) => format!("claimed {t}"),
+        ("unclaim", Some(t), _) => format!("let go of their claim on {t}"),
+        ("critique", Some(t), _) => format!("critiqued {t}"),
+        ("withdraw", Some(t), _) => format!("withdrew {t}"),
+        ("rate", _, Some(t)) => format!("rated a critique of {t}"),
+        ("thank", _, Some(t)) => format!("thanked a reviewer of {t}"),
+        ("tip", _, Some(t)) => format!("tipped a reviewer of {t}"),
+        ("submit", _, _) => format!("submitted {rest}"),
+        ("rules", _, _) => format!("changed the rules: {rest}"),
+        ("edit", _, _) if rest == "profile" => "edited their profile".to_string(),
+        ("create", _, _) => format!("created the {rest}"),
+        ("add", _, _) => format!("added {rest}"),
+        _ => message.to_string(),
+    }
+}
