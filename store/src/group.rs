@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use crate::doc;
 use crate::error::{Error, OpError};
 use crate::ids::{DeviceId, GroupId, MemberId};
+use crate::live_view::LiveView;
 use crate::model;
 use crate::ops::{self, NewGroup};
 use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, StorageOptions};
@@ -21,6 +22,8 @@ use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, Storage
 pub struct Group {
     storage: GroupStorage,
     device: DeviceId,
+    /// The model, kept current lazily by [`Group::view`].
+    view: Option<LiveView>,
 }
 
 /// A fresh automerge actor for one session of `device`: the device's key followed by eight
@@ -50,7 +53,11 @@ impl Group {
         let id = new.id;
         let doc = ops::create_group(new, session_actor(device), now)?;
         let storage = data.create_group(id, doc, options)?;
-        Ok(Group { storage, device })
+        Ok(Group {
+            storage,
+            device,
+            view: None,
+        })
     }
 
     /// Opens group `id` in `data` as `device`. Refuses a document from a newer schema without
@@ -71,7 +78,11 @@ impl Group {
                 .map(|w| format!("; {w}"))
                 .collect(),
         })?;
-        Ok(Group { storage, device })
+        Ok(Group {
+            storage,
+            device,
+            view: None,
+        })
     }
 
     /// The group's id.
@@ -110,6 +121,46 @@ impl Group {
             problem,
             damage: String::new(),
         }
+    }
+
+    /// The group as the model, brought up to date with the document by reading only what
+    /// changed since the last call.
+    pub fn view(&mut self) -> Result<&model::Group, Error> {
+        let doc = self.storage.doc();
+        let result = match &mut self.view {
+            Some(view) => view.catch_up(doc),
+            None => LiveView::load(doc).map(|v| {
+                self.view = Some(v);
+            }),
+        };
+        if let Err(problem) = result {
+            self.view = None;
+            return Err(self.doc_error(problem));
+        }
+        Ok(self.view.as_ref().map(LiveView::group).expect("set above"))
+    }
+
+    /// Submits `draft` as this device's member; durable before it returns. When the group
+    /// runs on credits the balance is checked against the live view, which catches up with
+    /// the document by reading only the entries that changed, instead of reading the whole
+    /// group again.
+    pub fn submit(
+        &mut self,
+        id: crate::SubmissionId,
+        draft: ops::SubmissionDraft,
+        now: Timestamp,
+    ) -> Result<model::Submission, Error> {
+        let me = self.me()?;
+        let credits = doc::read_info(self.doc())
+            .map(|info| info.rules_at(now).credits)
+            .unwrap_or(true);
+        if credits {
+            self.view()?;
+        }
+        let known = self.view.as_ref().filter(|_| credits);
+        let sub = ops::submit_with(self.storage.doc_mut(), me, id, draft, now, known)?;
+        self.storage.persist()?;
+        Ok(sub)
     }
 
     /// The group's name.

@@ -41,6 +41,7 @@ mod error;
 pub mod exchange;
 mod group;
 pub mod ids;
+pub mod live_view;
 pub mod model;
 pub mod ops;
 pub mod storage;

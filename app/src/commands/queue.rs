@@ -30,7 +30,7 @@ pub fn submit(ctx: &Context, args: SubmitArgs) -> anyhow::Result<()> {
     };
     let mut group = ctx.open_group()?;
     let (id, now) = (SubmissionId::random(), now());
-    let sub = group.act(|doc, me| ops::submit(doc, me, id, draft, now))?;
+    let sub = group.submit(id, draft, now)?;
     eprintln!(
         "submitted '{}' ({} words, {} critiques wanted)",
         sub.title, sub.word_count, sub.critiques_wanted

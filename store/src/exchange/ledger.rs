@@ -318,7 +318,13 @@ pub fn others_open(group: &Group, author: MemberId, at: Timestamp, id: Submissio
 }
 
 /// For every submission, how many of its author's earlier pieces were open when it came in.
+///
+/// One sweep per author in submission order, holding the closing times of the pieces still
+/// open in a min-heap: `O(k log k)` for an author with `k` pieces, where comparing every pair
+/// made one prolific author cost seconds.
 fn others_open_at_submission(group: &Group) -> BTreeMap<SubmissionId, u32> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     let mut by_author: BTreeMap<MemberId, Vec<&Submission>> = BTreeMap::new();
     for s in group.submissions.values() {
         by_author.entry(s.author).or_default().push(s);
@@ -326,13 +332,37 @@ fn others_open_at_submission(group: &Group) -> BTreeMap<SubmissionId, u32> {
     let mut out = BTreeMap::new();
     for subs in by_author.values_mut() {
         subs.sort_by_key(|s| (s.submitted_at, s.id));
-        for (i, s) in subs.iter().enumerate() {
-            let open = subs[..i]
-                .iter()
-                .filter(|earlier| open_at(earlier, s.submitted_at))
-                .count();
-            out.insert(s.id, open as u32);
+        let mut open: BinaryHeap<Reverse<Timestamp>> = BinaryHeap::new();
+        for s in subs.iter() {
+            while open
+                .peek()
+                .is_some_and(|Reverse(closed)| *closed <= s.submitted_at)
+            {
+                open.pop();
+            }
+            out.insert(s.id, open.len() as u32);
+            open.push(Reverse(closed_at(s).unwrap_or(Timestamp::MAX)));
         }
     }
     out
+}
+
+/// When `sub` stopped being open (see [`open_at`]): withdrawn, or the moment its last wanted
+/// reviewer first delivered; `None` while it is still open.
+fn closed_at(sub: &Submission) -> Option<Timestamp> {
+    let mut first: BTreeMap<MemberId, Timestamp> = BTreeMap::new();
+    for c in sub.critiques.values() {
+        let at = first.entry(c.reviewer).or_insert(c.delivered_at);
+        *at = (*at).min(c.delivered_at);
+    }
+    let mut times: Vec<Timestamp> = first.into_values().collect();
+    times.sort();
+    let full = match sub.critiques_wanted as usize {
+        0 => Some(sub.submitted_at),
+        wanted => times.get(wanted - 1).copied(),
+    };
+    match (sub.withdrawn_at, full) {
+        (Some(w), Some(f)) => Some(w.min(f)),
+        (w, f) => w.or(f),
+    }
 }

@@ -28,7 +28,7 @@ pub use group::{NewGroup, NewMember, add_member, create_group};
 pub use profile::update_profile;
 pub use resolve::{resolve_critique, resolve_member, resolve_submission};
 pub use rules::change_rules;
-pub use submission::{SubmissionDraft, submit, withdraw};
+pub use submission::{SubmissionDraft, submit, submit_with, withdraw};
 
 /// Longest title, genre or name accepted, in characters.
 pub const MAX_SHORT_TEXT: usize = 200;

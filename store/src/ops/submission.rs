@@ -11,6 +11,7 @@ use crate::doc;
 use crate::error::OpError;
 use crate::exchange::ledger;
 use crate::ids::{MemberId, SubmissionId};
+use crate::live_view::LiveView;
 use crate::model::Submission;
 
 /// A piece as its author hands it in.
@@ -40,6 +41,23 @@ pub fn submit(
     draft: SubmissionDraft,
     now: Timestamp,
 ) -> Result<Submission, OpError> {
+    submit_with(doc, me, id, draft, now, None)
+}
+
+/// [`submit`], checking credits against `known`, the group as the caller already holds it,
+/// when it reflects the document's current heads; otherwise the group is read afresh (a pass
+/// over the whole document).
+pub fn submit_with(
+    doc: &mut Automerge,
+    me: MemberId,
+    id: SubmissionId,
+    draft: SubmissionDraft,
+    now: Timestamp,
+    known: Option<&LiveView>,
+) -> Result<Submission, OpError> {
+    let known = known
+        .filter(|view| view.heads() == doc.get_heads().as_slice())
+        .map(LiveView::group);
     let title = short_text("title", &draft.title)?;
     let genre = short_text("genre", &draft.genre)?.to_lowercase();
     if draft.text.trim().is_empty() {
@@ -81,7 +99,7 @@ pub fn submit(
             });
         }
         if rules.credits {
-            check_credits(tx, me, id, &title, now)?;
+            check_credits(tx, known, me, id, &title, now)?;
         }
         let sub = Submission {
             id,
@@ -132,16 +150,24 @@ pub fn withdraw(
 /// Refuses a submission its author cannot pay for, with the numbers.
 fn check_credits(
     tx: &automerge::transaction::Transaction<'_>,
+    known: Option<&crate::model::Group>,
     me: MemberId,
     id: SubmissionId,
     title: &str,
     now: Timestamp,
 ) -> Result<(), OpError> {
-    let group = doc::read_group(tx)?;
+    let read;
+    let group = match known {
+        Some(group) => group,
+        None => {
+            read = doc::read_group(tx)?;
+            &read
+        }
+    };
     let rules = group.info.rules_at(now);
-    let others = ledger::others_open(&group, me, now, id);
+    let others = ledger::others_open(group, me, now, id);
     let needs = ledger::submission_cost(&rules, others);
-    let has = ledger::ledger(&group, me).balance;
+    let has = ledger::ledger(group, me).balance;
     if has < needs {
         return Err(OpError::ShortOfCredits {
             what: format!("'{title}'"),

@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         let now = jiff::Timestamp::now();
-        group.act(|doc, me| ops::submit(doc, me, sub, draft, now))?;
+        group.submit(sub, draft, now)?;
         let mut out = stdout.lock();
         writeln!(out, "{sub}")?;
         out.flush()?;

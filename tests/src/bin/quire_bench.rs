@@ -66,7 +66,8 @@ fn main() -> anyhow::Result<()> {
     // Floor: the same operation on an in-memory document, no disk.
     let mut floor_doc = large.fork();
     let floor = time(edits, |i| {
-        ops::submit(&mut floor_doc, me, SubmissionId::random(), draft(i), start)?;
+        let id = SubmissionId::random();
+        ops::submit(&mut floor_doc, me, id, draft(i), start)?;
         Ok(())
     })?;
 
@@ -81,6 +82,25 @@ fn main() -> anyhow::Result<()> {
     drop(group);
     let mut group = Group::open(&data, large_id, device, options)?;
     let edit_large = time(edits, |i| edit(&mut group, i, start))?;
+    // Now with credits on (pieces free, so the balance never runs out): every submission
+    // checks the member's balance against the whole group's ledger.
+    let credits_on = [
+        ("credits", "on"),
+        ("submission_cost", "0"),
+        ("extra_open_cost", "0"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    group.act(|doc, me| {
+        ops::change_rules(
+            doc,
+            me,
+            quire_store::ids::RuleChangeId::random(),
+            &credits_on,
+            start,
+        )
+    })?;
+    let credit_edits = edits.min(100);
+    let edit_credits = time(credit_edits, |i| edit(&mut group, i, start))?;
     drop(group);
 
     let opens = if args.quick { 5 } else { 15 };
@@ -124,6 +144,12 @@ fn main() -> anyhow::Result<()> {
         "≤ 5 ms median",
     );
     row(
+        "submit with credit check",
+        &format!("{n} submissions"),
+        &edit_credits,
+        "",
+    );
+    row(
         "open until ready",
         &format!("{n} submissions"),
         &open,
@@ -164,7 +190,8 @@ fn founded(device: DeviceId, me: MemberId, now: jiff::Timestamp) -> anyhow::Resu
         id: GroupId::random(),
         name: "Bench Writers".into(),
         description: String::new(),
-        // One member submits thousands of pieces: a group without credits.
+        // One member submits thousands of pieces: built without credits; the credit check is
+        // timed separately once the group is large.
         rules: quire_store::model::Rules {
             credits: false,
             ..Default::default()
@@ -194,7 +221,7 @@ fn draft(i: usize) -> SubmissionDraft {
 
 fn edit(group: &mut Group, i: usize, now: jiff::Timestamp) -> anyhow::Result<()> {
     let id = SubmissionId::random();
-    group.act(|doc, me| ops::submit(doc, me, id, draft(i), now))?;
+    group.submit(id, draft(i), now)?;
     Ok(())
 }
 

@@ -1,0 +1,208 @@
+//! The model of an open group, kept current with its document change by change.
+//!
+//! Reading a whole group into the model costs a pass over the document (about 120 ms for ten
+//! thousand submissions). An open group instead keeps its model, and when the document moves on
+//! (a local operation, changes from another process or a peer) it asks automerge which entries
+//! the new changes touched and reads just those again. Derived views are then computed from a
+//! model that is never more than one catch-up behind, and every catch-up costs what the changes
+//! touched, not what the group holds.
+
+use std::collections::BTreeSet;
+
+use automerge::{Automerge, ChangeHash, PatchAction, Prop};
+
+use crate::doc::{self, DocError};
+use crate::ids::{MemberId, SubmissionId};
+use crate::model::Group;
+
+/// Beyond this many touched entries a full read is cheaper than reading them one by one.
+const FULL_READ_ABOVE: usize = 2_000;
+
+/// The model of a group as of some heads of its document.
+#[derive(Debug, Clone)]
+pub struct LiveView {
+    heads: Vec<ChangeHash>,
+    group: Group,
+}
+
+/// What a set of changes touched.
+#[derive(Debug, Default)]
+struct Touched {
+    group: bool,
+    members: BTreeSet<String>,
+    submissions: BTreeSet<String>,
+    other: bool,
+}
+
+impl LiveView {
+    /// Reads the whole group.
+    pub fn load(doc: &Automerge) -> Result<Self, DocError> {
+        Ok(Self {
+            heads: doc.get_heads(),
+            group: doc::read_group(doc)?,
+        })
+    }
+
+    /// The heads the model reflects.
+    pub fn heads(&self) -> &[ChangeHash] {
+        &self.heads
+    }
+
+    /// The model.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// Brings the model up to `doc`'s heads, reading only the entries that changed.
+    pub fn catch_up(&mut self, doc: &Automerge) -> Result<(), DocError> {
+        let heads = doc.get_heads();
+        if heads == self.heads {
+            return Ok(());
+        }
+        let touched = touched(doc, &self.heads, &heads);
+        let many = touched.members.len() + touched.submissions.len() > FULL_READ_ABOVE;
+        if touched.other || many {
+            *self = Self::load(doc)?;
+            return Ok(());
+        }
+        doc::check_schema(doc)?;
+        if touched.group {
+            self.group.info = doc::read_info(doc)?;
+        }
+        for key in &touched.members {
+            let Ok(id) = key.parse::<MemberId>() else {
+                continue;
+            };
+            match doc::read_member(doc, id) {
+                Ok(Some(m)) => {
+                    self.group.members.insert(id, m);
+                }
+                Ok(None) | Err(_) => {
+                    self.group.members.remove(&id);
+                }
+            }
+        }
+        for key in &touched.submissions {
+            let Ok(id) = key.parse::<SubmissionId>() else {
+                continue;
+            };
+            match doc::read_submission(doc, id) {
+                Ok(Some(s)) => {
+                    self.group.submissions.insert(id, s);
+                }
+                Ok(None) | Err(_) => {
+                    self.group.submissions.remove(&id);
+                }
+            }
+        }
+        self.heads = heads;
+        Ok(())
+    }
+}
+
+/// Which top-level entries the changes between `before` and `after` touched.
+fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Touched {
+    let mut touched = Touched::default();
+    for patch in doc.diff(before, after) {
+        let key_of = |action: &PatchAction| match action {
+            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
+            _ => None,
+        };
+        // The path runs from the root: (root, collection), (collection map, entry key), ...
+        let collection = match patch.path.first() {
+            Some((_, Prop::Map(name))) => Some(name.clone()),
+            Some(_) => None,
+            None => key_of(&patch.action),
+        };
+        let entry = match patch.path.get(1) {
+            Some((_, Prop::Map(key))) => Some(key.clone()),
+            Some(_) => None,
+            None if !patch.path.is_empty() => key_of(&patch.action),
+            None => None,
+        };
+        match (collection.as_deref(), entry) {
+            (Some("group"), _) => touched.group = true,
+            (Some("members"), Some(key)) => {
+                touched.members.insert(key);
+            }
+            (Some("submissions"), Some(key)) => {
+                touched.submissions.insert(key);
+            }
+            (Some("invites"), _) => {}
+            _ => touched.other = true,
+        }
+    }
+    touched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{DeviceId, GroupId};
+    use crate::ops::{self, NewGroup, NewMember, SubmissionDraft};
+
+    fn founded() -> Automerge {
+        let new = NewGroup {
+            id: GroupId::from_bytes([1; 16]),
+            name: "Tuesday Writers".into(),
+            description: String::new(),
+            rules: crate::model::Rules {
+                credits: false,
+                ..Default::default()
+            },
+            founder: NewMember {
+                id: MemberId::from_bytes([2; 16]),
+                display_name: "Julia".into(),
+                device: DeviceId::from_bytes([3; 32]),
+                device_label: "laptop".into(),
+            },
+        };
+        ops::create_group(
+            new,
+            automerge::ActorId::from(vec![1u8; 16]),
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn catching_up_equals_reading_afresh() {
+        let mut doc = founded();
+        let mut view = LiveView::load(&doc).unwrap();
+        let me = MemberId::from_bytes([2; 16]);
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let mut remote = doc
+            .fork()
+            .with_actor(automerge::ActorId::from(vec![9u8; 16]));
+        let newcomer = NewMember {
+            id: MemberId::from_bytes([5; 16]),
+            display_name: "Ben".into(),
+            device: DeviceId::from_bytes([6; 32]),
+            device_label: "phone".into(),
+        };
+        ops::add_member(&mut remote, newcomer, now).unwrap();
+        for i in 0..3u8 {
+            let draft = SubmissionDraft {
+                title: format!("Piece {i}"),
+                genre: "ya".into(),
+                text: "words and more words".into(),
+                ..Default::default()
+            };
+            ops::submit(
+                &mut doc,
+                me,
+                SubmissionId::from_bytes([10 + i; 16]),
+                draft,
+                now,
+            )
+            .unwrap();
+            view.catch_up(&doc).unwrap();
+            assert_eq!(view.group(), &doc::read_group(&doc).unwrap());
+        }
+        ops::withdraw(&mut doc, me, SubmissionId::from_bytes([11; 16]), now).unwrap();
+        doc.merge(&mut remote).unwrap();
+        view.catch_up(&doc).unwrap();
+        assert_eq!(view.group(), &doc::read_group(&doc).unwrap());
+        assert_eq!(view.heads(), doc.get_heads());
+    }
+}
