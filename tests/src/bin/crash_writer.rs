@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use quire_store::ops::{self, SubmissionDraft};
+use quire_store::ops::SubmissionDraft;
 use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{Group, GroupId, SubmissionId};
 
