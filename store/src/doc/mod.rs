@@ -486,18 +486,6 @@ pub fn put_claim<D: Doc>(
     Ok(())
 }
 
-/// Removes `member`'s claim on a submission.
-pub fn delete_claim<D: Doc>(
-    doc: &mut D,
-    id: SubmissionId,
-    member: MemberId,
-) -> Result<(), DocError> {
-    let obj = existing_submission(doc, id)?;
-    let claims = required_map(doc, &obj, key::CLAIMS)?;
-    doc.delete(&claims, member.to_string().as_str())?;
-    Ok(())
-}
-
 /// Adds a delivered critique to a submission.
 pub fn put_critique<D: Doc>(
     doc: &mut D,
@@ -526,39 +514,31 @@ fn existing_critique<D: Doc>(
         .ok_or_else(|| DocError::NotAGroup(format!("no critique `{id}`")))
 }
 
-/// Sets the author's rating of a critique.
-pub fn set_rating<D: Doc>(
-    doc: &mut D,
-    sub: SubmissionId,
-    id: CritiqueId,
-    rating: u8,
-) -> Result<(), DocError> {
-    let obj = existing_critique(doc, sub, id)?;
-    doc.put(&obj, "rating", ScalarValue::Uint(rating.into()))?;
-    Ok(())
+/// The author's answer to a critique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CritiqueMark {
+    /// A rating, 1 to 5.
+    Rated(u8),
+    /// Thanks, given at this time.
+    Thanked(Timestamp),
+    /// A tip, given at this time.
+    Tipped(Timestamp),
 }
 
-/// Records the author's thanks for a critique.
-pub fn set_thanked<D: Doc>(
+/// Records the author's rating, thanks or tip on a critique.
+pub fn mark_critique<D: Doc>(
     doc: &mut D,
     sub: SubmissionId,
     id: CritiqueId,
-    at: Timestamp,
+    mark: CritiqueMark,
 ) -> Result<(), DocError> {
     let obj = existing_critique(doc, sub, id)?;
-    doc.put(&obj, "thanked_at", ScalarValue::Int(millis(at)))?;
-    Ok(())
-}
-
-/// Records the author's tip for a critique.
-pub fn set_tipped<D: Doc>(
-    doc: &mut D,
-    sub: SubmissionId,
-    id: CritiqueId,
-    at: Timestamp,
-) -> Result<(), DocError> {
-    let obj = existing_critique(doc, sub, id)?;
-    doc.put(&obj, "tipped_at", ScalarValue::Int(millis(at)))?;
+    let (field, value) = match mark {
+        CritiqueMark::Rated(r) => ("rating", ScalarValue::Uint(r.into())),
+        CritiqueMark::Thanked(at) => ("thanked_at", ScalarValue::Int(millis(at))),
+        CritiqueMark::Tipped(at) => ("tipped_at", ScalarValue::Int(millis(at))),
+    };
+    doc.put(&obj, field, value)?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use automerge::Automerge;
 use jiff::{SignedDuration, Timestamp};
 
-use super::{current_member, existing_submission, label, transact};
+use super::{current_member, existing_submission, label, reviewable, transact};
 use crate::doc;
 use crate::error::OpError;
 use crate::ids::{MemberId, SubmissionId};
@@ -20,17 +20,7 @@ pub fn claim(
 ) -> Result<LinePosition, OpError> {
     transact(doc, format!("claim {id}"), now, |tx| {
         current_member(tx, me)?;
-        let mut sub = existing_submission(tx, id)?;
-        let title = label(&sub);
-        if sub.withdrawn_at.is_some() {
-            return Err(OpError::Withdrawn(title));
-        }
-        if sub.author == me {
-            return Err(OpError::OwnSubmission(title));
-        }
-        if sub.critique_by(me).is_some() {
-            return Err(OpError::AlreadyCritiqued(title));
-        }
+        let (mut sub, title) = reviewable(tx, me, id)?;
         let line = claim_line(&sub, now);
         if line.position_of(me).is_some() {
             return Err(OpError::AlreadyClaimed(title));

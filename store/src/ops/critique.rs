@@ -3,7 +3,7 @@
 use automerge::Automerge;
 use jiff::Timestamp;
 
-use super::{current_member, existing_submission, label, long_text, transact};
+use super::{current_member, existing_submission, label, long_text, reviewable, transact};
 use crate::doc;
 use crate::error::OpError;
 use crate::exchange::Credits;
@@ -27,17 +27,7 @@ pub fn critique(
     long_text("critique", body)?;
     transact(doc, format!("critique {sub_id}"), now, |tx| {
         current_member(tx, me)?;
-        let sub = existing_submission(tx, sub_id)?;
-        let title = label(&sub);
-        if sub.withdrawn_at.is_some() {
-            return Err(OpError::Withdrawn(title));
-        }
-        if sub.author == me {
-            return Err(OpError::OwnSubmission(title));
-        }
-        if sub.critique_by(me).is_some() {
-            return Err(OpError::AlreadyCritiqued(title));
-        }
+        let (sub, title) = reviewable(tx, me, sub_id)?;
         let Some(claim) = sub.claims.get(&me).filter(|c| c.released_at.is_none()) else {
             return Err(OpError::NotClaimed(title));
         };
@@ -98,7 +88,7 @@ pub fn rate(
                 action: "rate its critiques",
             });
         }
-        doc::set_rating(tx, sub_id, id, rating)?;
+        doc::mark_critique(tx, sub_id, id, doc::CritiqueMark::Rated(rating))?;
         Ok(())
     })
 }
@@ -129,7 +119,7 @@ pub fn thank(
                 .unwrap_or_else(|| critique.reviewer.short());
             return Err(OpError::AlreadyThanked { reviewer });
         }
-        doc::set_thanked(tx, sub_id, id, now)?;
+        doc::mark_critique(tx, sub_id, id, doc::CritiqueMark::Thanked(now))?;
         Ok(())
     })
 }
@@ -175,7 +165,7 @@ pub fn tip(
                 has,
             });
         }
-        doc::set_tipped(tx, sub_id, id, now)?;
+        doc::mark_critique(tx, sub_id, id, doc::CritiqueMark::Tipped(now))?;
         Ok(rules.tip)
     })
 }

@@ -68,6 +68,27 @@ pub(crate) fn existing_submission(
     doc::read_submission(tx, id)?.ok_or_else(|| OpError::NoSubmission(id.short()))
 }
 
+/// Submission `id` as one `me` may review: it exists, is not withdrawn, is not `me`'s own,
+/// and `me` has not critiqued it yet. Returns it with its label for messages.
+pub(crate) fn reviewable(
+    tx: &Transaction<'_>,
+    me: MemberId,
+    id: SubmissionId,
+) -> Result<(Submission, String), OpError> {
+    let sub = existing_submission(tx, id)?;
+    let title = label(&sub);
+    if sub.withdrawn_at.is_some() {
+        return Err(OpError::Withdrawn(title));
+    }
+    if sub.author == me {
+        return Err(OpError::OwnSubmission(title));
+    }
+    if sub.critique_by(me).is_some() {
+        return Err(OpError::AlreadyCritiqued(title));
+    }
+    Ok((sub, title))
+}
+
 /// Checks a required short text (title, name, genre) and returns it tidied.
 pub(crate) fn short_text(field: &'static str, value: &str) -> Result<String, OpError> {
     let tidy = crate::text::tidy(value);
