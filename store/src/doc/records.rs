@@ -211,13 +211,13 @@ fn rule_values(map: &Map) -> BTreeMap<String, String> {
     map.entries()
         .filter_map(|(k, v)| {
             let text = match v {
-                Node::Str(s) => s.clone(),
+                Node::Str(s) => s.to_string(),
                 Node::Uint(n) => n.to_string(),
                 Node::Int(n) => n.to_string(),
                 Node::Bool(b) => if *b { "on" } else { "off" }.to_string(),
                 _ => return None,
             };
-            Some((k.clone(), text))
+            Some((k.to_string(), text))
         })
         .collect()
 }

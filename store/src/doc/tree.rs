@@ -9,6 +9,7 @@
 //! Nesting deeper than [`MAX_DEPTH`] is cut off, so a hostile document cannot overflow the
 //! stack; lists and text objects, which the schema never uses, become [`Node::Other`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -20,30 +21,31 @@ pub const MAX_DEPTH: usize = 8;
 
 /// One value in the tree.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    Str(String),
+pub(crate) enum Node<'a> {
+    /// Borrowed from the document: the tree copies nothing until a record is built.
+    Str(Cow<'a, str>),
     Int(i64),
     Uint(u64),
     Bool(bool),
     Null,
-    Map(Map),
+    Map(Map<'a>),
     /// Anything the schema never writes (lists, text, bytes, floats, too deep).
     Other(&'static str),
 }
 
 /// A map of the tree.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Map(pub BTreeMap<String, Node>);
+pub(crate) struct Map<'a>(pub BTreeMap<Cow<'a, str>, Node<'a>>);
 
 /// Why a record could not be read.
 pub(crate) type Invalid = String;
 
-fn scalar(value: &ScalarValueRef<'_>) -> Node {
+fn scalar<'a>(value: ScalarValueRef<'a>) -> Node<'a> {
     match value {
-        ScalarValueRef::Str(s) => Node::Str(s.to_string()),
-        ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) => Node::Int(*i),
-        ScalarValueRef::Uint(u) => Node::Uint(*u),
-        ScalarValueRef::Boolean(b) => Node::Bool(*b),
+        ScalarValueRef::Str(s) => Node::Str(s),
+        ScalarValueRef::Int(i) | ScalarValueRef::Timestamp(i) => Node::Int(i),
+        ScalarValueRef::Uint(u) => Node::Uint(u),
+        ScalarValueRef::Boolean(b) => Node::Bool(b),
         ScalarValueRef::Null => Node::Null,
         ScalarValueRef::Counter(_) => Node::Other("a counter"),
         ScalarValueRef::F64(_) => Node::Other("a float"),
@@ -53,14 +55,14 @@ fn scalar(value: &ScalarValueRef<'_>) -> Node {
 }
 
 /// The entries of one object, in the order automerge yields them.
-type Entries = Vec<(String, Slot)>;
+type Entries<'a> = Vec<(Cow<'a, str>, Slot<'a>)>;
 
-enum Slot {
-    Value(Node),
+enum Slot<'a> {
+    Value(Node<'a>),
     Child(ObjId),
 }
 
-fn slot(value: &ValueRef<'_>, id: impl FnOnce() -> ObjId) -> Slot {
+fn slot<'a>(value: ValueRef<'a>, id: impl FnOnce() -> ObjId) -> Slot<'a> {
     match value {
         ValueRef::Object(ObjType::Map) => Slot::Child(id()),
         ValueRef::Object(_) => Slot::Value(Node::Other("a list or text")),
@@ -69,9 +71,9 @@ fn slot(value: &ValueRef<'_>, id: impl FnOnce() -> ObjId) -> Slot {
 }
 
 /// Reads the map `obj` and everything under it in one pass over the document.
-pub(crate) fn read_bulk<D: automerge::ReadDoc>(doc: &D, obj: &ObjId) -> Map {
-    let mut slots: HashMap<ObjId, Entries> = HashMap::new();
-    let mut current: Option<(Arc<ObjId>, Entries)> = None;
+pub(crate) fn read_bulk<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId) -> Map<'a> {
+    let mut slots: HashMap<ObjId, Entries<'a>> = HashMap::new();
+    let mut current: Option<(Arc<ObjId>, Entries<'a>)> = None;
     for item in doc.iter_at(obj, None) {
         let DocItem::Map(entry) = item.item else {
             continue;
@@ -85,9 +87,10 @@ pub(crate) fn read_bulk<D: automerge::ReadDoc>(doc: &D, obj: &ObjId) -> Map {
             }
             current = Some((item.obj.clone(), Vec::new()));
         }
-        let s = slot(&entry.value, || entry.id());
+        let id = || entry.id();
+        let s = slot(entry.value.clone(), id);
         if let Some((_, entries)) = current.as_mut() {
-            entries.push((entry.key.into_owned(), s));
+            entries.push((entry.key, s));
         }
     }
     if let Some((o, entries)) = current.take() {
@@ -96,7 +99,7 @@ pub(crate) fn read_bulk<D: automerge::ReadDoc>(doc: &D, obj: &ObjId) -> Map {
     assemble(&mut slots, obj, 0)
 }
 
-fn assemble(slots: &mut HashMap<ObjId, Entries>, obj: &ObjId, depth: usize) -> Map {
+fn assemble<'a>(slots: &mut HashMap<ObjId, Entries<'a>>, obj: &ObjId, depth: usize) -> Map<'a> {
     let mut map = BTreeMap::new();
     for (key, slot) in slots.remove(obj).unwrap_or_default() {
         let node = match slot {
@@ -110,24 +113,25 @@ fn assemble(slots: &mut HashMap<ObjId, Entries>, obj: &ObjId, depth: usize) -> M
 }
 
 /// Reads the map `obj` and everything under it, object by object; cheap for a small subtree.
-pub(crate) fn read_one<D: automerge::ReadDoc>(doc: &D, obj: &ObjId) -> Map {
+pub(crate) fn read_one<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId) -> Map<'a> {
     read_one_at(doc, obj, 0)
 }
 
-fn read_one_at<D: automerge::ReadDoc>(doc: &D, obj: &ObjId, depth: usize) -> Map {
+fn read_one_at<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId, depth: usize) -> Map<'a> {
     let mut map = BTreeMap::new();
     for entry in doc.map_range(obj, ..) {
-        let node = match slot(&entry.value, || entry.id()) {
+        let id = || entry.id();
+        let node = match slot(entry.value.clone(), id) {
             Slot::Value(v) => v,
             Slot::Child(_) if depth >= MAX_DEPTH => Node::Other("nested too deep"),
             Slot::Child(child) => Node::Map(read_one_at(doc, &child, depth + 1)),
         };
-        map.insert(entry.key.into_owned(), node);
+        map.insert(entry.key, node);
     }
     Map(map)
 }
 
-fn kind(node: &Node) -> &'static str {
+fn kind(node: &Node<'_>) -> &'static str {
     match node {
         Node::Str(_) => "a string",
         Node::Int(_) | Node::Uint(_) => "a number",
@@ -138,13 +142,13 @@ fn kind(node: &Node) -> &'static str {
     }
 }
 
-fn wrong(key: &str, wanted: &str, node: &Node) -> Invalid {
+fn wrong(key: &str, wanted: &str, node: &Node<'_>) -> Invalid {
     format!("`{key}` should be {wanted}, not {}", kind(node))
 }
 
-impl Map {
+impl<'a> Map<'a> {
     /// The entries of the map.
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &Node)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&Cow<'a, str>, &Node<'a>)> {
         self.0.iter()
     }
 
@@ -158,7 +162,7 @@ impl Map {
     pub fn opt_str(&self, key: &str) -> Result<Option<String>, Invalid> {
         match self.0.get(key) {
             None | Some(Node::Null) => Ok(None),
-            Some(Node::Str(s)) => Ok(Some(s.clone())),
+            Some(Node::Str(s)) => Ok(Some(s.to_string())),
             Some(other) => Err(wrong(key, "a string", other)),
         }
     }
@@ -212,8 +216,8 @@ impl Map {
     }
 
     /// A nested map; missing is empty.
-    pub fn map(&self, key: &str) -> Result<&Map, Invalid> {
-        static EMPTY: Map = Map(BTreeMap::new());
+    pub fn map(&self, key: &str) -> Result<&Map<'a>, Invalid> {
+        static EMPTY: Map<'static> = Map(BTreeMap::new());
         match self.0.get(key) {
             None => Ok(&EMPTY),
             Some(Node::Map(m)) => Ok(m),
@@ -228,7 +232,7 @@ impl Map {
             .0
             .iter()
             .filter(|(_, v)| **v == Node::Bool(true))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k.to_string())
             .collect())
     }
 
@@ -239,7 +243,7 @@ impl Map {
             .0
             .iter()
             .filter_map(|(k, v)| match v {
-                Node::Str(s) => Some((k.clone(), s.clone())),
+                Node::Str(s) => Some((k.to_string(), s.to_string())),
                 _ => None,
             })
             .collect())
