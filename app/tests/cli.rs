@@ -129,6 +129,11 @@ fn bad_input_gets_one_line_naming_it() {
     let q = Quire::new();
     let err = q.fails(&["queue"]);
     assert!(err.contains("no groups in"), "{err}");
+    let err = q.fails(&["--data-dir", "/proc/no-such-dir/quire", "queue"]);
+    assert_eq!(
+        err,
+        "quire: cannot create directory `/proc/no-such-dir/quire/groups`: No such file or directory (os error 2)"
+    );
     q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
     let err = q.fails(&[
         "submit",

@@ -15,7 +15,7 @@ use super::record::MAX_PAYLOAD_LEN;
 #[non_exhaustive]
 pub enum StorageError {
     /// A filesystem operation failed.
-    #[error("cannot {action} `{}`: {source}", path.display())]
+    #[error("cannot {action} `{}`", path.display())]
     Io {
         /// What was being done, as a verb phrase ("read snapshot", "fsync directory").
         action: &'static str,
@@ -65,7 +65,7 @@ pub enum StorageError {
         len: usize,
     },
     /// The operating system's random number generator failed.
-    #[error("cannot generate random bytes for `{}`: {source}", path.display())]
+    #[error("cannot generate random bytes for `{}`", path.display())]
     Random {
         /// The file the bytes were for.
         path: PathBuf,
@@ -73,7 +73,7 @@ pub enum StorageError {
         source: getrandom::Error,
     },
     /// A file-system watch could not be set up.
-    #[error("cannot watch `{}`: {source}", path.display())]
+    #[error("cannot watch `{}`", path.display())]
     Watch {
         /// The directory to watch.
         path: PathBuf,
@@ -126,10 +126,14 @@ mod tests {
         let err = Err::<(), _>(io::Error::from(io::ErrorKind::PermissionDenied))
             .at("read snapshot", Path::new("groups/7f3a/snapshot.automerge"))
             .unwrap_err();
+        // The cause is the error's source, so a chain printer (`{:#}` in anyhow) shows it
+        // once: "cannot read snapshot `…`: permission denied".
         assert_eq!(
             err.to_string(),
-            "cannot read snapshot `groups/7f3a/snapshot.automerge`: permission denied"
+            "cannot read snapshot `groups/7f3a/snapshot.automerge`"
         );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("permission denied"));
         let err = StorageError::NoReadableData {
             path: "g".into(),
             quarantined: vec!["g/quarantine/a".into(), "g/quarantine/b".into()],
