@@ -4,9 +4,10 @@ use crate::out::{say, say_raw};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use quire_store::exchange::activity::activity;
 use quire_store::ops::{NewGroup, NewMember};
 use quire_store::storage::StorageOptions;
-use quire_store::{Group, GroupId, MemberId, SubmissionId, device_of_actor};
+use quire_store::{Group, GroupId, MemberId, doc};
 use serde::Serialize;
 
 use super::{Output, now, when};
@@ -95,24 +96,14 @@ pub fn watch(ctx: &Context, out: Output) -> anyhow::Result<()> {
         if !group.refresh()? {
             continue;
         }
-        let model = group.read()?;
-        for change in group.doc().get_changes_meta(&before) {
-            let by = device_of_actor(&change.actor)
-                .and_then(|device| {
-                    model
-                        .members
-                        .values()
-                        .find(|m| m.devices.contains_key(&device))
-                })
-                .map(|m| m.profile.display_name.clone())
-                .unwrap_or_else(|| "someone".into());
-            let at = jiff::Timestamp::from_second(change.timestamp)
-                .map(when)
-                .unwrap_or_default();
+        let changes = doc::history_since(group.doc(), &before);
+        let model = group.view()?;
+        // `activity` lists newest first; a live feed reads oldest first.
+        for entry in activity(model, &changes, None).into_iter().rev() {
             let line = ChangeLine {
-                at,
-                by,
-                what: describe(&model, change.message.as_deref().unwrap_or_default()),
+                at: when(entry.at),
+                by: entry.who,
+                what: entry.what,
             };
             if out.json {
                 say!("{}", serde_json::to_string(&line)?);
@@ -134,19 +125,4 @@ pub fn compact(ctx: &Context) -> anyhow::Result<()> {
         stats.logs_removed
     );
     Ok(())
-}
-
-/// A change message with the submission id it names replaced by the piece's title.
-fn describe(model: &quire_store::model::Group, message: &str) -> String {
-    let mut words = message.splitn(2, ' ');
-    let verb = words.next().unwrap_or_default();
-    let rest = words.next().unwrap_or_default();
-    match rest
-        .parse::<SubmissionId>()
-        .ok()
-        .and_then(|id| model.submissions.get(&id))
-    {
-        Some(sub) => format!("{verb} '{}'", sub.title),
-        None => message.to_string(),
-    }
 }

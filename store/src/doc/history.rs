@@ -6,7 +6,12 @@ use crate::exchange::activity::Change;
 
 /// Every change in the document, in its causal order, with its device and message.
 pub fn history(doc: &Automerge) -> Vec<Change> {
-    doc.get_changes_meta(&[])
+    history_since(doc, &[])
+}
+
+/// The changes made since `heads`, as plain data.
+pub fn history_since(doc: &Automerge, heads: &[automerge::ChangeHash]) -> Vec<Change> {
+    doc.get_changes_meta(heads)
         .into_iter()
         .map(|c| Change {
             at: jiff::Timestamp::from_second(c.timestamp).unwrap_or(jiff::Timestamp::UNIX_EPOCH),

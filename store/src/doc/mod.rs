@@ -10,7 +10,7 @@ mod history;
 mod records;
 mod tree;
 
-pub use history::history;
+pub use history::{history, history_since};
 
 use std::collections::BTreeMap;
 
