@@ -15,6 +15,13 @@ impl Quire {
         }
     }
 
+    /// A data dir holding "Tuesday Writers", founded by Julia on this device.
+    fn founded() -> Self {
+        let q = Self::new();
+        q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+        q
+    }
+
     fn data(&self) -> &Path {
         self.dir.path()
     }
@@ -173,8 +180,7 @@ fn bad_input_gets_one_line_naming_it() {
 
 #[test]
 fn several_groups_need_a_choice() {
-    let q = Quire::new();
-    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let q = Quire::founded();
     q.ok(&["init", "--name", "Poetry Circle", "--me", "Julia"]);
     let err = q.fails(&["queue"]);
     assert!(err.contains("holds several groups"), "{err}");
@@ -188,8 +194,7 @@ fn several_groups_need_a_choice() {
 
 #[test]
 fn export_writes_every_format_whole() {
-    let q = Quire::new();
-    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let q = Quire::founded();
     q.ok_with(
         &["submit", "--title", "The Mill", "--genre", "ya"],
         Some("Text, with \"quotes\"."),
@@ -216,8 +221,7 @@ fn export_writes_every_format_whole() {
 
 #[test]
 fn a_closed_pipe_ends_output_quietly() {
-    let q = Quire::new();
-    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let q = Quire::founded();
     let long = "word ".repeat(200_000);
     q.ok_with(&["submit", "--title", "Long", "--genre", "ya"], Some(&long));
     let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
@@ -237,8 +241,7 @@ fn a_closed_pipe_ends_output_quietly() {
 
 #[test]
 fn a_second_submission_is_refused_with_the_numbers_and_the_ledger_explains_why() {
-    let q = Quire::new();
-    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let q = Quire::founded();
     q.ok_with(
         &["submit", "--title", "The Mill", "--genre", "ya"],
         Some("The mill wheel turned."),
@@ -273,8 +276,7 @@ fn a_second_submission_is_refused_with_the_numbers_and_the_ledger_explains_why()
 
 #[test]
 fn the_organizer_changes_rules_and_activity_shows_it() {
-    let q = Quire::new();
-    q.ok(&["init", "--name", "Tuesday Writers", "--me", "Julia"]);
+    let q = Quire::founded();
     let rules = q.ok(&[
         "rules",
         "--set",
