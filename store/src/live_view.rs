@@ -7,12 +7,12 @@
 //! model that is never more than one catch-up behind, and every catch-up costs what the changes
 //! touched, not what the group holds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 
 use automerge::{Automerge, ChangeHash, PatchAction, Prop};
 
 use crate::doc::{self, DocError};
-use crate::ids::{MemberId, SubmissionId};
 use crate::model::Group;
 
 /// Beyond this many touched entries a full read is cheaper than reading them one by one.
@@ -69,34 +69,35 @@ impl LiveView {
         if touched.group {
             self.group.info = doc::read_info(doc)?;
         }
-        for key in &touched.members {
-            let Ok(id) = key.parse::<MemberId>() else {
-                continue;
-            };
-            match doc::read_member(doc, id) {
-                Ok(Some(m)) => {
-                    self.group.members.insert(id, m);
-                }
-                Ok(None) | Err(_) => {
-                    self.group.members.remove(&id);
-                }
-            }
-        }
-        for key in &touched.submissions {
-            let Ok(id) = key.parse::<SubmissionId>() else {
-                continue;
-            };
-            match doc::read_submission(doc, id) {
-                Ok(Some(s)) => {
-                    self.group.submissions.insert(id, s);
-                }
-                Ok(None) | Err(_) => {
-                    self.group.submissions.remove(&id);
-                }
-            }
-        }
+        reread(&touched.members, &mut self.group.members, |id| {
+            doc::read_member(doc, id)
+        });
+        reread(&touched.submissions, &mut self.group.submissions, |id| {
+            doc::read_submission(doc, id)
+        });
         self.heads = heads;
         Ok(())
+    }
+}
+
+/// Reads the entries named by `keys` again into `entries`; an entry that is gone or can no
+/// longer be read leaves the model.
+fn reread<K, V>(
+    keys: &BTreeSet<String>,
+    entries: &mut BTreeMap<K, V>,
+    read: impl Fn(K) -> Result<Option<V>, DocError>,
+) where
+    K: FromStr + Ord + Copy,
+{
+    for id in keys.iter().filter_map(|key| key.parse::<K>().ok()) {
+        match read(id) {
+            Ok(Some(value)) => {
+                entries.insert(id, value);
+            }
+            Ok(None) | Err(_) => {
+                entries.remove(&id);
+            }
+        }
     }
 }
 
@@ -138,7 +139,7 @@ fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Touc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{DeviceId, GroupId};
+    use crate::ids::{DeviceId, GroupId, MemberId, SubmissionId};
     use crate::ops::{self, NewGroup, NewMember, SubmissionDraft};
 
     fn founded() -> Automerge {

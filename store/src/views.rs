@@ -297,10 +297,14 @@ impl std::fmt::Display for Status {
 
 /// The status of `sub` at `now`.
 pub fn status(sub: &Submission, now: Timestamp) -> Status {
+    status_on(sub, &claim_line(sub, now))
+}
+
+/// The status of `sub` given its claim line.
+fn status_on(sub: &Submission, line: &ClaimLine) -> Status {
     if sub.withdrawn_at.is_some() {
         return Status::Withdrawn;
     }
-    let line = claim_line(sub, now);
     let delivered = line.delivered.len() as u32;
     if delivered >= sub.critiques_wanted {
         return Status::Critiqued;
@@ -314,6 +318,11 @@ pub fn status(sub: &Submission, now: Timestamp) -> Status {
             wanted: sub.critiques_wanted,
         }
     }
+}
+
+/// Orders due dates soonest first, pieces without one last.
+pub(crate) fn due_order(due: Option<Date>) -> (bool, Option<Date>) {
+    (due.is_none(), due)
 }
 
 /// One row of the queue.
@@ -348,40 +357,27 @@ pub fn queue(group: &Group, now: Timestamp) -> Vec<QueueEntry> {
     let mut rows: Vec<QueueEntry> = group
         .submissions
         .values()
-        .map(|s| QueueEntry {
-            id: s.id,
-            title: s.title.clone(),
-            author: s.author,
-            author_name: group.name_of(s.author),
-            genre: s.genre.clone(),
-            word_count: s.word_count,
-            due_at: s.due_at,
-            submitted_at: s.submitted_at,
-            critiques: s
-                .critiques
-                .values()
-                .map(|c| c.reviewer)
-                .collect::<BTreeSet<_>>()
-                .len() as u32,
-            status: status(s, now),
+        .map(|s| {
+            let line = claim_line(s, now);
+            QueueEntry {
+                id: s.id,
+                title: s.title.clone(),
+                author: s.author,
+                author_name: group.name_of(s.author),
+                genre: s.genre.clone(),
+                word_count: s.word_count,
+                due_at: s.due_at,
+                submitted_at: s.submitted_at,
+                critiques: line.delivered.len() as u32,
+                status: status_on(s, &line),
+            }
         })
         .collect();
-    rows.sort_by(|a, b| {
-        let rank = |s: &Status| match s {
-            Status::Open | Status::Claimed { .. } => 0,
-            Status::Critiqued => 1,
-            Status::Withdrawn => 2,
-        };
-        rank(&a.status)
-            .cmp(&rank(&b.status))
-            .then_with(|| match (a.due_at, b.due_at) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            })
-            .then(a.submitted_at.cmp(&b.submitted_at))
-            .then(a.id.cmp(&b.id))
-    });
+    let rank = |s: &Status| match s {
+        Status::Open | Status::Claimed { .. } => 0,
+        Status::Critiqued => 1,
+        Status::Withdrawn => 2,
+    };
+    rows.sort_by_key(|r| (rank(&r.status), due_order(r.due_at), r.submitted_at, r.id));
     rows
 }

@@ -3,7 +3,7 @@
 use crate::out::{say, say_raw};
 use quire_store::ops::{self, SubmissionDraft};
 use quire_store::views::{self, LinePosition};
-use quire_store::{SubmissionId, model};
+use quire_store::{SubmissionId, doc, model};
 use serde::Serialize;
 
 use super::{Output, now, when};
@@ -35,10 +35,11 @@ pub fn submit(ctx: &Context, args: SubmitArgs) -> anyhow::Result<()> {
         "submitted '{}' ({} words, {} critiques wanted)",
         sub.title, sub.word_count, sub.critiques_wanted
     );
-    let model = group.read()?;
-    let ledger = quire_store::exchange::ledger::ledger(&model, sub.author);
-    if model.info.rules_at(now).credits {
-        eprintln!("you have {} credits left", ledger.balance);
+    let credits = doc::read_info(group.doc())?.rules_at(now).credits;
+    if credits {
+        // The live view caught up for the credit check; this reads only the new piece.
+        let balance = quire_store::exchange::ledger::ledger(group.view()?, sub.author).balance;
+        eprintln!("you have {balance} credits left");
     }
     say!("{}", sub.id);
     Ok(())
@@ -164,13 +165,10 @@ pub fn claim(ctx: &Context, given: &str) -> anyhow::Result<()> {
     let id = ops::resolve_submission(group.doc(), given)?;
     let now = now();
     let position = group.act(|doc, me| ops::claim(doc, me, id, now))?;
-    let model = group.read()?;
-    let title = model
-        .submissions
-        .get(&id)
-        .map(|s| s.title.clone())
+    let title = doc::read_submission(group.doc(), id)?
+        .map(|s| s.title)
         .unwrap_or_default();
-    let days = model.info.rules_at(now).claim_period_days;
+    let days = doc::read_info(group.doc())?.rules_at(now).claim_period_days;
     match position {
         LinePosition::Holder => {
             say!("claimed '{title}'; deliver your critique within {days} days")

@@ -280,16 +280,10 @@ pub fn write_new_group<D: Doc>(
         doc.put(&rules, name, value)?;
     }
     doc.put_object(&group, key::RULE_CHANGES, ObjType::Map)?;
-    let members = doc.put_object(&ROOT, key::MEMBERS, ObjType::Map)?;
+    doc.put_object(&ROOT, key::MEMBERS, ObjType::Map)?;
     doc.put_object(&ROOT, key::INVITES, ObjType::Map)?;
     doc.put_object(&ROOT, key::SUBMISSIONS, ObjType::Map)?;
-    reconcile_prop(
-        doc,
-        &members,
-        founder.id.to_string().as_str(),
-        MemberRecord::from_model(founder),
-    )?;
-    Ok(())
+    put_member(doc, founder)
 }
 
 /// Adds a member who is not yet in the roster.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::ids::{MemberId, SubmissionId};
 use crate::model::Group;
-use crate::views::claim_line;
+use crate::views::{claim_line, due_order};
 
 /// One piece to critique, with the reasons it is suggested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,7 +128,7 @@ pub fn suggestions_with(
             critiques,
             Reverse(in_genre),
             Reverse(owed > 0),
-            due_key(sub.due_at),
+            due_order(sub.due_at),
             sub.submitted_at,
             sub.id,
         );
@@ -150,9 +150,4 @@ pub fn suggestions_with(
     }
     ranked.sort_by_key(|(key, _)| *key);
     ranked.into_iter().map(|(_, s)| s).collect()
-}
-
-/// Due dates first, soonest first; pieces without one last.
-fn due_key(due: Option<Date>) -> (bool, Option<Date>) {
-    (due.is_none(), due)
 }

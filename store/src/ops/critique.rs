@@ -1,6 +1,7 @@
 //! Delivering a critique, and the author's answer to it: a rating and thanks.
 
 use automerge::Automerge;
+use automerge::transaction::Transaction;
 use jiff::Timestamp;
 
 use super::{current_member, existing_submission, label, long_text, reviewable, transact};
@@ -78,16 +79,7 @@ pub fn rate(
     }
     transact(doc, format!("rate {id}"), now, |tx| {
         current_member(tx, me)?;
-        let sub = existing_submission(tx, sub_id)?;
-        if !sub.critiques.contains_key(&id) {
-            return Err(OpError::NoCritique(id.short()));
-        }
-        if sub.author != me {
-            return Err(OpError::NotAuthor {
-                title: label(&sub),
-                action: "rate its critiques",
-            });
-        }
+        own_critique(tx, me, sub_id, id, "rate its critiques")?;
         doc::mark_critique(tx, sub_id, id, doc::CritiqueMark::Rated(rating))?;
         Ok(())
     })
@@ -103,16 +95,7 @@ pub fn thank(
 ) -> Result<(), OpError> {
     transact(doc, format!("thank {id}"), now, |tx| {
         current_member(tx, me)?;
-        let sub = existing_submission(tx, sub_id)?;
-        let Some(critique) = sub.critiques.get(&id) else {
-            return Err(OpError::NoCritique(id.short()));
-        };
-        if sub.author != me {
-            return Err(OpError::NotAuthor {
-                title: label(&sub),
-                action: "thank its reviewers",
-            });
-        }
+        let critique = own_critique(tx, me, sub_id, id, "thank its reviewers")?;
         if critique.thanked_at.is_some() {
             let reviewer = doc::read_member(tx, critique.reviewer)?
                 .map(|m| m.profile.display_name)
@@ -135,19 +118,8 @@ pub fn tip(
 ) -> Result<Credits, OpError> {
     transact(doc, format!("tip {id}"), now, |tx| {
         current_member(tx, me)?;
+        let critique = own_critique(tx, me, sub_id, id, "tip its reviewers")?;
         let group = doc::read_group(tx)?;
-        let Some(sub) = group.submissions.get(&sub_id) else {
-            return Err(OpError::NoSubmission(sub_id.short()));
-        };
-        let Some(critique) = sub.critiques.get(&id) else {
-            return Err(OpError::NoCritique(id.short()));
-        };
-        if sub.author != me {
-            return Err(OpError::NotAuthor {
-                title: label(sub),
-                action: "tip its reviewers",
-            });
-        }
         if critique.tipped_at.is_some() {
             return Err(OpError::AlreadyTipped {
                 reviewer: group.name_of(critique.reviewer),
@@ -168,4 +140,26 @@ pub fn tip(
         doc::mark_critique(tx, sub_id, id, doc::CritiqueMark::Tipped(now))?;
         Ok(rules.tip)
     })
+}
+
+/// Critique `id` of submission `sub_id`, which `me` wrote: the piece exists, holds that
+/// critique, and is `me`'s, or `action` is refused.
+fn own_critique(
+    tx: &Transaction<'_>,
+    me: MemberId,
+    sub_id: SubmissionId,
+    id: CritiqueId,
+    action: &'static str,
+) -> Result<Critique, OpError> {
+    let mut sub = existing_submission(tx, sub_id)?;
+    let Some(critique) = sub.critiques.remove(&id) else {
+        return Err(OpError::NoCritique(id.short()));
+    };
+    if sub.author != me {
+        return Err(OpError::NotAuthor {
+            title: label(&sub),
+            action,
+        });
+    }
+    Ok(critique)
 }
