@@ -181,23 +181,35 @@ enum EventKind<'a> {
 
 /// Every member's ledger (removed members included), from the whole history.
 pub fn ledgers(group: &Group) -> BTreeMap<MemberId, Ledger> {
+    ledgers_of(group, |_| true)
+}
+
+/// The ledgers of the members `wanted` keeps. Events that touch none of them are never
+/// gathered, so one member's ledger (the credit check on every submission) does not pay for
+/// everyone's.
+fn ledgers_of(group: &Group, wanted: impl Fn(MemberId) -> bool) -> BTreeMap<MemberId, Ledger> {
     let mut events: Vec<Event<'_>> = Vec::new();
-    for m in group.members.values() {
+    for m in group.members.values().filter(|m| wanted(m.id)) {
         events.push(Event {
             at: m.joined_at,
             rank: (0, *m.id.as_bytes()),
             kind: EventKind::Joined(m.id),
         });
     }
-    let others_open = others_open_at_submission(group);
+    let others_open = others_open_at_submission(group, &wanted);
     for sub in group.submissions.values() {
-        let open = others_open.get(&sub.id).copied().unwrap_or(0);
-        events.push(Event {
-            at: sub.submitted_at,
-            rank: (3, *sub.id.as_bytes()),
-            kind: EventKind::Submitted(sub, open),
-        });
+        if let Some(open) = others_open.get(&sub.id).copied() {
+            events.push(Event {
+                at: sub.submitted_at,
+                rank: (3, *sub.id.as_bytes()),
+                kind: EventKind::Submitted(sub, open),
+            });
+        }
         for c in sub.critiques.values() {
+            let tip_touches_author = c.tipped_at.is_some() && wanted(sub.author);
+            if !(wanted(c.reviewer) || tip_touches_author) {
+                continue;
+            }
             events.push(Event {
                 at: c.delivered_at,
                 rank: (1, *c.id.as_bytes()),
@@ -217,6 +229,7 @@ pub fn ledgers(group: &Group) -> BTreeMap<MemberId, Ledger> {
     let mut out: BTreeMap<MemberId, Ledger> = group
         .members
         .keys()
+        .filter(|id| wanted(**id))
         .map(|id| (*id, Ledger::new(*id)))
         .collect();
     let mut timeline = RulesTimeline::new(group.info.rules, &group.info.rule_changes);
@@ -226,6 +239,9 @@ pub fn ledgers(group: &Group) -> BTreeMap<MemberId, Ledger> {
             continue;
         }
         let mut post = |member: MemberId, amount: Credits, reason: Reason| {
+            if !wanted(member) {
+                return;
+            }
             out.entry(member)
                 .or_insert_with(|| Ledger::new(member))
                 .push(e.at, amount, reason);
@@ -282,7 +298,7 @@ pub fn ledgers(group: &Group) -> BTreeMap<MemberId, Ledger> {
 
 /// `member`'s ledger.
 pub fn ledger(group: &Group, member: MemberId) -> Ledger {
-    ledgers(group)
+    ledgers_of(group, |id| id == member)
         .remove(&member)
         .unwrap_or_else(|| Ledger::new(member))
 }
@@ -317,16 +333,20 @@ pub fn others_open(group: &Group, author: MemberId, at: Timestamp, id: Submissio
         .count() as u32
 }
 
-/// For every submission, how many of its author's earlier pieces were open when it came in.
+/// For every submission by an author `wanted` keeps, how many of that author's earlier pieces
+/// were open when it came in.
 ///
 /// One sweep per author in submission order, holding the closing times of the pieces still
 /// open in a min-heap: `O(k log k)` for an author with `k` pieces, where comparing every pair
 /// made one prolific author cost seconds.
-fn others_open_at_submission(group: &Group) -> BTreeMap<SubmissionId, u32> {
+fn others_open_at_submission(
+    group: &Group,
+    wanted: impl Fn(MemberId) -> bool,
+) -> BTreeMap<SubmissionId, u32> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let mut by_author: BTreeMap<MemberId, Vec<&Submission>> = BTreeMap::new();
-    for s in group.submissions.values() {
+    for s in group.submissions.values().filter(|s| wanted(s.author)) {
         by_author.entry(s.author).or_default().push(s);
     }
     let mut out = BTreeMap::new();

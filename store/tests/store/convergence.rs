@@ -6,7 +6,7 @@ use automerge::Automerge;
 use jiff::Timestamp;
 use proptest::prelude::*;
 use quire_store::doc::{self, ProfilePatch};
-use quire_store::exchange::ledger::ledgers;
+use quire_store::exchange::ledger::{ledger, ledgers};
 use quire_store::exchange::suggest::suggestions;
 use quire_store::ids::{CritiqueId, SubmissionId};
 use quire_store::ops;
@@ -215,6 +215,8 @@ proptest! {
         for l in first_ledgers.values() {
             let sum: quire_store::exchange::Credits = l.entries.iter().map(|e| e.amount).sum();
             prop_assert_eq!(sum, l.balance);
+            // One member's ledger, derived alone, is the same as in everyone's.
+            prop_assert_eq!(&ledger(&first, l.member), l);
         }
         prop_assert!(first.skipped.is_empty(), "{:?}", first.skipped);
     }
