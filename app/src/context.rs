@@ -44,22 +44,30 @@ impl Context {
 
     /// Opens the group the user means: `--group`, or the only one there is.
     pub fn open_group(&self) -> anyhow::Result<Group> {
-        let id = self.group_id()?;
-        let group = Group::open(&self.data, id, self.device, StorageOptions::default())?;
+        let group = self.choose_group()?;
         for warning in group.warnings() {
             eprintln!("warning: {warning}");
         }
         Ok(group)
     }
 
-    fn group_id(&self) -> anyhow::Result<GroupId> {
+    fn open(&self, id: GroupId) -> anyhow::Result<Group> {
+        Ok(Group::open(
+            &self.data,
+            id,
+            self.device,
+            StorageOptions::default(),
+        )?)
+    }
+
+    fn choose_group(&self) -> anyhow::Result<Group> {
         let ids = self.data.group_ids()?;
         let root = self.data.root().display();
         match (&self.group_hint, ids.as_slice()) {
             (_, []) => bail!(
                 "no groups in `{root}` yet; create one with `quire init --name NAME --me YOU`"
             ),
-            (None, [only]) => Ok(*only),
+            (None, [only]) => self.open(*only),
             (None, _) => {
                 let names = self.group_names(&ids).join(", ");
                 bail!("`{root}` holds several groups ({names}); choose one with --group")
@@ -68,7 +76,9 @@ impl Context {
         }
     }
 
-    fn match_group(&self, hint: &str, ids: &[GroupId]) -> anyhow::Result<GroupId> {
+    /// The group `hint` names by id prefix or by name. Groups opened to read their names are
+    /// not opened a second time.
+    fn match_group(&self, hint: &str, ids: &[GroupId]) -> anyhow::Result<Group> {
         let wanted = hint.trim().to_lowercase();
         let by_prefix: Vec<GroupId> = ids
             .iter()
@@ -76,19 +86,16 @@ impl Context {
             .filter(|id| !wanted.is_empty() && id.to_string().starts_with(&wanted))
             .collect();
         if let [one] = by_prefix.as_slice() {
-            return Ok(*one);
+            return self.open(*one);
         }
-        let by_name: Vec<GroupId> = ids
+        let mut by_name: Vec<Group> = ids
             .iter()
-            .copied()
-            .filter(|id| {
-                self.group_name(*id)
-                    .is_some_and(|n| n.to_lowercase() == wanted)
-            })
+            .filter_map(|id| self.open(*id).ok())
+            .filter(|group| group.name().to_lowercase() == wanted)
             .collect();
-        match by_name.as_slice() {
-            [one] => Ok(*one),
-            [] if by_prefix.is_empty() => {
+        match by_name.len() {
+            1 => Ok(by_name.remove(0)),
+            0 if by_prefix.is_empty() => {
                 bail!("no group `{hint}` in `{}`", self.data.root().display())
             }
             _ => bail!("`{hint}` matches several groups; give more of the id"),
