@@ -1,0 +1,854 @@
+//! A strict check of an incoming automerge sync message before automerge decodes it.
+//!
+//! automerge's `sync::Message::decode` trusts its input: a bloom filter may ask for billions of
+//! probes (an allocation that aborts the process) or zero bits per entry (a division by zero
+//! later), and compressed chunks are inflated without limit. We never advertise V2 messages, so
+//! an honest peer only sends V1 messages whose changes are plain change chunks. This module walks
+//! that wire format itself, with checked arithmetic and every count weighed against the input that
+//! is left, and only hands the bytes to automerge once they are known to be of that shape.
+//!
+//! The V1 wire format, all numbers unsigned LEB128:
+//!
+//! ```text
+//! 0x42
+//! count, heads: 32-byte hashes
+//! count, need:  32-byte hashes
+//! count, haves: (count, last_sync: 32-byte hashes; length, bloom bytes)
+//! count, changes: (length, one change chunk)
+//! optionally: length, flag bytes — and nothing after
+//! ```
+
+use automerge::sync::{Message, MessageVersion, ReadMessageError};
+
+/// The first byte of a V1 sync message.
+const SYNC_V1: u8 = 0x42;
+/// The first byte of a V2 sync message, which we never accept.
+const SYNC_V2: u8 = 0x43;
+/// Bytes in a change hash.
+const HASH_LEN: usize = 32;
+/// The magic bytes that open every automerge chunk.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// The chunk type of a plain (uncompressed) change.
+const CHUNK_TYPE_CHANGE: u8 = 1;
+/// The most probes a bloom filter may ask for (automerge uses 7).
+const MAX_BLOOM_PROBES: u64 = 32;
+/// The most bits per entry a bloom filter may use (automerge uses 10).
+const MAX_BLOOM_BITS_PER_ENTRY: u64 = 64;
+
+/// How much one sync message may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most hashes in each list: the heads, the needed hashes, and each have's last-sync heads.
+    pub max_hashes: usize,
+    /// The most haves.
+    pub max_haves: usize,
+    /// The most entries in one have's bloom filter.
+    pub max_bloom_entries: u32,
+    /// The most changes.
+    pub max_changes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_hashes: 10_000,
+            max_haves: 16,
+            max_bloom_entries: 1_000_000,
+            max_changes: 1_000_000,
+        }
+    }
+}
+
+/// Which list of a sync message a count belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The sender's heads.
+    Heads,
+    /// The hashes the sender asks for.
+    Need,
+    /// The summaries of what the sender has.
+    Haves,
+    /// The last-sync heads of one have.
+    LastSync,
+    /// The changes carried.
+    Changes,
+}
+
+impl std::fmt::Display for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Heads => "heads",
+            Self::Need => "needed hashes",
+            Self::Haves => "haves",
+            Self::LastSync => "last-sync heads",
+            Self::Changes => "changes",
+        })
+    }
+}
+
+/// Why an incoming sync message was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BadSyncMessage {
+    /// The first byte is not that of a V1 sync message.
+    #[error("sync message version {found:#04x} not accepted (only v1)")]
+    Version {
+        /// The first byte found.
+        found: u8,
+    },
+    /// The message ended before a field it announced.
+    #[error("sync message truncated at byte {at}")]
+    Truncated {
+        /// The offset at which more input was needed.
+        at: usize,
+    },
+    /// A LEB128 number is overlong or does not fit in 64 bits.
+    #[error("malformed number at byte {at} of the sync message")]
+    BadNumber {
+        /// The offset at which the number starts.
+        at: usize,
+    },
+    /// A list has more entries than the limits allow.
+    #[error("sync message carries {count} {section} (at most {max})")]
+    TooMany {
+        /// Which list.
+        section: Section,
+        /// The count the message announced.
+        count: u64,
+        /// The most accepted.
+        max: usize,
+    },
+    /// A list announces more entries than the rest of the message could hold.
+    #[error("sync message announces {count} {section} but only {remaining} bytes remain")]
+    CountExceedsInput {
+        /// Which list.
+        section: Section,
+        /// The count the message announced.
+        count: u64,
+        /// The bytes left after the count.
+        remaining: usize,
+    },
+    /// A bloom filter asks for too many probes, or none.
+    #[error("bloom filter asks for {probes} probes (at most {max})", max = MAX_BLOOM_PROBES)]
+    BloomProbes {
+        /// The probe count announced.
+        probes: u64,
+    },
+    /// A bloom filter uses no bits per entry, or too many.
+    #[error(
+        "bloom filter uses {bits_per_entry} bits per entry (1 to {max} accepted)",
+        max = MAX_BLOOM_BITS_PER_ENTRY
+    )]
+    BloomBitsPerEntry {
+        /// The bits per entry announced.
+        bits_per_entry: u64,
+    },
+    /// A bloom filter has more entries than the limits allow.
+    #[error("bloom filter has {entries} entries (at most {max})")]
+    BloomEntries {
+        /// The entry count announced.
+        entries: u64,
+        /// The most accepted.
+        max: u32,
+    },
+    /// A bloom filter's bits are not as long as its parameters say.
+    #[error("bloom filter needs {expected} bytes of bits but carries {found}")]
+    BloomLength {
+        /// The bytes its entry count and bits per entry call for.
+        expected: u64,
+        /// The bytes it carries.
+        found: usize,
+    },
+    /// A bloom filter of zero entries carries bytes; an empty filter is sent as no bytes at all.
+    #[error("bloom filter of zero entries carries {len} bytes")]
+    BloomNotEmpty {
+        /// The bytes it carries.
+        len: usize,
+    },
+    /// A change does not hold a complete chunk header.
+    #[error("change {index} ({len} bytes) has no complete chunk header")]
+    ChunkHeader {
+        /// The change's position in the message.
+        index: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A change does not start with automerge's magic bytes.
+    #[error("change {index} is not an automerge chunk (bad magic bytes)")]
+    ChunkMagic {
+        /// The change's position in the message.
+        index: usize,
+    },
+    /// A change is a chunk of another type than a plain change.
+    #[error(
+        "change {index} is a {} chunk (type {chunk_type}); only plain change chunks are accepted",
+        chunk_type_name(*chunk_type)
+    )]
+    ChunkType {
+        /// The change's position in the message.
+        index: usize,
+        /// The chunk type byte found.
+        chunk_type: u8,
+    },
+    /// A change's chunk header declares another length than the change has.
+    #[error("change {index} is {actual} bytes but its chunk header accounts for {declared}")]
+    ChunkLength {
+        /// The change's position in the message.
+        index: usize,
+        /// The header's length plus the data length it declares.
+        declared: u64,
+        /// The change's actual length.
+        actual: usize,
+    },
+    /// Bytes follow the end of the message.
+    #[error("{count} unexpected bytes after the end of the sync message at byte {at}")]
+    TrailingBytes {
+        /// Where the message ended.
+        at: usize,
+        /// How many bytes follow.
+        count: usize,
+    },
+    /// automerge refused a message that passed these checks.
+    #[error("automerge could not decode the sync message")]
+    Decode(#[source] ReadMessageError),
+}
+
+fn chunk_type_name(chunk_type: u8) -> &'static str {
+    match chunk_type {
+        0 => "document",
+        1 => "change",
+        2 => "compressed",
+        3 => "bundle",
+        _ => "unknown",
+    }
+}
+
+/// Checks `bytes` as a V1 sync message within `limits`, then decodes it.
+///
+/// Every count is weighed against the limits and the remaining input before anything is read or
+/// allocated for it; a message that passes holds only plain change chunks and bloom filters whose
+/// parameters are safe to use.
+pub fn check_sync_message(bytes: &[u8], limits: &Limits) -> Result<Message, BadSyncMessage> {
+    walk(bytes, limits)?;
+    let message = Message::decode(bytes).map_err(BadSyncMessage::Decode)?;
+    // The walk already refused everything but 0x42, so this is a second line of defence.
+    if message.version != MessageVersion::V1 {
+        return Err(BadSyncMessage::Version { found: SYNC_V2 });
+    }
+    Ok(message)
+}
+
+/// Walks the whole message, refusing anything that is not a bounded, plain V1 message.
+fn walk(bytes: &[u8], limits: &Limits) -> Result<(), BadSyncMessage> {
+    let mut r = Reader::new(bytes);
+    let version = r.byte()?;
+    if version != SYNC_V1 {
+        return Err(BadSyncMessage::Version { found: version });
+    }
+
+    r.hashes(Section::Heads, limits.max_hashes)?;
+    r.hashes(Section::Need, limits.max_hashes)?;
+
+    // Each have takes at least two bytes: its last-sync count and its bloom length.
+    let haves = r.count(Section::Haves, limits.max_haves, 2)?;
+    for _ in 0..haves {
+        r.hashes(Section::LastSync, limits.max_hashes)?;
+        let bloom = r.length_prefixed()?;
+        check_bloom(bloom, limits)?;
+    }
+
+    // Each change takes at least its length byte; the chunk checks below do the rest.
+    let changes = r.count(Section::Changes, limits.max_changes, 1)?;
+    for index in 0..changes {
+        let chunk = r.length_prefixed()?;
+        check_change_chunk(index, chunk)?;
+    }
+
+    if !r.is_empty() {
+        // The optional flags section, and nothing after it.
+        r.length_prefixed()?;
+        if !r.is_empty() {
+            return Err(BadSyncMessage::TrailingBytes {
+                at: r.pos,
+                count: r.remaining(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks one have's bloom filter bytes.
+fn check_bloom(bloom: &[u8], limits: &Limits) -> Result<(), BadSyncMessage> {
+    if bloom.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(bloom);
+    let entries = r.leb128()?;
+    let bits_per_entry = r.leb128()?;
+    let probes = r.leb128()?;
+    if entries == 0 {
+        return Err(BadSyncMessage::BloomNotEmpty { len: bloom.len() });
+    }
+    if entries > u64::from(limits.max_bloom_entries) {
+        return Err(BadSyncMessage::BloomEntries {
+            entries,
+            max: limits.max_bloom_entries,
+        });
+    }
+    if !(1..=MAX_BLOOM_BITS_PER_ENTRY).contains(&bits_per_entry) {
+        return Err(BadSyncMessage::BloomBitsPerEntry { bits_per_entry });
+    }
+    if !(1..=MAX_BLOOM_PROBES).contains(&probes) {
+        return Err(BadSyncMessage::BloomProbes { probes });
+    }
+    // Both factors are bounded above (u32 and 64), so this cannot overflow; checked anyway.
+    let expected = entries
+        .checked_mul(bits_per_entry)
+        .map(|bits| bits.div_ceil(8))
+        .ok_or(BadSyncMessage::BloomEntries {
+            entries,
+            max: limits.max_bloom_entries,
+        })?;
+    let found = r.remaining();
+    if u64::try_from(found).ok() != Some(expected) {
+        return Err(BadSyncMessage::BloomLength { expected, found });
+    }
+    Ok(())
+}
+
+/// Checks that `chunk` is exactly one plain change chunk.
+fn check_change_chunk(index: usize, chunk: &[u8]) -> Result<(), BadSyncMessage> {
+    let too_short = || BadSyncMessage::ChunkHeader {
+        index,
+        len: chunk.len(),
+    };
+    let magic = chunk.get(..CHUNK_MAGIC.len()).ok_or_else(too_short)?;
+    if magic != CHUNK_MAGIC {
+        return Err(BadSyncMessage::ChunkMagic { index });
+    }
+    // Magic, then four checksum bytes, then the type byte.
+    let chunk_type = *chunk.get(8).ok_or_else(too_short)?;
+    if chunk_type != CHUNK_TYPE_CHANGE {
+        return Err(BadSyncMessage::ChunkType { index, chunk_type });
+    }
+    let mut r = Reader::new(chunk);
+    r.pos = 9;
+    let data_len = r.leb128().map_err(|_| too_short())?;
+    let declared = u64::try_from(r.pos)
+        .ok()
+        .and_then(|header| header.checked_add(data_len))
+        .unwrap_or(u64::MAX);
+    if u64::try_from(chunk.len()).ok() != Some(declared) {
+        return Err(BadSyncMessage::ChunkLength {
+            index,
+            declared,
+            actual: chunk.len(),
+        });
+    }
+    Ok(())
+}
+
+/// A cursor over the message that reports where it ran out.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    fn byte(&mut self) -> Result<u8, BadSyncMessage> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or(BadSyncMessage::Truncated { at: self.pos })?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8], BadSyncMessage> {
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|len| self.pos.checked_add(len))
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or(BadSyncMessage::Truncated {
+                at: self.bytes.len(),
+            })?;
+        let taken = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(taken)
+    }
+
+    /// An unsigned LEB128 number, refusing overlong encodings and values over 64 bits as
+    /// automerge does.
+    fn leb128(&mut self) -> Result<u64, BadSyncMessage> {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let byte = self.byte()?;
+            let low = u64::from(byte & 0x7f);
+            if shift == 63 && low > 1 {
+                return Err(BadSyncMessage::BadNumber { at: start });
+            }
+            value |= low << shift;
+            if byte & 0x80 == 0 {
+                if shift > 0 && byte == 0 {
+                    return Err(BadSyncMessage::BadNumber { at: start });
+                }
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(BadSyncMessage::BadNumber { at: start });
+            }
+        }
+    }
+
+    /// A count of entries of at least `min_size` bytes each, within `max` and the input left.
+    fn count(
+        &mut self,
+        section: Section,
+        max: usize,
+        min_size: usize,
+    ) -> Result<usize, BadSyncMessage> {
+        let count = self.leb128()?;
+        let remaining = self.remaining();
+        let needed = usize::try_from(count)
+            .ok()
+            .and_then(|count| count.checked_mul(min_size));
+        if needed.is_none_or(|needed| needed > remaining) {
+            return Err(BadSyncMessage::CountExceedsInput {
+                section,
+                count,
+                remaining,
+            });
+        }
+        match usize::try_from(count) {
+            Ok(count) if count <= max => Ok(count),
+            _ => Err(BadSyncMessage::TooMany {
+                section,
+                count,
+                max,
+            }),
+        }
+    }
+
+    /// A counted list of change hashes.
+    fn hashes(&mut self, section: Section, max: usize) -> Result<(), BadSyncMessage> {
+        let count = self.count(section, max, HASH_LEN)?;
+        // count * HASH_LEN was checked against the remaining input by `count`.
+        self.take((count * HASH_LEN) as u64)?;
+        Ok(())
+    }
+
+    /// A LEB128 length followed by that many bytes.
+    fn length_prefixed(&mut self) -> Result<&'a [u8], BadSyncMessage> {
+        let len = self.leb128()?;
+        self.take(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::sync::{State, SyncDoc};
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT};
+
+    use super::*;
+
+    fn doc_with(key: &str, values: usize) -> Automerge {
+        let mut doc = Automerge::new();
+        for i in 0..values {
+            let mut tx = doc.transaction();
+            tx.put(ROOT, format!("{key}{i}"), i as i64).expect("put");
+            tx.commit();
+        }
+        doc
+    }
+
+    fn wire(mut msg: Message) -> Vec<u8> {
+        msg.flags = None;
+        msg.encode()
+    }
+
+    /// Runs a full sync between two diverged documents, checking every message on the way, and
+    /// returns the encoded messages.
+    fn synced_messages() -> Vec<Vec<u8>> {
+        let mut one = doc_with("a", 5);
+        let mut two = doc_with("b", 3);
+        let (mut s1, mut s2) = (State::new(), State::new());
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let mut quiet = true;
+            if let Some(m) = one.generate_sync_message(&mut s1) {
+                let bytes = wire(m);
+                let checked = check_sync_message(&bytes, &Limits::default()).expect("honest");
+                two.receive_sync_message(&mut s2, checked).expect("receive");
+                seen.push(bytes);
+                quiet = false;
+            }
+            if let Some(m) = two.generate_sync_message(&mut s2) {
+                let bytes = wire(m);
+                let checked = check_sync_message(&bytes, &Limits::default()).expect("honest");
+                one.receive_sync_message(&mut s1, checked).expect("receive");
+                seen.push(bytes);
+                quiet = false;
+            }
+            if quiet {
+                break;
+            }
+        }
+        assert_eq!(one.get_heads(), two.get_heads(), "the documents converged");
+        seen
+    }
+
+    /// An honest message that carries changes and a non-empty bloom filter.
+    fn rich_message() -> Vec<u8> {
+        let messages = synced_messages();
+        messages
+            .into_iter()
+            .find(|m| {
+                let msg = Message::decode(m).expect("decode");
+                msg.changes.len() > 1 && msg.have.iter().any(|h| !h.bloom.to_bytes().is_empty())
+            })
+            .expect("a message with changes and a bloom filter")
+    }
+
+    fn leb(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A message with one have whose bloom bytes are `bloom`.
+    fn message_with_bloom(bloom: &[u8]) -> Vec<u8> {
+        let mut m = vec![SYNC_V1, 0, 0, 1, 0];
+        leb(&mut m, bloom.len() as u64);
+        m.extend_from_slice(bloom);
+        m.push(0);
+        m
+    }
+
+    /// A message with the given changes.
+    fn message_with_changes(changes: &[&[u8]]) -> Vec<u8> {
+        let mut m = vec![SYNC_V1, 0, 0, 0];
+        leb(&mut m, changes.len() as u64);
+        for c in changes {
+            leb(&mut m, c.len() as u64);
+            m.extend_from_slice(c);
+        }
+        m
+    }
+
+    fn a_change_chunk() -> Vec<u8> {
+        let doc = doc_with("k", 1);
+        doc.get_changes(&[])[0].raw_bytes().to_vec()
+    }
+
+    fn check(bytes: &[u8]) -> Result<Message, BadSyncMessage> {
+        check_sync_message(bytes, &Limits::default())
+    }
+
+    #[test]
+    fn honest_sync_passes_and_round_trips() {
+        let messages = synced_messages();
+        assert!(messages.len() >= 3);
+        for bytes in &messages {
+            let msg = check(bytes).expect("honest message");
+            assert_eq!(&msg.encode(), bytes);
+        }
+        // The rich message really exercises blooms and changes.
+        check(&rich_message()).expect("rich message");
+    }
+
+    #[test]
+    fn flags_section_is_accepted_but_nothing_after_it() {
+        let one = doc_with("a", 2);
+        let msg = one
+            .generate_sync_message(&mut State::new())
+            .expect("message");
+        assert!(msg.flags.is_some());
+        let mut bytes = msg.encode();
+        check(&bytes).expect("flags are allowed");
+        bytes.push(0);
+        let err = check(&bytes).expect_err("trailing");
+        assert!(matches!(
+            err,
+            BadSyncMessage::TrailingBytes { count: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn v2_and_other_versions_are_refused() {
+        let mut bytes = rich_message();
+        bytes[0] = SYNC_V2;
+        let err = check(&bytes).expect_err("v2");
+        assert!(matches!(err, BadSyncMessage::Version { found: 0x43 }));
+        assert_eq!(
+            err.to_string(),
+            "sync message version 0x43 not accepted (only v1)"
+        );
+        assert!(matches!(
+            check(&[0x00]),
+            Err(BadSyncMessage::Version { found: 0 })
+        ));
+        assert!(matches!(
+            check(&[]),
+            Err(BadSyncMessage::Truncated { at: 0 })
+        ));
+    }
+
+    #[test]
+    fn bloom_with_huge_probes_is_refused() {
+        let mut bloom = Vec::new();
+        leb(&mut bloom, 1);
+        leb(&mut bloom, 10);
+        leb(&mut bloom, 4_000_000_000);
+        bloom.extend_from_slice(&[0xff, 0xff]);
+        let err = check(&message_with_bloom(&bloom)).expect_err("probes");
+        assert!(matches!(
+            err,
+            BadSyncMessage::BloomProbes {
+                probes: 4_000_000_000
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "bloom filter asks for 4000000000 probes (at most 32)"
+        );
+    }
+
+    #[test]
+    fn bloom_with_zero_bits_per_entry_is_refused() {
+        let bloom = [5, 0, 7];
+        let err = check(&message_with_bloom(&bloom)).expect_err("zero bits");
+        assert!(matches!(
+            err,
+            BadSyncMessage::BloomBitsPerEntry { bits_per_entry: 0 }
+        ));
+    }
+
+    #[test]
+    fn bloom_with_wrong_length_or_zero_entries_is_refused() {
+        // 3 entries at 10 bits need 4 bytes.
+        let mut bloom = vec![3, 10, 7, 0, 0, 0];
+        assert!(matches!(
+            check(&message_with_bloom(&bloom)),
+            Err(BadSyncMessage::BloomLength {
+                expected: 4,
+                found: 3
+            })
+        ));
+        bloom.push(0);
+        check(&message_with_bloom(&bloom)).expect("exact length");
+        bloom.push(0);
+        assert!(matches!(
+            check(&message_with_bloom(&bloom)),
+            Err(BadSyncMessage::BloomLength {
+                expected: 4,
+                found: 5
+            })
+        ));
+        assert!(matches!(
+            check(&message_with_bloom(&[0, 10, 7])),
+            Err(BadSyncMessage::BloomNotEmpty { len: 3 })
+        ));
+        let mut huge = Vec::new();
+        leb(&mut huge, 2_000_000);
+        huge.extend_from_slice(&[10, 7]);
+        assert!(matches!(
+            check(&message_with_bloom(&huge)),
+            Err(BadSyncMessage::BloomEntries {
+                entries: 2_000_000,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn compressed_chunk_is_refused() {
+        let mut chunk = a_change_chunk();
+        check(&message_with_changes(&[&chunk])).expect("plain change");
+        chunk[8] = 2;
+        let err = check(&message_with_changes(&[&a_change_chunk(), &chunk])).expect_err("type 2");
+        assert!(matches!(
+            err,
+            BadSyncMessage::ChunkType {
+                index: 1,
+                chunk_type: 2
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "change 1 is a compressed chunk (type 2); only plain change chunks are accepted"
+        );
+    }
+
+    #[test]
+    fn document_chunk_is_refused() {
+        let saved = doc_with("d", 3).save();
+        let err = check(&message_with_changes(&[&saved])).expect_err("document");
+        assert!(matches!(
+            err,
+            BadSyncMessage::ChunkType {
+                index: 0,
+                chunk_type: 0
+            }
+        ));
+    }
+
+    #[test]
+    fn two_chunks_in_one_change_are_refused() {
+        let chunk = a_change_chunk();
+        let doubled = [chunk.clone(), chunk.clone()].concat();
+        assert!(matches!(
+            check(&message_with_changes(&[&doubled])),
+            Err(BadSyncMessage::ChunkLength { index: 0, .. })
+        ));
+        let short = &chunk[..chunk.len() - 1];
+        assert!(matches!(
+            check(&message_with_changes(&[short])),
+            Err(BadSyncMessage::ChunkLength { index: 0, .. })
+        ));
+        assert!(matches!(
+            check(&message_with_changes(&[&chunk[..6]])),
+            Err(BadSyncMessage::ChunkHeader { index: 0, len: 6 })
+        ));
+        let mut bad_magic = chunk.clone();
+        bad_magic[0] = 0;
+        assert!(matches!(
+            check(&message_with_changes(&[&bad_magic])),
+            Err(BadSyncMessage::ChunkMagic { index: 0 })
+        ));
+    }
+
+    #[test]
+    fn huge_counts_are_refused_at_once() {
+        for section in 0..3 {
+            let mut m = vec![SYNC_V1];
+            m.resize(1 + section, 0);
+            leb(&mut m, 1 << 60);
+            m.extend_from_slice(&[0, 0, 0]);
+            assert!(
+                matches!(
+                    check(&m),
+                    Err(BadSyncMessage::CountExceedsInput {
+                        count: 1_152_921_504_606_846_976,
+                        remaining: 3,
+                        ..
+                    })
+                ),
+                "section {section}"
+            );
+        }
+        let mut changes = vec![SYNC_V1, 0, 0, 0];
+        leb(&mut changes, u64::MAX);
+        assert!(matches!(
+            check(&changes),
+            Err(BadSyncMessage::CountExceedsInput {
+                section: Section::Changes,
+                ..
+            })
+        ));
+        let mut too_long = vec![SYNC_V1, 0, 0, 0];
+        too_long.extend_from_slice(&[0xff; 11]);
+        assert!(matches!(
+            check(&too_long),
+            Err(BadSyncMessage::BadNumber { at: 4 })
+        ));
+    }
+
+    #[test]
+    fn counts_over_the_limits_are_refused() {
+        let limits = Limits {
+            max_hashes: 1,
+            max_haves: 1,
+            max_bloom_entries: 10,
+            max_changes: 1,
+        };
+        let mut heads = vec![SYNC_V1, 2];
+        heads.extend_from_slice(&[0; 64]);
+        heads.extend_from_slice(&[0, 0, 0]);
+        assert!(matches!(
+            check_sync_message(&heads, &limits),
+            Err(BadSyncMessage::TooMany {
+                section: Section::Heads,
+                count: 2,
+                max: 1
+            })
+        ));
+        let chunk = a_change_chunk();
+        let two = message_with_changes(&[&chunk, &chunk]);
+        assert!(matches!(
+            check_sync_message(&two, &limits),
+            Err(BadSyncMessage::TooMany {
+                section: Section::Changes,
+                count: 2,
+                max: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn overlong_numbers_are_refused() {
+        // A zero count written in two bytes.
+        let m = [SYNC_V1, 0x80, 0x00, 0, 0, 0];
+        assert!(matches!(
+            check(&m),
+            Err(BadSyncMessage::BadNumber { at: 1 })
+        ));
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_message_is_an_error() {
+        // The message carries no flags section, so it ends inside its last change and every
+        // strict prefix is incomplete.
+        let bytes = rich_message();
+        for len in 0..bytes.len() {
+            assert!(
+                check(&bytes[..len]).is_err(),
+                "prefix of {len} bytes accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn flipped_bytes_never_panic() {
+        let bytes = rich_message();
+        for i in 0..bytes.len() {
+            for value in [
+                0x00,
+                0x01,
+                0x7f,
+                0x80,
+                0xff,
+                bytes[i] ^ 0x01,
+                bytes[i] ^ 0x40,
+            ] {
+                let mut mutated = bytes.clone();
+                mutated[i] = value;
+                if let Ok(msg) = check(&mutated) {
+                    // Whatever passes must be usable without panicking.
+                    let mut doc = doc_with("z", 1);
+                    let _ = doc.receive_sync_message(&mut State::new(), msg);
+                }
+            }
+        }
+    }
+}
