@@ -110,6 +110,20 @@ pub enum Command {
     Watch,
     /// Rewrite the group's files into one compact snapshot.
     Compact,
+    /// Open the desktop client on a generated demo group (in a new folder unless --data-dir).
+    Demo(DemoArgs),
+}
+
+/// `quire demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Only create the demo group and print its data dir; open no window.
+    #[arg(long)]
+    pub no_window: bool,
+    /// Open on this view: queue, next, roster, submit, ledger, activity, rules, profile,
+    /// submission (the piece you claimed) or member.
+    #[arg(long)]
+    pub view: Option<String>,
 }
 
 /// `quire init`

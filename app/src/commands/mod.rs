@@ -8,7 +8,6 @@ mod review;
 mod roster;
 
 use crate::out::say;
-use clap::CommandFactory;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -18,9 +17,11 @@ use crate::context::Context;
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
-        crate::cli::Cli::command().print_help()?;
-        return Ok(());
+        return quire::ui::launch::open(cli.data_dir);
     };
+    if let Command::Demo(args) = command {
+        return quire::ui::launch::demo(cli.data_dir, args.no_window, args.view.as_deref());
+    }
     let ctx = Context::new(cli.data_dir, cli.group)?;
     let out = Output { json: cli.json };
     match command {
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules { set } => exchange::rules(&ctx, &set, out),
         Command::Activity { since } => exchange::activity(&ctx, since.as_deref(), out),
         Command::Export(args) => export::export(&ctx, args),
+        Command::Demo(_) => unreachable!("handled above"),
     }
 }
 

@@ -1,0 +1,275 @@
+//! The backend: a thread of its own, running a tokio runtime, that owns every open group.
+//!
+//! ```text
+//!  UI thread (egui)                      backend thread (tokio)
+//!  ───────────────                       ──────────────────────
+//!  Backend::send(Command) ──mpsc──────▶  Actor::run: open groups, act, derive snapshots
+//!  Backend::poll() ◀──────std mpsc─────  Event::{Snapshot, Submission, Done, Failed, ...}
+//!        ▲                                  │ repaint(): wakes the UI after each batch
+//!        └──────────────────────────────────┘
+//!  one watcher thread per group ── Command::Refresh ──▶ Actor (changes from other processes)
+//! ```
+//!
+//! The UI never waits on the backend: sending is non-blocking and events are drained once per
+//! frame. After each batch of commands the actor recomputes the derived lists of the groups
+//! that changed (from [`quire_store::Group::view`], which reads only what changed) and sends
+//! them as one immutable [`GroupSnapshot`] the UI keeps until the next.
+
+mod actor;
+pub mod data;
+pub mod demo;
+pub mod drafts;
+mod snapshot;
+pub mod sync;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use quire_store::doc::ProfilePatch;
+use quire_store::ops::SubmissionDraft;
+use quire_store::{CritiqueId, GroupId, MemberId, SubmissionId};
+use tokio::sync::mpsc;
+
+pub use snapshot::{
+    GroupSnapshot, MemberDetail, MemberRow, QueueRow, SubmissionDetail, derive_snapshot,
+};
+pub use sync::{SyncState, SyncStatus};
+
+/// What the UI asks of the backend.
+#[derive(Debug)]
+pub enum Command {
+    /// Create a group with this device's member as its organizer.
+    CreateGroup {
+        /// The group's name.
+        name: String,
+        /// What it is about.
+        description: String,
+        /// The founder's display name.
+        me: String,
+    },
+    /// Join a group by an invite ticket (needs sync).
+    Join {
+        /// The ticket as pasted.
+        ticket: String,
+        /// The name to join under.
+        display_name: String,
+    },
+    /// Make an invite ticket for a group (needs sync).
+    Invite {
+        /// The group.
+        group: GroupId,
+    },
+    /// Do something in a group as this device's member.
+    Act {
+        /// The group.
+        group: GroupId,
+        /// What to do.
+        action: Action,
+    },
+    /// The submission or member the UI shows, so the backend sends its details and keeps
+    /// them current as the group changes.
+    Focus {
+        /// The group.
+        group: GroupId,
+        /// The submission on screen, if any.
+        submission: Option<SubmissionId>,
+        /// The member on screen, if any.
+        member: Option<MemberId>,
+    },
+    /// Save a critique in progress locally; an empty body deletes the draft.
+    SaveDraft {
+        /// The group.
+        group: GroupId,
+        /// The submission being critiqued.
+        submission: SubmissionId,
+        /// The text so far.
+        body: String,
+    },
+    /// Read a text file for the submit form.
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A group's folder changed on disk (sent by its watcher).
+    Refresh(GroupId),
+}
+
+/// An operation on a group.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Edit my profile.
+    Profile(ProfilePatch),
+    /// Submit a piece.
+    Submit(SubmissionDraft),
+    /// Withdraw my piece.
+    Withdraw(SubmissionId),
+    /// Claim a piece to critique.
+    Claim(SubmissionId),
+    /// Let a claim go.
+    Unclaim(SubmissionId),
+    /// Deliver a critique.
+    Critique {
+        /// The piece.
+        submission: SubmissionId,
+        /// The critique.
+        body: String,
+    },
+    /// Rate a critique of my piece.
+    Rate {
+        /// The piece.
+        submission: SubmissionId,
+        /// The critique.
+        critique: CritiqueId,
+        /// 1 to 5.
+        rating: u8,
+    },
+    /// Thank a reviewer.
+    Thank {
+        /// The piece.
+        submission: SubmissionId,
+        /// The critique.
+        critique: CritiqueId,
+    },
+    /// Tip a reviewer.
+    Tip {
+        /// The piece.
+        submission: SubmissionId,
+        /// The critique.
+        critique: CritiqueId,
+    },
+    /// Change the rules (organizers).
+    Rules(Vec<(String, String)>),
+}
+
+/// What the backend tells the UI.
+#[derive(Debug)]
+pub enum Event {
+    /// The groups in the data dir, by name, and those that could not be opened.
+    Groups(Vec<GroupListing>),
+    /// A group's derived lists, after it changed.
+    Snapshot(Arc<GroupSnapshot>),
+    /// The focused submission, current.
+    Submission(Arc<SubmissionDetail>),
+    /// The focused member, current.
+    Member(Arc<MemberDetail>),
+    /// The drafts saved for a group, at open.
+    Drafts {
+        /// The group.
+        group: GroupId,
+        /// Critique drafts by submission.
+        drafts: Vec<(SubmissionId, String)>,
+    },
+    /// A file the UI asked to read.
+    FileRead {
+        /// The file.
+        path: PathBuf,
+        /// Its text, or why it could not be read.
+        result: Result<String, String>,
+    },
+    /// An action succeeded.
+    Done {
+        /// One line for the status bar.
+        message: String,
+        /// What the UI should do about it.
+        effect: Effect,
+    },
+    /// Something failed; one line naming what.
+    Failed(String),
+    /// The state of peer-to-peer sync.
+    Sync(SyncStatus),
+}
+
+/// A group in the data dir.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupListing {
+    /// Its id.
+    pub id: GroupId,
+    /// Its name, or why it could not be opened.
+    pub name: Result<String, String>,
+}
+
+/// What a successful action means for the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing in particular.
+    None,
+    /// A group was created or joined: switch to it.
+    GroupOpened(GroupId),
+    /// A piece was submitted: clear the form, show it.
+    Submitted(GroupId, SubmissionId),
+    /// A critique was delivered: its draft is gone.
+    Critiqued(GroupId, SubmissionId),
+    /// The profile was saved.
+    ProfileSaved(GroupId),
+    /// The rules were changed.
+    RulesSaved(GroupId),
+    /// An invite ticket to show.
+    Invited(GroupId, String),
+}
+
+/// The UI's end of the backend.
+#[derive(Debug)]
+pub struct Backend {
+    commands: mpsc::UnboundedSender<Command>,
+    events: std_mpsc::Receiver<Event>,
+    stop_reported: std::cell::Cell<bool>,
+    _thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Wakes the UI; `egui::Context::request_repaint` in the app.
+pub type Repaint = Arc<dyn Fn() + Send + Sync>;
+
+/// Where and as whom the backend runs.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// A name for this device in new groups.
+    pub device_label: String,
+}
+
+impl Backend {
+    /// Starts the backend thread; it opens every group in the data dir at once.
+    #[must_use]
+    pub fn spawn(config: BackendConfig, repaint: Repaint) -> Backend {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let (events_tx, events) = std_mpsc::channel();
+        let loopback = commands.clone();
+        let thread = std::thread::Builder::new()
+            .name("quire-backend".into())
+            .spawn(move || actor::run(config, inbox, loopback, events_tx, repaint))
+            .map_err(|err| tracing::error!(%err, "cannot start the backend thread"))
+            .ok();
+        Backend {
+            commands,
+            events,
+            stop_reported: std::cell::Cell::new(false),
+            _thread: thread,
+        }
+    }
+
+    /// Sends a command; never blocks. A backend that has stopped is reported by
+    /// [`Backend::poll`].
+    pub fn send(&self, command: Command) {
+        if self.commands.send(command).is_err() {
+            tracing::error!("the backend has stopped");
+        }
+    }
+
+    /// Every event that arrived since the last call.
+    pub fn poll(&self) -> Vec<Event> {
+        let mut out: Vec<Event> = self.events.try_iter().collect();
+        if out.is_empty() && self.commands.is_closed() && !self.stop_reported.replace(true) {
+            out.push(Event::Failed(
+                "the backend stopped; restart Quire (nothing saved was lost)".into(),
+            ));
+        }
+        out
+    }
+
+    /// Whether the backend thread is still running.
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+}

@@ -1,0 +1,66 @@
+//! Opening the window: on the user's data dir, or on a demo group.
+
+use std::path::PathBuf;
+
+use super::{Launch, View};
+use crate::backend::{data, demo};
+
+/// Opens the desktop client on `data_dir` (default: the platform data dir).
+pub fn open(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None => data::default_data_dir()?,
+    };
+    super::run(Launch {
+        data_dir,
+        title: "Quire".into(),
+        view: None,
+    })
+}
+
+/// Creates a demo group (in a new folder under the temp dir unless `data_dir` is given; a
+/// data dir that already holds groups is used as it is) and opens the client on it.
+pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> anyhow::Result<()> {
+    let view = view.map(parse_view).transpose()?;
+    let root = match data_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!(
+            "quire-demo-{}",
+            &quire_store::GroupId::random().short()
+        )),
+    };
+    let (store, device) = data::open(&root)?;
+    if store.group_ids()?.is_empty() {
+        demo::create(&store, device, jiff::Timestamp::now())?;
+    }
+    eprintln!("demo group in `{}`", root.display());
+    if no_window {
+        println!("{}", root.display());
+        return Ok(());
+    }
+    super::run(Launch {
+        data_dir: root,
+        title: "Quire — demo".into(),
+        view,
+    })
+}
+
+/// A view named on the command line.
+pub fn parse_view(name: &str) -> anyhow::Result<View> {
+    Ok(match name.trim().to_lowercase().as_str() {
+        "queue" => View::Queue,
+        "next" => View::Next,
+        "roster" => View::Roster,
+        "submit" => View::Submit,
+        "ledger" => View::Ledger,
+        "activity" => View::Activity,
+        "rules" => View::Rules,
+        "profile" => View::Profile,
+        "submission" => View::Submission(super::CLAIMED.into()),
+        "member" => View::Member(super::SOMEONE.into()),
+        other => anyhow::bail!(
+            "no view `{other}`; views are queue, next, roster, submit, ledger, activity, rules, \
+             profile, submission, member"
+        ),
+    })
+}

@@ -1,0 +1,419 @@
+//! The long lists: queue, roster, ledger and activity. Each keeps the filtered order of its
+//! snapshot's rows (indices) and redoes it only when the snapshot or the filter changes; the
+//! tables lay out only the rows on screen.
+
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use quire_store::model::Role;
+use quire_store::views::{LinePosition, Status};
+
+use super::state::{QueueFilter, RosterFilter, View};
+use super::widgets::{self, named_button};
+use crate::backend::{Action, GroupSnapshot};
+
+/// Height of one table row.
+pub const ROW_HEIGHT: f32 = 24.0;
+
+/// A filtered order of one list, valid for one snapshot and one filter.
+#[derive(Debug, Default)]
+struct Filtered<F> {
+    key: Option<(quire_store::GroupId, u64, F)>,
+    rows: Vec<u32>,
+}
+
+impl<F: PartialEq + Clone> Filtered<F> {
+    /// The rows for `snapshot` and `filter`, recomputed with `make` only if either changed.
+    fn get(
+        &mut self,
+        snapshot: &GroupSnapshot,
+        filter: &F,
+        make: impl FnOnce() -> Vec<u32>,
+    ) -> &[u32] {
+        let key = (snapshot.id, snapshot.version, filter.clone());
+        if self.key.as_ref() != Some(&key) {
+            self.rows = make();
+            self.key = Some(key);
+        }
+        &self.rows
+    }
+}
+
+/// The cached orders of every list.
+#[derive(Debug, Default)]
+pub struct Lists {
+    queue: Filtered<QueueFilter>,
+    roster: Filtered<RosterFilter>,
+}
+
+impl Lists {
+    /// The queue: search, filters and a virtualized table.
+    pub fn queue_ui(
+        &mut self,
+        ui: &mut Ui,
+        s: &GroupSnapshot,
+        filter: &mut QueueFilter,
+        actions: &mut Vec<Action>,
+    ) -> Option<View> {
+        let mut open = None;
+        ui.horizontal(|ui| {
+            ui.heading("Critique queue");
+            ui.add_space(12.0);
+            let l = ui.label("Search");
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut filter.search)
+                        .hint_text("title, author or genre")
+                        .desired_width(220.0),
+                )
+                .labelled_by(l.id);
+            if ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F))) {
+                search.request_focus();
+            }
+            genre_combo(ui, "Genre", "queue-genre", &s.genres, &mut filter.genre);
+            ui.checkbox(&mut filter.wanting_only, "Wanting critiques");
+            ui.checkbox(&mut filter.mine_only, "Mine");
+        });
+        let rows = self.queue.get(s, filter, || {
+            let words: Vec<String> = filter
+                .search
+                .to_lowercase()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            s.queue
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| words.iter().all(|w| r.search.contains(w.as_str())))
+                .filter(|(_, r)| filter.genre.as_ref().is_none_or(|g| &r.entry.genre == g))
+                .filter(|(_, r)| {
+                    !filter.wanting_only
+                        || matches!(r.entry.status, Status::Open | Status::Claimed { .. })
+                })
+                .filter(|(_, r)| !filter.mine_only || r.mine || r.my_claim.is_some())
+                .map(|(i, _)| i as u32)
+                .collect()
+        });
+        widgets::hint(
+            ui,
+            format!(
+                "{} of {} pieces · claim a piece to critique it; each critique earns credits",
+                rows.len(),
+                s.queue.len()
+            ),
+        );
+        ui.add_space(4.0);
+        let rows = rows.to_vec();
+        let me = s.me.is_some();
+        TableBuilder::new(ui)
+            .id_salt("queue")
+            .striped(true)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::remainder().at_least(180.0).clip(true))
+            .column(Column::initial(140.0).clip(true))
+            .column(Column::initial(120.0).clip(true))
+            .column(Column::initial(60.0))
+            .column(Column::initial(90.0))
+            .column(Column::initial(60.0))
+            .column(Column::initial(110.0))
+            .column(Column::initial(90.0))
+            .header(22.0, |mut h| {
+                for name in ["Title", "Author", "Genre", "Words", "Due", "Claims", "Status", ""] {
+                    h.col(|ui| {
+                        ui.strong(name);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, rows.len(), |mut row| {
+                    let r = &s.queue[rows[row.index()] as usize];
+                    let e = &r.entry;
+                    row.col(|ui| {
+                        if widgets::link(ui, &e.title).clicked() {
+                            open = Some(View::Submission(e.id.to_string()));
+                        }
+                    });
+                    row.col(|ui| {
+                        if widgets::link(ui, &e.author_name).clicked() {
+                            open = Some(View::Member(e.author.to_string()));
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(&e.genre);
+                    });
+                    row.col(|ui| {
+                        ui.label(e.word_count.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.due_text);
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.claims_text);
+                    });
+                    row.col(|ui| {
+                        let color = widgets::status_color(ui, &e.status);
+                        let text = match r.my_claim {
+                            Some(LinePosition::Holder) => "yours to critique".to_string(),
+                            Some(LinePosition::Waiting(n)) => format!("you wait, #{n}"),
+                            None if r.critiqued_by_me => "you critiqued it".to_string(),
+                            None if r.mine => format!("{} (yours)", r.status_text),
+                            None => r.status_text.clone(),
+                        };
+                        ui.label(RichText::new(text).color(color));
+                    });
+                    row.col(|ui| {
+                        let open_piece = matches!(e.status, Status::Open | Status::Claimed { .. });
+                        if r.my_claim.is_some() {
+                            if named_button(ui, "Unclaim", format!("Unclaim {}", e.title), true)
+                                .clicked()
+                            {
+                                actions.push(Action::Unclaim(e.id));
+                            }
+                        } else if me && open_piece && !r.mine && !r.critiqued_by_me {
+                            let full = matches!(e.status, Status::Claimed { taken, wanted } if taken >= wanted);
+                            let face = if full { "Wait" } else { "Claim" };
+                            if named_button(ui, face, format!("Claim {}", e.title), true)
+                                .on_hover_text(if full {
+                                    "All slots are taken: join the line"
+                                } else {
+                                    "Promise to critique this piece"
+                                })
+                                .clicked()
+                            {
+                                actions.push(Action::Claim(e.id));
+                            }
+                        }
+                    });
+                });
+            });
+        open
+    }
+
+    /// The roster: search, filters and a virtualized table.
+    pub fn roster_ui(&mut self, ui: &mut Ui, s: &GroupSnapshot, filter: &mut RosterFilter) -> Option<View> {
+        let mut open = None;
+        ui.horizontal(|ui| {
+            ui.heading("Members");
+            ui.add_space(12.0);
+            let l = ui.label("Search");
+            let search = ui
+                .add(
+                    egui::TextEdit::singleline(&mut filter.search)
+                        .hint_text("name, pen name or genre")
+                        .desired_width(200.0),
+                )
+                .labelled_by(l.id);
+            if ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F))) {
+                search.request_focus();
+            }
+            genre_combo(ui, "Genre", "roster-genre", &s.genres, &mut filter.genre);
+            egui::ComboBox::from_label("Role")
+                .selected_text(filter.role.clone().unwrap_or_else(|| "any".into()))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut filter.role, None, "any");
+                    for role in Role::KNOWN {
+                        let name = role.to_string();
+                        ui.selectable_value(&mut filter.role, Some(name.clone()), name);
+                    }
+                });
+            egui::ComboBox::from_label("Hiatus")
+                .selected_text(match filter.hiatus {
+                    None => "anyone",
+                    Some(true) => "on hiatus",
+                    Some(false) => "available",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut filter.hiatus, None, "anyone");
+                    ui.selectable_value(&mut filter.hiatus, Some(false), "available");
+                    ui.selectable_value(&mut filter.hiatus, Some(true), "on hiatus");
+                });
+        });
+        let rows = self.roster.get(s, filter, || {
+            let words: Vec<String> = filter
+                .search
+                .to_lowercase()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            let role = filter.role.as_deref().map(|r| r.parse::<Role>().unwrap_or(Role::Writer));
+            s.members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| words.iter().all(|w| m.search.contains(w.as_str())))
+                .filter(|(_, m)| filter.genre.as_ref().is_none_or(|g| m.genres.contains(g)))
+                .filter(|(_, m)| role.as_ref().is_none_or(|r| m.roles.contains(r)))
+                .filter(|(_, m)| filter.hiatus.is_none_or(|h| m.hiatus_until.is_some() == h))
+                .map(|(i, _)| i as u32)
+                .collect()
+        });
+        widgets::hint(ui, format!("{} of {} members", rows.len(), s.members.len()));
+        ui.add_space(4.0);
+        let rows = rows.to_vec();
+        TableBuilder::new(ui)
+            .id_salt("roster")
+            .striped(true)
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::initial(170.0).clip(true))
+            .column(Column::initial(120.0).clip(true))
+            .column(Column::initial(200.0).clip(true))
+            .column(Column::remainder().at_least(160.0).clip(true))
+            .column(Column::initial(80.0))
+            .column(Column::initial(60.0))
+            .column(Column::initial(70.0))
+            .column(Column::initial(130.0))
+            .header(22.0, |mut h| {
+                for name in ["Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received", "Status"] {
+                    h.col(|ui| {
+                        ui.strong(name);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, rows.len(), |mut row| {
+                    let m = &s.members[rows[row.index()] as usize];
+                    row.col(|ui| {
+                        if widgets::link(ui, &m.name).clicked() {
+                            open = Some(View::Member(m.id.to_string()));
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(&m.pen_name);
+                    });
+                    row.col(|ui| {
+                        ui.label(&m.genres_text);
+                    });
+                    row.col(|ui| {
+                        ui.label(&m.roles_text);
+                    });
+                    row.col(|ui| {
+                        ui.label(&m.capacity_text);
+                    });
+                    row.col(|ui| {
+                        ui.label(m.given.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(m.received.to_string());
+                    });
+                    row.col(|ui| {
+                        if let Some(until) = m.hiatus_until {
+                            ui.weak(format!("on hiatus until {until}"));
+                        } else if m.organizer {
+                            ui.label("organizer");
+                        }
+                    });
+                });
+            });
+        open
+    }
+
+    /// My ledger, newest entry first.
+    pub fn ledger_ui(&mut self, ui: &mut Ui, s: &GroupSnapshot) {
+        ui.heading("Your ledger");
+        let Some(ledger) = &s.ledger else {
+            widgets::hint(ui, "You are not a member of this group on this device.");
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("{} credits", ledger.balance)).size(22.0).strong());
+            if !s.rules.credits {
+                widgets::hint(ui, "the group runs without credits now");
+            }
+        });
+        if ledger.overdrawn {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Below zero: pieces submitted at once on disconnected devices overdrew it. \
+                 Critique a piece to earn it back.",
+            );
+        }
+        widgets::hint(
+            ui,
+            format!(
+                "A critique earns up to 2 credits by its length; your next submission costs {}.",
+                s.next_submission_cost
+            ),
+        );
+        ui.add_space(6.0);
+        let n = ledger.entries.len();
+        TableBuilder::new(ui)
+            .id_salt("ledger")
+            .striped(true)
+            .column(Column::initial(140.0))
+            .column(Column::initial(70.0))
+            .column(Column::initial(70.0))
+            .column(Column::remainder().clip(true))
+            .header(22.0, |mut h| {
+                for name in ["When", "Change", "Balance", "What"] {
+                    h.col(|ui| {
+                        ui.strong(name);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, n, |mut row| {
+                    let e = &ledger.entries[n - 1 - row.index()];
+                    row.col(|ui| {
+                        ui.label(widgets::when(e.at));
+                    });
+                    row.col(|ui| {
+                        ui.label(e.amount.signed());
+                    });
+                    row.col(|ui| {
+                        ui.label(e.balance.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(e.reason.to_string());
+                    });
+                });
+            });
+    }
+
+    /// The activity feed, newest first.
+    pub fn activity_ui(&mut self, ui: &mut Ui, s: &GroupSnapshot) -> Option<View> {
+        let mut open = None;
+        ui.heading("Recent activity");
+        widgets::hint(ui, format!("the latest {} changes, newest first", s.activity.len()));
+        ui.add_space(6.0);
+        let n = s.activity.len();
+        TableBuilder::new(ui)
+            .id_salt("activity")
+            .striped(true)
+            .column(Column::initial(140.0))
+            .column(Column::initial(160.0).clip(true))
+            .column(Column::remainder().clip(true))
+            .body(|body| {
+                body.rows(ROW_HEIGHT, n, |mut row| {
+                    let a = &s.activity[row.index()];
+                    row.col(|ui| {
+                        ui.weak(widgets::when(a.at));
+                    });
+                    row.col(|ui| match a.member {
+                        Some(m) => {
+                            if widgets::link(ui, &a.who).clicked() {
+                                open = Some(View::Member(m.to_string()));
+                            }
+                        }
+                        None => {
+                            ui.label(&a.who);
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(&a.what);
+                    });
+                });
+            });
+        open
+    }
+}
+
+/// A genre filter: "any" or one genre.
+fn genre_combo(ui: &mut Ui, label: &str, id: &str, genres: &[String], value: &mut Option<String>) {
+    egui::ComboBox::new(id, label)
+        .selected_text(value.clone().unwrap_or_else(|| "any".into()))
+        .height(320.0)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, "any");
+            for g in genres {
+                ui.selectable_value(value, Some(g.clone()), g);
+            }
+        });
+}

@@ -1,0 +1,129 @@
+//! What the app remembers between runs: the open view, the group, the filters and the piece
+//! being prepared for submission. Runtime handles live in [`super::QuireApp`], not here.
+
+use quire_store::GroupId;
+use serde::{Deserialize, Serialize};
+
+/// The view on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum View {
+    /// The critique queue.
+    #[default]
+    Queue,
+    /// What to critique next.
+    Next,
+    /// Members.
+    Roster,
+    /// Submit a piece.
+    Submit,
+    /// My credits.
+    Ledger,
+    /// Who did what.
+    Activity,
+    /// The group's rules.
+    Rules,
+    /// My profile.
+    Profile,
+    /// One submission, by id.
+    Submission(String),
+    /// One member, by id.
+    Member(String),
+    /// Create or join another group.
+    NewGroup,
+}
+
+/// Queue filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilter {
+    /// Words in title, author or genre.
+    pub search: String,
+    /// Only this genre.
+    pub genre: Option<String>,
+    /// Only pieces still wanting critiques.
+    pub wanting_only: bool,
+    /// Only my pieces and my claims.
+    pub mine_only: bool,
+}
+
+/// Roster filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterFilter {
+    /// Words in name, pen name or genres.
+    pub search: String,
+    /// Only this genre.
+    pub genre: Option<String>,
+    /// Only this role (its name).
+    pub role: Option<String>,
+    /// On hiatus: `Some(true)` only those on hiatus, `Some(false)` only those available.
+    pub hiatus: Option<bool>,
+}
+
+/// The piece being prepared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitForm {
+    /// Title.
+    pub title: String,
+    /// Genre.
+    pub genre: String,
+    /// The text.
+    pub text: String,
+    /// A file to load the text from.
+    pub path: String,
+    /// Critiques wanted.
+    pub wanted: u32,
+    /// Due date, YYYY-MM-DD.
+    pub due: String,
+    /// Feedback wanted.
+    pub feedback: String,
+    /// Content notes.
+    pub notes: String,
+}
+
+impl Default for SubmitForm {
+    fn default() -> Self {
+        Self {
+            title: String::new(),
+            genre: String::new(),
+            text: String::new(),
+            path: String::new(),
+            wanted: 3,
+            due: String::new(),
+            feedback: String::new(),
+            notes: String::new(),
+        }
+    }
+}
+
+/// Everything remembered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    /// The open view.
+    pub view: View,
+    /// The current group.
+    #[serde(with = "group_id")]
+    pub group: Option<GroupId>,
+    /// Queue filters.
+    pub queue: QueueFilter,
+    /// Roster filters.
+    pub roster: RosterFilter,
+    /// The piece being prepared.
+    pub submit: SubmitForm,
+}
+
+mod group_id {
+    use quire_store::GroupId;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &Option<GroupId>, s: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.serialize_some(&id.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GroupId>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        Ok(text.and_then(|t| t.parse().ok()))
+    }
+}

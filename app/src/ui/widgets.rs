@@ -1,0 +1,103 @@
+//! Small widgets shared by the views, each labelled for screen readers.
+
+use egui::{Color32, Response, RichText, TextEdit, Ui, WidgetInfo, WidgetType};
+
+/// A one-line text field with a visible label that AccessKit reads as its name.
+pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, hint: &str) -> Response {
+    ui.horizontal(|ui| {
+        let l = ui.add_sized([130.0, 20.0], egui::Label::new(label));
+        ui.add(
+            TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(ui.available_width().min(460.0)),
+        )
+        .labelled_by(l.id)
+    })
+    .inner
+}
+
+/// A multi-line text field under its label.
+pub fn text_area(ui: &mut Ui, label: &str, value: &mut String, rows: usize) -> Response {
+    let l = ui.label(label);
+    ui.add(
+        TextEdit::multiline(value)
+            .desired_rows(rows)
+            .desired_width(ui.available_width().min(640.0)),
+    )
+    .labelled_by(l.id)
+}
+
+/// A button whose screen-reader name says more than its face, e.g. "Claim" read as
+/// "Claim 'The Mill'", so a row of buttons can be told apart.
+pub fn named_button(ui: &mut Ui, face: &str, name: String, enabled: bool) -> Response {
+    let response = ui.add_enabled(enabled, egui::Button::new(face));
+    response.widget_info(|| WidgetInfo::labeled(WidgetType::Button, enabled, name.clone()));
+    response
+}
+
+/// A link-like button for a title or a name in a list, with its own screen-reader name.
+pub fn link(ui: &mut Ui, text: &str) -> Response {
+    ui.add(egui::Button::new(RichText::new(text).color(ui.visuals().hyperlink_color)).frame(false))
+        .on_hover_cursor(egui::CursorIcon::PointingHand)
+}
+
+/// A small rounded tag, e.g. a genre or "organizer".
+pub fn tag(ui: &mut Ui, text: &str) {
+    let fill = ui.visuals().faint_bg_color;
+    egui::Frame::new()
+        .fill(fill)
+        .corner_radius(8.0)
+        .inner_margin(egui::Margin::symmetric(6, 1))
+        .show(ui, |ui| {
+            ui.label(RichText::new(text).small());
+        });
+}
+
+/// A muted line of explanation.
+pub fn hint(ui: &mut Ui, text: impl Into<String>) {
+    ui.label(RichText::new(text.into()).weak());
+}
+
+/// The colour of a queue status.
+pub fn status_color(ui: &Ui, status: &quire_store::views::Status) -> Color32 {
+    use quire_store::views::Status;
+    let dark = ui.visuals().dark_mode;
+    match status {
+        Status::Open => {
+            if dark {
+                Color32::from_rgb(120, 200, 140)
+            } else {
+                Color32::from_rgb(30, 120, 60)
+            }
+        }
+        Status::Claimed { .. } => {
+            if dark {
+                Color32::from_rgb(230, 190, 100)
+            } else {
+                Color32::from_rgb(150, 100, 0)
+            }
+        }
+        Status::Critiqued | Status::Withdrawn => ui.visuals().weak_text_color(),
+    }
+}
+
+/// A section heading with some air above it.
+pub fn section(ui: &mut Ui, text: &str) {
+    ui.add_space(10.0);
+    ui.label(RichText::new(text).strong().size(15.0));
+    ui.add_space(2.0);
+}
+
+/// Local date and time to the minute.
+pub fn when(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// Local date.
+pub fn day(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d")
+        .to_string()
+}

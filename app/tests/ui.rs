@@ -1,0 +1,253 @@
+//! The desktop client driven by its accessibility labels, as a screen reader would: egui_kittest
+//! runs the real app (and its real backend thread on a temp data dir) without a window.
+//!
+//! A second member acts from "another process": the test opens the same group on disk as a
+//! second device, which is how the app sees changes from other processes (and, later, peers).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use quire::ui::{QuireApp, UiState};
+use quire_store::ops::{self, NewMember, SubmissionDraft};
+use quire_store::storage::{DataDir, StorageOptions};
+use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, SubmissionId};
+
+fn harness(dir: &Path) -> Harness<'static, QuireApp> {
+    let app = QuireApp::new(dir.to_path_buf(), UiState::default(), Arc::new(|| {}));
+    Harness::builder()
+        .with_size([1280.0, 860.0])
+        .build_state(|ctx, app: &mut QuireApp| app.ui(ctx), app)
+}
+
+/// Steps the app until `done` holds; the backend answers on its own thread.
+fn wait_for(h: &mut Harness<'_, QuireApp>, what: &str, done: impl Fn(&Harness<'_, QuireApp>) -> bool) {
+    let started = Instant::now();
+    loop {
+        h.step();
+        if done(h) {
+            h.step();
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}; last error: {:?}",
+            h.state().error()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn has(h: &Harness<'_, QuireApp>, label: &str) -> bool {
+    h.query_by_label(label).is_some()
+}
+
+fn type_into(h: &mut Harness<'_, QuireApp>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+fn click(h: &mut Harness<'_, QuireApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.step();
+}
+
+/// Creates "Tuesday Writers" through the first-run page.
+fn create_group(h: &mut Harness<'_, QuireApp>) {
+    wait_for(h, "the first-run page", |h| has(h, "Create group"));
+    type_into(h, "Group name", "Tuesday Writers");
+    type_into(h, "Your name", "Julia Amante");
+    click(h, "Create group");
+    wait_for(h, "the new group's queue", |h| {
+        h.state().current().is_some_and(|s| s.name == "Tuesday Writers") && has(h, "Queue")
+    });
+}
+
+/// A second member, Ben, on a device of his own, acting on the same data dir.
+struct Ben {
+    group: Group,
+    id: MemberId,
+}
+
+impl Ben {
+    fn join(dir: &Path, group: GroupId) -> Ben {
+        let data = DataDir::open(dir).unwrap();
+        let device = DeviceId::from_bytes([42; 32]);
+        let mut g = Group::open(&data, group, device, StorageOptions::default()).unwrap();
+        let id = MemberId::random();
+        let now = jiff::Timestamp::now();
+        let new = NewMember {
+            id,
+            display_name: "Ben Okafor".into(),
+            device,
+            device_label: "phone".into(),
+        };
+        ops::add_member(g.storage_mut().doc_mut(), new, now).unwrap();
+        g.persist().unwrap();
+        Ben { group: g, id }
+    }
+
+    fn submit(&mut self, title: &str) -> SubmissionId {
+        let draft = SubmissionDraft {
+            title: title.into(),
+            genre: "fantasy".into(),
+            text: "The ship came down in the salt flats. ".repeat(40),
+            ..Default::default()
+        };
+        let id = SubmissionId::random();
+        self.group.submit(id, draft, jiff::Timestamp::now()).unwrap();
+        id
+    }
+
+    fn claim_and_critique(&mut self, sub: SubmissionId) {
+        let now = jiff::Timestamp::now();
+        self.group.act(|doc, me| ops::claim(doc, me, sub, now)).unwrap();
+        let body = "The opening is strong and the mill is vivid. ".repeat(40);
+        self.group
+            .act(|doc, me| ops::critique(doc, me, sub, CritiqueId::random(), &body, now))
+            .unwrap();
+    }
+}
+
+#[test]
+fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+
+    // Edit the profile.
+    click(&mut h, "Profile");
+    wait_for(&mut h, "the profile form", |h| has(h, "Save profile"));
+    type_into(&mut h, "Pen name", "J. Amante");
+    type_into(&mut h, "Genres", "historical fiction, ya");
+    click(&mut h, "beta-reader");
+    click(&mut h, "Save profile");
+    wait_for(&mut h, "the profile to be saved", |h| {
+        h.state().current().and_then(|s| s.my_member.clone()).is_some_and(|m| {
+            m.profile.pen_name.as_deref() == Some("J. Amante")
+                && m.profile.genres.contains("ya")
+                && m.profile.roles.contains(&quire_store::model::Role::BetaReader)
+        })
+    });
+
+    // Submit a piece.
+    click(&mut h, "Submit");
+    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
+    type_into(&mut h, "Title", "The Mill");
+    type_into(&mut h, "Genre", "historical fiction");
+    type_into(&mut h, "Text", "The mill wheel turned all night and nobody in the village slept.");
+    click(&mut h, "Submit piece");
+    wait_for(&mut h, "the new piece's page", |h| {
+        h.state().current().is_some_and(|s| s.queue.iter().any(|r| r.entry.title == "The Mill"))
+            && has(h, "Withdraw The Mill")
+    });
+
+    // Another member submits from another process; the app sees it by itself.
+    let mut ben = Ben::join(dir.path(), group);
+    let salt = ben.submit("Salt and Iron");
+    click(&mut h, "Queue");
+    wait_for(&mut h, "Ben's piece in the queue", |h| has(h, "Claim Salt and Iron"));
+
+    // Claim it, write a critique, deliver it.
+    click(&mut h, "Claim Salt and Iron");
+    wait_for(&mut h, "the claim", |h| has(h, "Unclaim Salt and Iron"));
+    click(&mut h, "Salt and Iron");
+    wait_for(&mut h, "the critique editor", |h| has(h, "Your critique of Salt and Iron"));
+    type_into(
+        &mut h,
+        "Your critique of Salt and Iron",
+        &"The salt flats are vivid; the pilot needs a clearer want. ".repeat(20),
+    );
+    assert!(has(&h, "200 words"), "the live word count shows");
+    click(&mut h, "Deliver critique");
+    wait_for(&mut h, "the critique to be delivered", |h| {
+        h.state()
+            .current()
+            .is_some_and(|s| s.queue.iter().any(|r| r.entry.id == salt && r.critiqued_by_me))
+    });
+
+    // Ben critiques The Mill; Julia rates and thanks him.
+    let mill = h
+        .state()
+        .current()
+        .and_then(|s| s.queue.iter().find(|r| r.entry.title == "The Mill").map(|r| r.entry.id))
+        .unwrap();
+    ben.claim_and_critique(mill);
+    click(&mut h, "Queue");
+    h.step();
+    click(&mut h, "The Mill");
+    wait_for(&mut h, "Ben's critique on The Mill", |h| has(h, "Rate Ben Okafor 4 of 5"));
+    click(&mut h, "Rate Ben Okafor 4 of 5");
+    click(&mut h, "Thank Ben Okafor");
+    let ben_id = ben.id;
+    wait_for(&mut h, "the rating and thanks", |h| {
+        h.state().current().is_some_and(|s| {
+            s.activity.iter().any(|a| a.what.contains("rated")) && s.activity.iter().any(|a| a.what.contains("thanked"))
+        })
+    });
+    let data = DataDir::open(dir.path()).unwrap();
+    let model = Group::open(&data, group, DeviceId::from_bytes([7; 32]), StorageOptions::default())
+        .unwrap()
+        .read()
+        .unwrap();
+    let critique = model.submissions[&mill].critique_by(ben_id).unwrap();
+    assert_eq!(critique.rating, Some(4));
+    assert!(critique.thanked_at.is_some());
+    assert!(h.state().error().is_none(), "no error shown: {:?}", h.state().error());
+}
+
+#[test]
+fn a_refused_action_shows_one_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    click(&mut h, "Rules");
+    click(&mut h, "Edit rules");
+    // critiques_wanted takes 1 to 20; a second digit after the 3 is out of range.
+    type_into(&mut h, "critiques wanted", "9");
+    click(&mut h, "Save rules");
+    wait_for(&mut h, "the error", |h| h.state().error().is_some());
+    let error = h.state().error().unwrap().to_string();
+    assert!(error.contains("critiques_wanted"), "names the rule: {error}");
+    assert!(!error.contains('\n'), "one line: {error}");
+    assert_eq!(h.state().current().unwrap().rules.critiques_wanted, 3);
+}
+
+#[test]
+fn a_critique_draft_survives_closing_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub;
+    {
+        let mut h = harness(dir.path());
+        create_group(&mut h);
+        let group = h.state().current().unwrap().id;
+        let mut ben = Ben::join(dir.path(), group);
+        sub = ben.submit("Night Shift");
+        wait_for(&mut h, "Ben's piece", |h| has(h, "Claim Night Shift"));
+        click(&mut h, "Claim Night Shift");
+        wait_for(&mut h, "the claim", |h| has(h, "Unclaim Night Shift"));
+        click(&mut h, "Night Shift");
+        wait_for(&mut h, "the editor", |h| has(h, "Your critique of Night Shift"));
+        type_into(&mut h, "Your critique of Night Shift", "The corridor scene is the scariest part.");
+        // Quiet for longer than the draft delay, then the draft is written.
+        let path = dir.path().join("drafts").join(group.to_string()).join(format!("{sub}.txt"));
+        let started = Instant::now();
+        while !path.exists() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(100));
+            h.step();
+        }
+        assert!(path.exists(), "draft written to {}", path.display());
+    }
+    // A new app on the same data dir finds the draft in the editor.
+    let mut h = harness(dir.path());
+    wait_for(&mut h, "the group", |h| h.state().current().is_some());
+    h.state_mut().state.view = quire::ui::View::Submission(sub.to_string());
+    wait_for(&mut h, "the restored draft", |h| {
+        h.query_by_value("The corridor scene is the scariest part.").is_some()
+    });
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Screenshots of the desktop client, as users first see it: runs the real window under Xvfb
+# on a demo group and saves a PNG of each main view into docs/screenshots/.
+#
+# Installs nothing. Needs Xvfb, ImageMagick's `import`, xdotool and software OpenGL (Mesa); on
+# Debian or Ubuntu: apt-get install xvfb imagemagick xdotool libgl1-mesa-dri libegl1
+#
+#   scripts/screenshots.sh            # dark theme
+#   QUIRE_THEME=light scripts/screenshots.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in Xvfb import xdotool; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "screenshots.sh needs $tool (apt-get install xvfb imagemagick xdotool libgl1-mesa-dri)" >&2
+        exit 1
+    fi
+done
+
+cargo build --release -p quire
+bin="${CARGO_TARGET_DIR:-target}/release/quire"
+out=docs/screenshots
+theme="${QUIRE_THEME:-dark}"
+suffix=""
+if [ "$theme" = light ]; then suffix="-light"; fi
+mkdir -p "$out"
+
+data="$(mktemp -d)"
+display=":$((90 + RANDOM % 9))"
+Xvfb "$display" -screen 0 1280x820x24 -nolisten tcp &
+xvfb=$!
+app=""
+cleanup() {
+    if [ -n "$app" ]; then kill "$app" 2>/dev/null || true; fi
+    kill "$xvfb" 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+export DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 QUIRE_THEME="$theme"
+unset WAYLAND_DISPLAY
+sleep 1
+
+"$bin" demo --data-dir "$data" --no-window >/dev/null
+for view in queue next roster member submission submit ledger activity rules profile; do
+    "$bin" demo --data-dir "$data" --view "$view" 2>/dev/null &
+    app=$!
+    window="$(xdotool search --sync --onlyvisible --name 'Quire' | head -n1)"
+    sleep 3
+    import -window "$window" "$out/$view$suffix.png"
+    kill "$app"
+    wait "$app" 2>/dev/null || true
+    app=""
+    echo "saved $out/$view$suffix.png"
+done
