@@ -156,6 +156,66 @@ pub enum OpError {
     /// A rule change naming no rule.
     #[error("no rule to change; give key=value")]
     NoRuleChange,
+    /// An invite that would expire before it is made.
+    #[error("invite expiry {expires_at} is not in the future")]
+    InviteExpiry {
+        /// The expiry given.
+        expires_at: jiff::Timestamp,
+    },
+    /// A device invite for someone else's devices.
+    #[error("you can invite only your own devices, not those of member `{0}`")]
+    NotYourDevice(String),
+    /// Making an invite whose hash the group already holds.
+    #[error("invite `{0}` already exists")]
+    InviteExists(String),
+    /// No such invite.
+    #[error("no invite `{0}` in this group")]
+    NoInvite(String),
+    /// Redeeming an invite past its expiry.
+    #[error("invite `{invite}` expired at {expired}")]
+    InviteExpired {
+        /// The invite.
+        invite: String,
+        /// When it expired.
+        expired: jiff::Timestamp,
+    },
+    /// Redeeming an invite that has no uses left.
+    #[error("invite `{invite}` has been used {uses} of {max} times")]
+    InviteUsedUp {
+        /// The invite.
+        invite: String,
+        /// How many devices redeemed it.
+        uses: usize,
+        /// How many it allows.
+        max: u32,
+    },
+    /// Redeeming a new-member invite as a device, or a device invite as a new member.
+    #[error("invite `{invite}` is {is}, not {wanted}")]
+    WrongInviteKind {
+        /// The invite.
+        invite: String,
+        /// What it is: `a new-member invite`, `a device invite`.
+        is: &'static str,
+        /// What the joiner asked for.
+        wanted: &'static str,
+    },
+    /// Redeeming an invite whose maker is no longer a member.
+    #[error("invite `{invite}` was made by `{inviter}`, who is no longer a member")]
+    InviterGone {
+        /// The invite.
+        invite: String,
+        /// Who made it.
+        inviter: String,
+    },
+    /// Acting on, or joining as, a member who has been removed.
+    #[error("member `{0}` has been removed from this group")]
+    Removed(String),
+    /// A new member with an id the roster already holds.
+    #[error("member `{0}` is already in this group")]
+    MemberExists(String),
+    /// The last organizer removing themselves.
+    #[error("you are the last organizer of this group, so you cannot remove yourself")]
+    LastOrganizer,
     /// A rule key or value the rules do not take.
     #[error(transparent)]
     Rule(#[from] crate::exchange::rules::RuleError),

@@ -10,11 +10,21 @@ use std::str::FromStr;
 
 /// An id string that is not the hex an id must be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}` is not a {what} id (expected {digits} hex digits)")]
+#[error(
+    "`{value}` is not {} {what} id (expected {digits} hex digits)",
+    article(what)
+)]
 pub struct IdParseError {
     what: &'static str,
     digits: usize,
     value: String,
+}
+
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
 }
 
 fn parse_hex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], IdParseError> {
@@ -137,53 +147,82 @@ random_id!(
     "rule change"
 );
 
-/// A device: the ed25519 public key that is also its iroh `EndpointId`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DeviceId([u8; 32]);
+macro_rules! key_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $short:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name([u8; 32]);
 
-impl DeviceId {
-    /// The device with this public key.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
+        impl $name {
+            /// What this id names, for messages.
+            pub const WHAT: &'static str = $what;
 
-    /// The public key bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
+            /// The id made of these bytes.
+            pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+                Self(bytes)
+            }
 
-    /// The first ten hex digits, as iroh prints endpoint ids for people.
-    pub fn short(&self) -> String {
-        let mut s = self.to_string();
-        s.truncate(10);
-        s
-    }
+            /// The raw bytes.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+
+            #[doc = concat!("The first ", stringify!($short), " hex digits, enough to tell them apart for people.")]
+            pub fn short(&self) -> String {
+                let mut s = self.to_string();
+                s.truncate($short);
+                s
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_hex(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.short())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex::<32>(s, $what).map(Self)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl fmt::Display for DeviceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_hex(&self.0, f)
-    }
-}
-
-impl fmt::Debug for DeviceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeviceId({})", self.short())
-    }
-}
-
-impl FromStr for DeviceId {
-    type Err = IdParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hex::<32>(s, "device").map(Self)
-    }
-}
-
-impl serde::Serialize for DeviceId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+key_id!(
+    /// A device: the ed25519 public key that is also its iroh `EndpointId` (short form: the
+    /// first ten hex digits, as iroh prints endpoint ids for people).
+    DeviceId,
+    "device",
+    10
+);
+key_id!(
+    /// An invite, named by the 32-byte hash of its secret: the document holds only the hash,
+    /// so reading the document does not let anyone redeem the invite.
+    InviteHash,
+    "invite",
+    10
+);
 
 #[cfg(test)]
 mod tests {
@@ -196,6 +235,10 @@ mod tests {
         assert_eq!(id.short().len(), 8);
         let dev = DeviceId::from_bytes([7; 32]);
         assert_eq!(dev.to_string().parse::<DeviceId>(), Ok(dev));
+        assert_eq!(dev.short(), "0707070707");
+        let invite = InviteHash::from_bytes([0xab; 32]);
+        assert_eq!(invite.to_string().parse::<InviteHash>(), Ok(invite));
+        assert_eq!(format!("{invite:?}"), "InviteHash(ababababab)");
     }
 
     #[test]
@@ -206,6 +249,11 @@ mod tests {
             "`7f3a` is not a member id (expected 32 hex digits)"
         );
         assert!("Z".repeat(32).parse::<GroupId>().is_err());
+        let err = "ab".parse::<InviteHash>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`ab` is not an invite id (expected 64 hex digits)"
+        );
         assert!(
             "AB".repeat(16).parse::<GroupId>().is_err(),
             "uppercase is not canonical"

@@ -12,6 +12,8 @@
 //! members:     { MemberId: { display_name, pen_name, bio, genres, roles, links, capacity_per_month,
 //!                            hiatus_until, organizer, joined_at, removed_at,
 //!                            devices: { DeviceId: { label, added_at } } } }
+//! invites:     { InviteHash: { created_by, created_at, expires_at, max_uses,
+//!                              kind: "member" | "device", for_member, uses: { DeviceId: at } } }
 //! submissions: { SubmissionId: { author, title, genre, word_count, text, feedback_wanted,
 //!                                content_notes, submitted_at, due_at, critiques_wanted, withdrawn_at,
 //!                                claims:    { MemberId: { at, expires_at, released_at } },
@@ -50,4 +52,6 @@ pub mod views;
 
 pub use error::{Error, OpError};
 pub use group::{Group, device_of_actor, session_actor};
-pub use ids::{CritiqueId, DeviceId, GroupId, IdParseError, MemberId, RuleChangeId, SubmissionId};
+pub use ids::{
+    CritiqueId, DeviceId, GroupId, IdParseError, InviteHash, MemberId, RuleChangeId, SubmissionId,
+};

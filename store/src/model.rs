@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::exchange::Credits;
-use crate::ids::{CritiqueId, DeviceId, GroupId, MemberId, RuleChangeId, SubmissionId};
+use crate::ids::{CritiqueId, DeviceId, GroupId, InviteHash, MemberId, RuleChangeId, SubmissionId};
 
 /// The document schema this build reads and writes.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -269,6 +269,56 @@ pub struct Device {
     pub label: String,
     /// When it was linked.
     pub added_at: Timestamp,
+}
+
+/// Who an invite lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InviteKind {
+    /// A new member, who joins with the device that redeems it.
+    Member,
+    /// Another device of an existing member.
+    Device {
+        /// The member the device will belong to.
+        member: MemberId,
+    },
+}
+
+/// An invite to the group. The document holds only the hash of its secret; whoever shows the
+/// secret (to a peer that checks it against the hash) may redeem it.
+///
+/// Invites are read apart from the rest of the group ([`crate::doc::read_invites`]), not as part
+/// of [`Group`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invite {
+    /// The hash of its secret, also its key in the document.
+    pub hash: InviteHash,
+    /// Who made it.
+    pub created_by: MemberId,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// It can be redeemed until just before this time.
+    pub expires_at: Timestamp,
+    /// How many devices may redeem it.
+    pub max_uses: u32,
+    /// Who it lets in.
+    pub kind: InviteKind,
+    /// The devices that redeemed it, with when. Two devices redeeming it offline at the same
+    /// time both count, so after a merge this can hold more than `max_uses` entries.
+    pub uses: BTreeMap<DeviceId, Timestamp>,
+}
+
+impl Invite {
+    /// Whether it can no longer be redeemed at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now >= self.expires_at
+    }
+
+    /// How many more devices may redeem it.
+    pub fn uses_left(&self) -> u32 {
+        let used = u32::try_from(self.uses.len()).unwrap_or(u32::MAX);
+        self.max_uses.saturating_sub(used)
+    }
 }
 
 /// A piece submitted for critique.

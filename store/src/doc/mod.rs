@@ -7,10 +7,14 @@
 //! the same member or submission merge cleanly.
 
 mod history;
+mod invites;
+mod membership;
 mod records;
 mod tree;
 
 pub use history::{history, history_since};
+pub use invites::{put_invite, put_invite_use, read_invite, read_invites};
+pub use membership::{current_devices, current_member_of_device, put_device, set_removed};
 
 use std::collections::BTreeMap;
 

@@ -15,9 +15,10 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::tree::{Invalid, Map, Node};
-use crate::ids::{CritiqueId, DeviceId, MemberId, RuleChangeId, SubmissionId};
+use crate::ids::{CritiqueId, DeviceId, InviteHash, MemberId, RuleChangeId, SubmissionId};
 use crate::model::{
-    Claim, Critique, Device, Member, Profile, Role, RuleChange, Rules, SkippedEntry, Submission,
+    Claim, Critique, Device, Invite, InviteKind, Member, Profile, Role, RuleChange, Rules,
+    SkippedEntry, Submission,
 };
 
 // ---- what operations write ----
@@ -61,6 +62,53 @@ pub(crate) struct DeviceRecord {
     pub added_at: i64,
 }
 
+impl DeviceRecord {
+    pub fn from_model(d: &Device) -> Self {
+        Self {
+            label: d.label.clone(),
+            added_at: millis(d.added_at),
+        }
+    }
+}
+
+/// The `kind` of a new-member invite.
+const MEMBER_INVITE: &str = "member";
+/// The `kind` of an invite for another device of a member.
+const DEVICE_INVITE: &str = "device";
+
+#[derive(Debug, Clone, Reconcile)]
+pub(crate) struct InviteRecord {
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub max_uses: u64,
+    pub kind: String,
+    pub for_member: Option<String>,
+    pub uses: BTreeMap<String, i64>,
+}
+
+impl InviteRecord {
+    pub fn from_model(i: &Invite) -> Self {
+        let (kind, for_member) = match i.kind {
+            InviteKind::Member => (MEMBER_INVITE, None),
+            InviteKind::Device { member } => (DEVICE_INVITE, Some(member.to_string())),
+        };
+        Self {
+            created_by: i.created_by.to_string(),
+            created_at: millis(i.created_at),
+            expires_at: millis(i.expires_at),
+            max_uses: i.max_uses.into(),
+            kind: kind.to_string(),
+            for_member,
+            uses: i
+                .uses
+                .iter()
+                .map(|(d, at)| (d.to_string(), millis(*at)))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Reconcile)]
 pub(crate) struct MemberRecord {
     pub display_name: String,
@@ -94,13 +142,7 @@ impl MemberRecord {
             devices: m
                 .devices
                 .iter()
-                .map(|(id, d)| {
-                    let record = DeviceRecord {
-                        label: d.label.clone(),
-                        added_at: millis(d.added_at),
-                    };
-                    (id.to_string(), record)
-                })
+                .map(|(id, d)| (id.to_string(), DeviceRecord::from_model(d)))
                 .collect(),
         }
     }
@@ -359,6 +401,55 @@ pub(crate) fn submission(
         withdrawn_at: s.opt_i64("withdrawn_at")?.map(time).transpose()?,
         claims,
         critiques,
+    })
+}
+
+/// An invite entry; uses that cannot be read are reported and left out.
+pub(crate) fn invite(
+    hash: InviteHash,
+    i: &Map,
+    path: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<Invite, Invalid> {
+    let kind = match i.str("kind")?.as_str() {
+        MEMBER_INVITE => InviteKind::Member,
+        DEVICE_INVITE => InviteKind::Device {
+            member: i
+                .str("for_member")?
+                .parse()
+                .map_err(|e| format!("for_member: {e}"))?,
+        },
+        other => return Err(format!("unknown invite kind `{other}`")),
+    };
+    let mut uses = BTreeMap::new();
+    for (key, node) in i.map("uses")?.entries() {
+        let use_path = format!("{path}/uses/{key}");
+        let at = match node {
+            Node::Int(ms) => time(*ms),
+            Node::Uint(ms) => i64::try_from(*ms)
+                .map_err(|_| format!("time {ms} is out of range"))
+                .and_then(time),
+            _ => Err("not a time".to_string()),
+        };
+        match (key.parse::<DeviceId>(), at) {
+            (Ok(device), Ok(at)) => {
+                uses.insert(device, at);
+            }
+            (Err(e), _) => skipped.push(skip(use_path, e)),
+            (_, Err(reason)) => skipped.push(skip(use_path, reason)),
+        }
+    }
+    Ok(Invite {
+        hash,
+        created_by: i
+            .str("created_by")?
+            .parse()
+            .map_err(|e| format!("created_by: {e}"))?,
+        created_at: time(i.i64("created_at")?)?,
+        expires_at: time(i.i64("expires_at")?)?,
+        max_uses: i.u32("max_uses")?,
+        kind,
+        uses,
     })
 }
 

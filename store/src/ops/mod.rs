@@ -8,6 +8,8 @@
 mod claim;
 mod critique;
 mod group;
+mod invite;
+mod membership;
 mod profile;
 mod resolve;
 mod rules;
@@ -25,6 +27,8 @@ use crate::model::{Member, Submission};
 pub use claim::{claim, unclaim};
 pub use critique::{critique, rate, thank, tip};
 pub use group::{NewGroup, NewMember, add_member, create_group};
+pub use invite::{InviteSpec, Joiner, MAX_INVITE_USES, Redeemed, create_invite, redeem_invite};
+pub use membership::remove_member;
 pub use profile::update_profile;
 pub use resolve::{resolve_critique, resolve_member, resolve_submission};
 pub use rules::change_rules;
