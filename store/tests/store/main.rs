@@ -6,6 +6,9 @@ mod support;
 /// The operations and their validation: each refusal names the bad value and writes nothing.
 mod ops;
 
+/// Invites, joining with them, removing members, and the fast read of who may sync.
+mod membership;
+
 /// Forks edited concurrently and merged in any order converge, derived views included.
 mod convergence;
 

@@ -1,5 +1,4 @@
 use automerge::Automerge;
-use quire_store::OpError;
 use quire_store::doc::{self, ProfilePatch};
 use quire_store::ids::{CritiqueId, SubmissionId};
 use quire_store::model::Role;
@@ -14,17 +13,6 @@ fn sid(n: u8) -> SubmissionId {
 
 fn cid(n: u8) -> CritiqueId {
     CritiqueId::from_bytes([n; 16])
-}
-
-/// Runs `op` and checks that when it is refused the document did not change.
-fn refused<T: std::fmt::Debug>(
-    doc: &mut Automerge,
-    op: impl FnOnce(&mut Automerge) -> Result<T, OpError>,
-) -> String {
-    let heads = doc.get_heads();
-    let err = op(doc).expect_err("operation should be refused");
-    assert_eq!(doc.get_heads(), heads, "a refused operation wrote: {err}");
-    err.to_string()
 }
 
 #[test]

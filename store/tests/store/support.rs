@@ -1,6 +1,6 @@
 use automerge::{ActorId, Automerge};
 use jiff::{SignedDuration, Timestamp};
-use quire_store::ids::{DeviceId, GroupId, MemberId};
+use quire_store::ids::{DeviceId, GroupId, InviteHash, MemberId};
 use quire_store::ops::{self, NewGroup, NewMember};
 
 pub const NAMES: [&str; 4] = ["Julia Amante", "Ben Okafor", "Cara Lind", "Dan Wu"];
@@ -68,4 +68,20 @@ pub fn new_member_named(i: usize, name: &str) -> NewMember {
         device: device(i),
         device_label: format!("laptop {i}"),
     }
+}
+
+/// The invite whose secret hashes to `[n; 32]`.
+pub fn invite_hash(n: u8) -> InviteHash {
+    InviteHash::from_bytes([n; 32])
+}
+
+/// Runs `op` and checks that when it is refused the document did not change.
+pub fn refused<T: std::fmt::Debug>(
+    doc: &mut Automerge,
+    op: impl FnOnce(&mut Automerge) -> Result<T, quire_store::OpError>,
+) -> String {
+    let heads = doc.get_heads();
+    let err = op(doc).expect_err("operation should be refused");
+    assert_eq!(doc.get_heads(), heads, "a refused operation wrote: {err}");
+    err.to_string()
 }
