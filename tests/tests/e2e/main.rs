@@ -12,3 +12,6 @@ mod corruption;
 /// Several processes on one data dir: none loses another's changes, and a running process
 /// sees the others' changes by itself.
 mod processes;
+
+/// `quire serve`, `invite`, `join` and `status` as separate processes on loopback.
+mod sync_processes;

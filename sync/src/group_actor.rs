@@ -1,0 +1,488 @@
+//! One group's actor: the only owner of the open [`Group`] and of every peer session of it.
+//!
+//! ```text
+//!   stream pumps ── Attach / Incoming / Detach ──▶ ┌────────────┐ ── frames ──▶ stream pumps
+//!   watcher thread ── Refresh ───────────────────▶ │ GroupActor │
+//!   NodeHandle ── Edit / Redeem / Status ────────▶ │ (a thread) │ ── SyncEvent ──▶ subscribers
+//!                                                  └────────────┘
+//! ```
+//! It runs on a thread of its own because every change it accepts is fsynced before it is
+//! passed on, and disk waits must not stall the async runtime. Whenever the document moves
+//! on, for whatever reason, every connected session is offered the news at once, and the
+//! set of member devices is read again: a device whose member was removed is disconnected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use automerge::ChangeHash;
+use jiff::Timestamp;
+use quire_store::ops::{Joiner, Redeemed, redeem_invite};
+use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::session::{Distance, PeerSession};
+use crate::shared::{GroupPeers, Shared, SyncEvent};
+use crate::status::{GroupStatus, PeerStatus};
+use crate::wire::close;
+
+/// Messages waiting for a group actor beyond this make senders wait.
+const INBOX: usize = 256;
+/// Frames waiting for one peer beyond this disconnect it as too slow.
+pub(crate) const OUTBOUND: usize = 256;
+
+/// Identifies one attached stream.
+pub(crate) type SessionId = u64;
+
+/// A fresh session id.
+pub(crate) fn next_session_id() -> SessionId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What a stream pump is told to do.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Send this frame.
+    Frame(Vec<u8>),
+    /// Close the connection with this code and reason.
+    Close { code: u32, reason: String },
+}
+
+/// A closure run on the actor's thread against the group.
+pub(crate) type EditFn = Box<dyn FnOnce(&mut Group) + Send>;
+
+/// The actor's inbox.
+pub(crate) enum GroupMsg {
+    /// A stream wants to sync with `peer`; refused unless it is a current member device.
+    Attach {
+        session: SessionId,
+        peer: DeviceId,
+        dialed_by_us: bool,
+        outbound: mpsc::Sender<Outbound>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// A frame from a stream.
+    Incoming { session: SessionId, bytes: Vec<u8> },
+    /// A stream ended.
+    Detach { session: SessionId, reason: String },
+    /// Another process may have written to the group.
+    Refresh,
+    /// Run this against the group (a local edit).
+    Edit(EditFn),
+    /// Redeem an invite for a joining device.
+    Redeem {
+        hash: InviteHash,
+        joiner: Joiner,
+        reply: oneshot::Sender<Result<Redeemed, String>>,
+    },
+    /// Report the group's sync state.
+    Status {
+        reply: oneshot::Sender<GroupStatus>,
+    },
+    /// Close every session and stop.
+    Shutdown,
+}
+
+impl std::fmt::Debug for GroupMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            GroupMsg::Attach { .. } => "Attach",
+            GroupMsg::Incoming { .. } => "Incoming",
+            GroupMsg::Detach { .. } => "Detach",
+            GroupMsg::Refresh => "Refresh",
+            GroupMsg::Edit(_) => "Edit",
+            GroupMsg::Redeem { .. } => "Redeem",
+            GroupMsg::Status { .. } => "Status",
+            GroupMsg::Shutdown => "Shutdown",
+        };
+        f.write_str(name)
+    }
+}
+
+/// One attached stream.
+#[derive(Debug)]
+struct Attached {
+    session: PeerSession,
+    dialed_by_us: bool,
+    outbound: mpsc::Sender<Outbound>,
+}
+
+/// What we remember of a peer across its connections.
+#[derive(Debug, Default, Clone)]
+struct PeerRecord {
+    last_seen: Option<Timestamp>,
+    last_synced: Option<Timestamp>,
+    their_heads: Option<Vec<ChangeHash>>,
+}
+
+/// A running group actor: its inbox and its thread.
+#[derive(Debug)]
+pub(crate) struct GroupActorHandle {
+    pub tx: mpsc::Sender<GroupMsg>,
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts the actor for `group` (and its watcher thread), registered in `shared`.
+pub(crate) fn spawn(mut group: Group, shared: Arc<Shared>) -> std::io::Result<GroupActorHandle> {
+    let (tx, inbox) = mpsc::channel(INBOX);
+    let id = group.id();
+    let refresh_pending = Arc::new(AtomicBool::new(false));
+    match group.storage_mut().watch() {
+        Ok(watcher) => {
+            let tx = tx.clone();
+            let pending = refresh_pending.clone();
+            std::thread::Builder::new()
+                .name(format!("quire-watch-{}", id.short()))
+                .spawn(move || {
+                    loop {
+                        let woke = watcher.wait(Duration::from_millis(500));
+                        if tx.is_closed() {
+                            return;
+                        }
+                        if woke && !pending.swap(true, Ordering::AcqRel) {
+                            if tx.blocking_send(GroupMsg::Refresh).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                })?;
+        }
+        Err(e) => {
+            tracing::warn!(group = %id.short(), error = %e, "cannot watch the group folder; changes from other processes arrive only with the next sync");
+        }
+    }
+    let mut actor = GroupActor {
+        name: group.name(),
+        group,
+        id,
+        inbox,
+        shared: shared.clone(),
+        sessions: HashMap::new(),
+        records: BTreeMap::new(),
+        devices: BTreeMap::new(),
+        refresh_pending,
+    };
+    actor.read_devices();
+    let thread = std::thread::Builder::new()
+        .name(format!("quire-group-{}", id.short()))
+        .spawn(move || actor.run())?;
+    Ok(GroupActorHandle { tx, thread })
+}
+
+struct GroupActor {
+    group: Group,
+    id: GroupId,
+    name: String,
+    inbox: mpsc::Receiver<GroupMsg>,
+    shared: Arc<Shared>,
+    sessions: HashMap<SessionId, Attached>,
+    records: BTreeMap<DeviceId, PeerRecord>,
+    /// Current member devices and their members.
+    devices: BTreeMap<DeviceId, MemberId>,
+    refresh_pending: Arc<AtomicBool>,
+}
+
+impl GroupActor {
+    fn run(mut self) {
+        tracing::debug!(group = %self.id.short(), "group actor started");
+        while let Some(msg) = self.inbox.blocking_recv() {
+            match msg {
+                GroupMsg::Attach {
+                    session,
+                    peer,
+                    dialed_by_us,
+                    outbound,
+                    reply,
+                } => {
+                    let result = self.attach(session, peer, dialed_by_us, outbound);
+                    let _ = reply.send(result);
+                }
+                GroupMsg::Incoming { session, bytes } => self.incoming(session, &bytes),
+                GroupMsg::Detach { session, reason } => self.detach(session, &reason),
+                GroupMsg::Refresh => {
+                    self.refresh_pending.store(false, Ordering::Release);
+                    match self.group.refresh() {
+                        Ok(true) => self.changed(false),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(group = %self.id.short(), error = %e, "cannot read changes from other processes")
+                        }
+                    }
+                }
+                GroupMsg::Edit(f) => {
+                    let before = self.group.doc().get_heads();
+                    f(&mut self.group);
+                    if self.group.doc().get_heads() != before {
+                        self.persist();
+                        self.changed(false);
+                    }
+                }
+                GroupMsg::Redeem {
+                    hash,
+                    joiner,
+                    reply,
+                } => {
+                    let _ = reply.send(self.redeem(hash, joiner));
+                }
+                GroupMsg::Status { reply } => {
+                    let _ = reply.send(self.status());
+                }
+                GroupMsg::Shutdown => break,
+            }
+        }
+        for (_, attached) in self.sessions.drain() {
+            let _ = attached.outbound.try_send(Outbound::Close {
+                code: close::SHUTDOWN,
+                reason: "shutting down".into(),
+            });
+        }
+        self.persist();
+        tracing::debug!(group = %self.id.short(), "group actor stopped");
+    }
+
+    fn attach(
+        &mut self,
+        session: SessionId,
+        peer: DeviceId,
+        dialed_by_us: bool,
+        outbound: mpsc::Sender<Outbound>,
+    ) -> Result<(), String> {
+        if !self.devices.contains_key(&peer) {
+            let reason = format!(
+                "device {} is not a current member device of this group",
+                peer.short()
+            );
+            tracing::warn!(group = %self.id.short(), peer = %peer.short(), "refused: not a member device");
+            self.shared.emit(SyncEvent::Refused {
+                device: peer,
+                reason: reason.clone(),
+            });
+            return Err(reason);
+        }
+        let existing = self
+            .sessions
+            .iter()
+            .find(|(_, a)| a.session.peer() == peer)
+            .map(|(id, a)| (*id, a.dialed_by_us));
+        if let Some((old, old_dialed_by_us)) = existing {
+            // Two connections between the same two devices for one group: both sides keep
+            // the one dialed by the smaller device id, so they agree without talking. A
+            // reconnect from the same side replaces the old connection.
+            let me = self.shared.me;
+            let dialer = |by_us: bool| if by_us { me } else { peer };
+            let keep_new = old_dialed_by_us == dialed_by_us || dialer(dialed_by_us) < dialer(old_dialed_by_us);
+            if keep_new {
+                self.close(old, close::DUPLICATE, "replaced by a newer connection");
+            } else {
+                let _ = outbound.try_send(Outbound::Close {
+                    code: close::DUPLICATE,
+                    reason: "another connection is kept".into(),
+                });
+                return Ok(());
+            }
+        }
+        tracing::info!(group = %self.id.short(), peer = %peer.short(), dialed_by_us, "peer connected");
+        self.sessions.insert(
+            session,
+            Attached {
+                session: PeerSession::new(peer),
+                dialed_by_us,
+                outbound,
+            },
+        );
+        self.records.entry(peer).or_default().last_seen = Some(Timestamp::now());
+        self.connected_changed();
+        self.shared.emit(SyncEvent::PeerConnected {
+            group: self.id,
+            device: peer,
+        });
+        self.offer(session);
+        Ok(())
+    }
+
+    fn incoming(&mut self, session: SessionId, bytes: &[u8]) {
+        let Some(attached) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let peer = attached.session.peer();
+        let before = self.group.doc().get_heads();
+        let limits = self.shared.limits.clone();
+        let result = attached
+            .session
+            .incoming(self.group.storage_mut().doc_mut(), bytes, &limits);
+        if let Err(e) = result {
+            tracing::warn!(group = %self.id.short(), peer = %peer.short(), error = %e, "disconnecting a peer that broke the protocol");
+            self.close(session, close::PROTOCOL, &e.to_string());
+            return;
+        }
+        let now = Timestamp::now();
+        let record = self.records.entry(peer).or_default();
+        record.last_seen = Some(now);
+        record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
+        if self.group.doc().get_heads() != before {
+            self.persist();
+            self.changed(true);
+        } else {
+            self.offer(session);
+        }
+        if let Some(attached) = self.sessions.get(&session) {
+            if attached.session.distance(self.group.doc()) == Distance::InSync {
+                self.records.entry(peer).or_default().last_synced = Some(now);
+            }
+        }
+    }
+
+    fn detach(&mut self, session: SessionId, reason: &str) {
+        if let Some(attached) = self.sessions.remove(&session) {
+            let peer = attached.session.peer();
+            tracing::info!(group = %self.id.short(), peer = %peer.short(), reason, "peer disconnected");
+            self.connected_changed();
+            self.shared.emit(SyncEvent::PeerDisconnected {
+                group: self.id,
+                device: peer,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// Tells a session's pump to close and forgets the session.
+    fn close(&mut self, session: SessionId, code: u32, reason: &str) {
+        if let Some(attached) = self.sessions.get(&session) {
+            let _ = attached.outbound.try_send(Outbound::Close {
+                code,
+                reason: reason.to_string(),
+            });
+        }
+        self.detach(session, reason);
+    }
+
+    /// Sends `session` whatever it needs now, if anything.
+    fn offer(&mut self, session: SessionId) {
+        let Some(attached) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        let Some(frame) = attached.session.outgoing(self.group.doc()) else {
+            return;
+        };
+        match attached.outbound.try_send(Outbound::Frame(frame)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(session, close::TOO_SLOW, "peer is not reading what we send");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.detach(session, "stream ended"),
+        }
+    }
+
+    /// The document moved on: re-read who may sync, then tell everyone at once.
+    fn changed(&mut self, from_peer: bool) {
+        self.read_devices();
+        let gone: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, a)| !self.devices.contains_key(&a.session.peer()))
+            .map(|(id, _)| *id)
+            .collect();
+        for session in gone {
+            self.close(session, close::NOT_A_MEMBER, "no longer a member device of this group");
+        }
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            self.offer(session);
+        }
+        self.name = self.group.name();
+        self.shared.emit(SyncEvent::DocumentChanged {
+            group: self.id,
+            heads: self.group.doc().get_heads(),
+            from_peer,
+        });
+    }
+
+    fn persist(&mut self) {
+        if let Err(e) = self.group.persist() {
+            tracing::error!(group = %self.id.short(), error = %e, "cannot save changes; they stay in memory and are retried with the next change");
+        }
+    }
+
+    fn redeem(&mut self, hash: InviteHash, joiner: Joiner) -> Result<Redeemed, String> {
+        let device = joiner.device;
+        let result = redeem_invite(self.group.storage_mut().doc_mut(), hash, joiner, Timestamp::now());
+        match result {
+            Ok(redeemed) => {
+                self.persist();
+                tracing::info!(group = %self.id.short(), device = %device.short(), member = %redeemed.display_name, "invite redeemed");
+                if redeemed.added {
+                    self.changed(false);
+                }
+                Ok(redeemed)
+            }
+            Err(e) => {
+                tracing::warn!(group = %self.id.short(), device = %device.short(), error = %e, "invite refused");
+                self.shared.emit(SyncEvent::Refused {
+                    device,
+                    reason: e.to_string(),
+                });
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn read_devices(&mut self) {
+        self.devices = doc::current_devices(self.group.doc());
+        let me = self.shared.me;
+        let devices = self.devices.keys().copied().filter(|d| *d != me).collect();
+        let moved = self.shared.with_peers(|peers| {
+            let entry = peers.entry(self.id).or_default();
+            let moved = entry.devices != devices;
+            entry.devices = devices;
+            moved
+        });
+        if moved {
+            self.shared.wake_dialer.notify_one();
+        }
+    }
+
+    fn connected_changed(&mut self) {
+        let connected = self.sessions.values().map(|a| a.session.peer()).collect();
+        self.shared.with_peers(|peers| {
+            peers.entry(self.id).or_insert_with(GroupPeers::default).connected = connected;
+        });
+    }
+
+    fn status(&mut self) -> GroupStatus {
+        let doc = self.group.doc();
+        let mut skipped = Vec::new();
+        let members = doc::read_members(doc, &mut skipped).unwrap_or_default();
+        let mut peers = Vec::new();
+        for (device, member) in &self.devices {
+            if *device == self.shared.me {
+                continue;
+            }
+            let m = members.get(member);
+            let record = self.records.get(device).cloned().unwrap_or_default();
+            let connected = self.sessions.values().any(|a| a.session.peer() == *device);
+            peers.push(PeerStatus {
+                device: device.to_string(),
+                member: m.map(|m| m.profile.display_name.clone()).unwrap_or_default(),
+                label: m
+                    .and_then(|m| m.devices.get(device))
+                    .map(|d| d.label.clone())
+                    .unwrap_or_default(),
+                connected,
+                last_seen: record.last_seen,
+                last_synced: record.last_synced,
+                distance: match &record.their_heads {
+                    Some(theirs) => crate::session::distance(doc, theirs),
+                    None => Distance::Unknown,
+                },
+            });
+        }
+        GroupStatus {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
+            peers,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The two ALPN handlers the node's router runs for incoming connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iroh::endpoint::Connection;
+use iroh::protocol::{AcceptError, ProtocolHandler};
+use quire_store::GroupId;
+use tokio::time::timeout;
+
+use crate::frame::read_frame;
+use crate::shared::{Shared, SyncEvent, device_of};
+use crate::stream::pump;
+use crate::wire::{self, MAX_HANDSHAKE, SyncHello, close};
+
+/// How long a dialer has to name its group.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `quire/sync/1`: a member device syncing one group.
+#[derive(Debug, Clone)]
+pub(crate) struct SyncProtocol {
+    pub shared: Arc<Shared>,
+    pub endpoint: iroh::Endpoint,
+}
+
+impl ProtocolHandler for SyncProtocol {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let peer = device_of(conn.remote_id());
+        let refuse = |reason: &str| {
+            tracing::warn!(peer = %peer.short(), reason, "sync refused");
+            self.shared.emit(SyncEvent::Refused {
+                device: peer,
+                reason: reason.to_string(),
+            });
+            conn.close(close::NOT_A_MEMBER.into(), reason.as_bytes());
+            Ok(())
+        };
+        let Ok(Ok((send, mut recv))) = timeout(HELLO_TIMEOUT, conn.accept_bi()).await else {
+            return refuse("no hello");
+        };
+        let hello = match timeout(HELLO_TIMEOUT, read_frame(&mut recv, MAX_HANDSHAKE)).await {
+            Ok(Ok(Some(bytes))) => match wire::decode::<SyncHello>("hello", &bytes) {
+                Ok(hello) => hello,
+                Err(e) => return refuse(&e),
+            },
+            Ok(Err(e)) => return refuse(&e.to_string()),
+            Ok(Ok(None)) | Err(_) => return refuse("no hello"),
+        };
+        let group = GroupId::from_bytes(hello.group);
+        // An unknown group gets the same answer as a group the peer is not in.
+        let Some(actor) = self.shared.group(group) else {
+            return refuse("not a member device of that group");
+        };
+        let endpoint = self.endpoint.clone();
+        let shared = self.shared.clone();
+        let id = conn.remote_id();
+        tokio::spawn(async move { shared.remember_remote(&endpoint, id).await });
+        pump(&conn, send, recv, actor, peer, false).await;
+        Ok(())
+    }
+}
+
+/// `quire/join/1`: a device redeeming an invite.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinProtocol {
+    pub shared: Arc<Shared>,
+}
+
+impl ProtocolHandler for JoinProtocol {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        crate::join::accept(conn, self.shared.clone()).await;
+        Ok(())
+    }
+}

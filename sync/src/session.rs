@@ -1,0 +1,210 @@
+//! One peer's sync session over one group: automerge's sync state plus what we know of the
+//! peer. Sans-IO: bytes in, bytes out, the caller moves them.
+
+use automerge::sync::{State, SyncDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use quire_store::DeviceId;
+
+use crate::sync_check::{BadSyncMessage, Limits, check_sync_message};
+
+/// Why a peer's message was not applied. The connection is closed; our document is untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// The message failed our checks before automerge saw it.
+    #[error("bad sync message: {0}")]
+    Bad(#[from] BadSyncMessage),
+    /// Automerge refused it.
+    #[error("sync message refused by automerge: {0}")]
+    Refused(#[from] automerge::AutomergeError),
+}
+
+/// How far apart we and a peer are, as far as we know from its last message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Distance {
+    /// Same heads.
+    InSync,
+    /// Different heads.
+    Apart {
+        /// Changes we have that the peer lacks.
+        they_lack: usize,
+        /// Heads of the peer's that we do not have yet.
+        we_lack: usize,
+    },
+    /// The peer has not told us its heads yet.
+    Unknown,
+}
+
+/// The sync session with one peer for one group.
+#[derive(Debug)]
+pub struct PeerSession {
+    peer: DeviceId,
+    state: State,
+}
+
+impl PeerSession {
+    /// A fresh session with `peer`: the first message carries our heads and a summary of
+    /// what we have.
+    pub fn new(peer: DeviceId) -> Self {
+        PeerSession {
+            peer,
+            state: State::new(),
+        }
+    }
+
+    /// The peer.
+    pub fn peer(&self) -> DeviceId {
+        self.peer
+    }
+
+    /// The next message for the peer, encoded, if there is anything to say. We never
+    /// advertise automerge's v2 messages (whole compressed documents), so the peer sends us
+    /// only plain change chunks, which we can check before automerge inflates anything.
+    pub fn outgoing(&mut self, doc: &Automerge) -> Option<Vec<u8>> {
+        let mut msg = doc.generate_sync_message(&mut self.state)?;
+        msg.flags = None;
+        Some(msg.encode())
+    }
+
+    /// Checks and applies one message from the peer.
+    pub fn incoming(
+        &mut self,
+        doc: &mut Automerge,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<(), PeerError> {
+        let msg = check_sync_message(bytes, limits)?;
+        doc.receive_sync_message(&mut self.state, msg)?;
+        Ok(())
+    }
+
+    /// The peer's heads, from its last message.
+    pub fn their_heads(&self) -> Option<&[ChangeHash]> {
+        self.state.their_heads.as_deref()
+    }
+
+    /// How far apart we are.
+    pub fn distance(&self, doc: &Automerge) -> Distance {
+        match self.their_heads() {
+            None => Distance::Unknown,
+            Some(theirs) => distance(doc, theirs),
+        }
+    }
+}
+
+/// How far `doc` is from a peer whose heads are `theirs`.
+pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
+    let mut ours = doc.get_heads();
+    let mut sorted = theirs.to_vec();
+    ours.sort();
+    sorted.sort();
+    if ours == sorted {
+        return Distance::InSync;
+    }
+    let we_lack = theirs
+        .iter()
+        .filter(|h| doc.get_change_by_hash(h).is_none())
+        .count();
+    let known: Vec<ChangeHash> = theirs
+        .iter()
+        .copied()
+        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .collect();
+    // Heads of theirs we lack hide what lies behind them, so this counts what we have beyond
+    // the heads we share: exact when we lack nothing, an upper bound otherwise.
+    let they_lack = doc.get_changes(&known).len();
+    Distance::Apart { they_lack, we_lack }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+    use automerge::ROOT;
+
+    fn device(n: u8) -> DeviceId {
+        DeviceId::from_bytes([n; 32])
+    }
+
+    fn edit(doc: &mut Automerge, key: &str) {
+        let mut tx = doc.transaction();
+        tx.put(ROOT, key, 1).unwrap();
+        tx.commit();
+    }
+
+    /// Runs the two sessions until neither has anything to say; returns the bytes sent.
+    fn converge(
+        a: &mut Automerge,
+        sa: &mut PeerSession,
+        b: &mut Automerge,
+        sb: &mut PeerSession,
+    ) -> usize {
+        let limits = Limits::default();
+        let mut bytes = 0;
+        for _ in 0..20 {
+            let mut quiet = true;
+            if let Some(m) = sa.outgoing(a) {
+                bytes += m.len();
+                sb.incoming(b, &m, &limits).unwrap();
+                quiet = false;
+            }
+            if let Some(m) = sb.outgoing(b) {
+                bytes += m.len();
+                sa.incoming(a, &m, &limits).unwrap();
+                quiet = false;
+            }
+            if quiet {
+                return bytes;
+            }
+        }
+        panic!("sessions did not go quiet");
+    }
+
+    #[test]
+    fn two_sessions_converge_and_report_in_sync() {
+        let mut a = Automerge::new();
+        let mut b = Automerge::new();
+        edit(&mut a, "a");
+        edit(&mut b, "b");
+        let mut sa = PeerSession::new(device(2));
+        let mut sb = PeerSession::new(device(1));
+        assert_eq!(sa.distance(&a), Distance::Unknown);
+        converge(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert!(b.get(ROOT, "a").unwrap().is_some());
+        assert_eq!(sa.distance(&a), Distance::InSync);
+        assert_eq!(sb.distance(&b), Distance::InSync);
+        edit(&mut a, "c");
+        assert_eq!(
+            sa.distance(&a),
+            Distance::Apart {
+                they_lack: 1,
+                we_lack: 0
+            }
+        );
+    }
+
+    #[test]
+    fn messages_we_send_never_advertise_v2() {
+        let mut a = Automerge::new();
+        edit(&mut a, "a");
+        let mut sa = PeerSession::new(device(2));
+        let m = sa.outgoing(&a).unwrap();
+        assert_eq!(m[0], 0x42, "a v1 sync message");
+        let decoded = automerge::sync::Message::decode(&m).unwrap();
+        assert!(decoded.flags.is_none());
+    }
+
+    #[test]
+    fn garbage_leaves_the_document_untouched() {
+        let mut a = Automerge::new();
+        edit(&mut a, "a");
+        let heads = a.get_heads();
+        let mut sa = PeerSession::new(device(2));
+        let err = sa
+            .incoming(&mut a, &[0x42, 0xff, 0xff, 0xff], &Limits::default())
+            .unwrap_err();
+        assert!(matches!(err, PeerError::Bad(_)), "{err}");
+        assert_eq!(a.get_heads(), heads);
+    }
+}

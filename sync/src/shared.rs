@@ -1,0 +1,136 @@
+//! State shared between the node's tasks and its group actors: the event channel, which
+//! peers each group wants connected, and the registry of running group actors.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use automerge::ChangeHash;
+use iroh::EndpointId;
+use quire_store::{DeviceId, GroupId};
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::group_actor::GroupMsg;
+use crate::peer_book::PeerBook;
+use crate::sync_check::Limits;
+
+/// Something that happened, for the UI, logs and the status file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// A group's document moved on.
+    DocumentChanged {
+        /// The group.
+        group: GroupId,
+        /// Its new heads.
+        heads: Vec<ChangeHash>,
+        /// From a peer (else from this device: an edit here or another local process).
+        from_peer: bool,
+    },
+    /// A member device connected for a group.
+    PeerConnected {
+        /// The group.
+        group: GroupId,
+        /// The device.
+        device: DeviceId,
+    },
+    /// A member device went away.
+    PeerDisconnected {
+        /// The group.
+        group: GroupId,
+        /// The device.
+        device: DeviceId,
+        /// Why, as logged.
+        reason: String,
+    },
+    /// A device was refused.
+    Refused {
+        /// Who.
+        device: DeviceId,
+        /// Why.
+        reason: String,
+    },
+    /// A group started syncing on this node (joined, created, or found on disk).
+    GroupAdded {
+        /// The group.
+        group: GroupId,
+    },
+}
+
+/// One group's peers, as the dialer needs them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GroupPeers {
+    /// Current member devices, this one excluded.
+    pub devices: BTreeSet<DeviceId>,
+    /// Those connected now.
+    pub connected: BTreeSet<DeviceId>,
+}
+
+/// Node-wide state every group actor and task holds a reference to.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub me: DeviceId,
+    pub events: broadcast::Sender<SyncEvent>,
+    pub peers: Mutex<BTreeMap<GroupId, GroupPeers>>,
+    pub wake_dialer: Notify,
+    pub limits: Limits,
+    pub groups: Mutex<HashMap<GroupId, mpsc::Sender<GroupMsg>>>,
+    pub book: Mutex<PeerBook>,
+}
+
+impl Shared {
+    pub fn new(me: DeviceId, book: PeerBook) -> Arc<Self> {
+        Arc::new(Shared {
+            me,
+            events: broadcast::channel(1024).0,
+            peers: Mutex::new(BTreeMap::new()),
+            wake_dialer: Notify::new(),
+            limits: Limits::default(),
+            groups: Mutex::new(HashMap::new()),
+            book: Mutex::new(book),
+        })
+    }
+
+    pub fn emit(&self, event: SyncEvent) {
+        // No subscriber is fine: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    pub fn group(&self, id: GroupId) -> Option<mpsc::Sender<GroupMsg>> {
+        self.groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    /// Remembers where a peer was reached (in the local peer book, never the document).
+    pub fn remember(&self, addr: &iroh::EndpointAddr) {
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        if book.remember(addr, jiff::Timestamp::now()) {
+            if let Err(e) = book.save() {
+                tracing::warn!(error = %e, "cannot save the peer book");
+            }
+        }
+    }
+
+    /// Remembers the addresses iroh saw a connected peer at.
+    pub async fn remember_remote(&self, endpoint: &iroh::Endpoint, id: EndpointId) {
+        if let Some(info) = endpoint.remote_info(id).await {
+            let ips = info.into_addrs().map(|a| a.into_addr()).filter(|a| a.is_ip());
+            self.remember(&iroh::EndpointAddr::from_parts(id, ips));
+        }
+    }
+
+    pub fn with_peers<R>(&self, f: impl FnOnce(&mut BTreeMap<GroupId, GroupPeers>) -> R) -> R {
+        f(&mut self.peers.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The device an iroh endpoint id stands for: the same 32 bytes.
+pub fn device_of(id: EndpointId) -> DeviceId {
+    DeviceId::from_bytes(*id.as_bytes())
+}
+
+/// The iroh endpoint id of a device, if its bytes are a valid key.
+pub fn endpoint_of(device: DeviceId) -> Option<EndpointId> {
+    EndpointId::from_bytes(device.as_bytes()).ok()
+}

@@ -1,0 +1,94 @@
+//! The pump between one QUIC stream and a group actor: frames in go to the actor, frames
+//! the actor wants sent go out, and whichever side stops first closes the connection with a
+//! code and a reason the other side can log.
+
+use iroh::endpoint::{Connection, RecvStream, SendStream};
+use quire_store::DeviceId;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::frame::{MAX_FRAME, read_frame, write_frame};
+use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, next_session_id};
+use crate::wire::close;
+
+/// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
+/// until either side stops. Returns true if the actor accepted the peer.
+pub(crate) async fn pump(
+    conn: &Connection,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    group: mpsc::Sender<GroupMsg>,
+    peer: DeviceId,
+    dialed_by_us: bool,
+) -> bool {
+    let session = next_session_id();
+    let (outbound, mut out_rx) = mpsc::channel(OUTBOUND);
+    let (reply, accepted) = oneshot::channel();
+    let attach = GroupMsg::Attach {
+        session,
+        peer,
+        dialed_by_us,
+        outbound,
+        reply,
+    };
+    if group.send(attach).await.is_err() {
+        conn.close(close::SHUTDOWN.into(), b"shutting down");
+        return false;
+    }
+    match accepted.await {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => {
+            conn.close(close::NOT_A_MEMBER.into(), reason.as_bytes());
+            return false;
+        }
+        Err(_) => {
+            conn.close(close::SHUTDOWN.into(), b"shutting down");
+            return false;
+        }
+    }
+    let reader = async {
+        loop {
+            match read_frame(&mut recv, MAX_FRAME).await {
+                Ok(Some(bytes)) => {
+                    if group
+                        .send(GroupMsg::Incoming { session, bytes })
+                        .await
+                        .is_err()
+                    {
+                        return (close::SHUTDOWN, "shutting down".to_string());
+                    }
+                }
+                Ok(None) => return (close::DONE, "peer closed the stream".to_string()),
+                Err(e) => {
+                    tracing::warn!(peer = %peer.short(), error = %e, "disconnecting a peer that sent a bad frame");
+                    return (close::PROTOCOL, e.to_string());
+                }
+            }
+        }
+    };
+    let writer = async {
+        while let Some(out) = out_rx.recv().await {
+            match out {
+                Outbound::Frame(bytes) => {
+                    if let Err(e) = write_frame(&mut send, &bytes).await {
+                        return (close::DONE, format!("cannot send: {e}"));
+                    }
+                }
+                Outbound::Close { code, reason } => return (code, reason),
+            }
+        }
+        (close::SHUTDOWN, "shutting down".to_string())
+    };
+    let (code, reason) = tokio::select! {
+        r = reader => r,
+        w = writer => w,
+        e = conn.closed() => (close::DONE, format!("connection closed: {e}")),
+    };
+    let _ = group
+        .send(GroupMsg::Detach {
+            session,
+            reason: reason.clone(),
+        })
+        .await;
+    conn.close(code.into(), reason.as_bytes());
+    true
+}

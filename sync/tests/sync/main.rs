@@ -1,0 +1,14 @@
+//! quire-sync end to end: real iroh endpoints on loopback, relays and public lookup off, real
+//! data dirs on disk.
+
+/// Helpers: peers with their own data dirs and nodes, edits, waiting for convergence.
+mod support;
+
+/// Live sync between connected peers: both ways, chains, concurrent claims, many groups.
+mod live;
+
+/// Who may sync and join: strangers, removed members, expired and used-up invites.
+mod access;
+
+/// Offline edits, restarts and catch-up.
+mod offline;
