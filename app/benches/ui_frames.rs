@@ -20,7 +20,14 @@ use quire_store::model::{
 use quire_store::{CritiqueId, DeviceId, GroupId, MemberId, SubmissionId};
 
 const GENRES: [&str; 8] = [
-    "fantasy", "ya", "crime", "romance", "poetry", "horror", "memoir", "science fiction",
+    "fantasy",
+    "ya",
+    "crime",
+    "romance",
+    "poetry",
+    "horror",
+    "memoir",
+    "science fiction",
 ];
 
 fn id16(kind: u8, i: usize) -> [u8; 16] {
@@ -32,7 +39,9 @@ fn id16(kind: u8, i: usize) -> [u8; 16] {
 
 fn big_group(members: usize, submissions: usize, now: Timestamp) -> Group {
     let start = now - SignedDuration::from_hours(24 * 60);
-    let member_ids: Vec<MemberId> = (0..members).map(|i| MemberId::from_bytes(id16(1, i))).collect();
+    let member_ids: Vec<MemberId> = (0..members)
+        .map(|i| MemberId::from_bytes(id16(1, i)))
+        .collect();
     let mut roster = BTreeMap::new();
     for (i, id) in member_ids.iter().enumerate() {
         let mut device = [0u8; 32];
@@ -177,7 +186,11 @@ fn summary(name: &str, size: &str, samples: &[Duration]) {
 
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (members, submissions) = if quick { (100, 10_000) } else { (1_000, 100_000) };
+    let (members, submissions) = if quick {
+        (100, 10_000)
+    } else {
+        (1_000, 100_000)
+    };
     let now = Timestamp::now();
     let size = format!("{members} members, {submissions} pieces, {submissions} critiques");
     println!("ui_frames: {size}");
@@ -191,7 +204,11 @@ fn main() -> anyhow::Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
-    let mut app = QuireApp::new(dir.path().to_path_buf(), UiState::default(), Arc::new(|| {}));
+    let mut app = QuireApp::new(
+        dir.path().to_path_buf(),
+        UiState::default(),
+        Arc::new(|| {}),
+    );
     let mut driver = Driver {
         ctx: egui::Context::default(),
         time: 0.0,
@@ -223,7 +240,10 @@ fn main() -> anyhow::Result<()> {
             samples.push(driver.frame(&mut app, scroll(delta)));
         }
         summary(name, &size, &samples);
-        println!("|   first frame of the view | | 1 | {:.2} | | |", first.as_secs_f64() * 1000.0);
+        println!(
+            "|   first frame of the view | | 1 | {:.2} | | |",
+            first.as_secs_f64() * 1000.0
+        );
     }
     // Typing in the search box refilters the queue in that frame.
     app.state.view = View::Queue;

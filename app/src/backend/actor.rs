@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use quire_store::exchange::activity::Change;
 use quire_store::ops::{self, NewGroup, NewMember};
 use quire_store::storage::{DataDir, StorageOptions};
-use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, RuleChangeId, SubmissionId, doc};
+use quire_store::{
+    CritiqueId, DeviceId, Group, GroupId, MemberId, RuleChangeId, SubmissionId, doc,
+};
 use tokio::sync::mpsc;
 
 use super::drafts::Drafts;
@@ -194,7 +196,8 @@ impl Actor {
                     .name(format!("quire-watch-{}", id.short()))
                     .spawn(move || {
                         while !loopback.is_closed() {
-                            if watcher.wait(WATCH_WAIT) && loopback.send(Command::Refresh(id)).is_err()
+                            if watcher.wait(WATCH_WAIT)
+                                && loopback.send(Command::Refresh(id)).is_err()
                             {
                                 break;
                             }
@@ -235,10 +238,11 @@ impl Actor {
                 name: Ok(open.group.name()),
             })
             .collect();
-        listing.extend(failures.into_iter().map(|(id, err)| GroupListing {
-            id,
-            name: Err(err),
-        }));
+        listing.extend(
+            failures
+                .into_iter()
+                .map(|(id, err)| GroupListing { id, name: Err(err) }),
+        );
         self.emit(Event::Groups(listing));
     }
 
@@ -452,10 +456,7 @@ fn perform(
             let who = open.reviewer_of(submission, critique);
             open.group
                 .act(|doc, me| ops::rate(doc, me, submission, critique, rating, now))?;
-            (
-                format!("rated {who}'s critique {rating}/5"),
-                Effect::None,
-            )
+            (format!("rated {who}'s critique {rating}/5"), Effect::None)
         }
         Action::Thank {
             submission,
@@ -477,9 +478,8 @@ fn perform(
             (format!("tipped {who} {amount} credits"), Effect::None)
         }
         Action::Rules(values) => {
-            open.group.act(|doc, me| {
-                ops::change_rules(doc, me, RuleChangeId::random(), &values, now)
-            })?;
+            open.group
+                .act(|doc, me| ops::change_rules(doc, me, RuleChangeId::random(), &values, now))?;
             ("changed the rules".into(), Effect::RulesSaved(id))
         }
     })

@@ -120,27 +120,111 @@ const PEOPLE: &[Person] = &[
 
 /// (title, genre, author, feedback wanted, content notes)
 const PIECES: &[(&str, &str, usize, &str, &str)] = &[
-    ("The Mill", "historical fiction", 0, "pacing of the first chapter", ""),
-    ("Salt and Iron", "fantasy", 1, "does the magic system make sense?", "battle violence"),
+    (
+        "The Mill",
+        "historical fiction",
+        0,
+        "pacing of the first chapter",
+        "",
+    ),
+    (
+        "Salt and Iron",
+        "fantasy",
+        1,
+        "does the magic system make sense?",
+        "battle violence",
+    ),
     ("Winter Inventory", "literary fiction", 2, "the ending", ""),
-    ("Harbour Lights", "crime", 3, "is the killer too obvious?", "murder, drowning"),
-    ("Second Summer", "romance", 4, "chemistry between the leads", ""),
+    (
+        "Harbour Lights",
+        "crime",
+        3,
+        "is the killer too obvious?",
+        "murder, drowning",
+    ),
+    (
+        "Second Summer",
+        "romance",
+        4,
+        "chemistry between the leads",
+        "",
+    ),
     ("What the Tide Keeps", "poetry", 5, "line breaks", "grief"),
-    ("The Long Quiet", "science fiction", 6, "worldbuilding info-dumps", ""),
-    ("Letters from Gdańsk", "memoir", 8, "voice and tense", "war, loss"),
-    ("Aunt Carmen's Bees", "magical realism", 9, "is it too whimsical?", ""),
-    ("Night Shift", "horror", 11, "where it stops being scary", "body horror"),
-    ("The Cartographer's Daughter", "fantasy", 1, "the prologue: keep or cut?", ""),
-    ("Dead Reckoning", "thriller", 3, "chapter hooks", "gun violence"),
-    ("A Field Guide to Leaving", "short story", 2, "title and first line", ""),
-    ("The Mill, chapter 2", "historical fiction", 0, "the flood scene", "drowning"),
+    (
+        "The Long Quiet",
+        "science fiction",
+        6,
+        "worldbuilding info-dumps",
+        "",
+    ),
+    (
+        "Letters from Gdańsk",
+        "memoir",
+        8,
+        "voice and tense",
+        "war, loss",
+    ),
+    (
+        "Aunt Carmen's Bees",
+        "magical realism",
+        9,
+        "is it too whimsical?",
+        "",
+    ),
+    (
+        "Night Shift",
+        "horror",
+        11,
+        "where it stops being scary",
+        "body horror",
+    ),
+    (
+        "The Cartographer's Daughter",
+        "fantasy",
+        1,
+        "the prologue: keep or cut?",
+        "",
+    ),
+    (
+        "Dead Reckoning",
+        "thriller",
+        3,
+        "chapter hooks",
+        "gun violence",
+    ),
+    (
+        "A Field Guide to Leaving",
+        "short story",
+        2,
+        "title and first line",
+        "",
+    ),
+    (
+        "The Mill, chapter 2",
+        "historical fiction",
+        0,
+        "the flood scene",
+        "drowning",
+    ),
     ("Signal Decay", "science fiction", 6, "dialogue", ""),
-    ("The House on Calle Ocho", "magical realism", 9, "the grandmother's voice", ""),
+    (
+        "The House on Calle Ocho",
+        "magical realism",
+        9,
+        "the grandmother's voice",
+        "",
+    ),
     ("Ashes, Ashes", "horror", 11, "the twist", "child in peril"),
     ("Midwinter Fair", "ya", 4, "is the narrator likeable?", ""),
     ("The Ninth Orbit", "science fiction", 1, "the science", ""),
     ("Small Hours", "poetry", 5, "sequence order", ""),
-    ("Cold Water", "crime", 3, "the interrogation scene", "violence"),
+    (
+        "Cold Water",
+        "crime",
+        3,
+        "the interrogation scene",
+        "violence",
+    ),
     ("The Archivist", "memoir", 8, "structure", ""),
 ];
 
@@ -270,10 +354,17 @@ pub fn create(data: &DataDir, device: DeviceId, now: Timestamp) -> anyhow::Resul
             )?;
         }
         act_as(&mut doc, i);
-        let links = [("website".to_string(), format!("https://example.org/{}", i + 1))]
-            .into_iter()
-            .collect();
-        let hiatus = (i == 4).then(|| (now + hours(24 * 20)).to_zoned(jiff::tz::TimeZone::UTC).date());
+        let links = [(
+            "website".to_string(),
+            format!("https://example.org/{}", i + 1),
+        )]
+        .into_iter()
+        .collect();
+        let hiatus = (i == 4).then(|| {
+            (now + hours(24 * 20))
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date()
+        });
         let patch = ProfilePatch {
             pen_name: Some((!p.pen.is_empty()).then(|| p.pen.to_string())),
             bio: Some(p.bio.into()),
@@ -297,7 +388,11 @@ pub fn create(data: &DataDir, device: DeviceId, now: Timestamp) -> anyhow::Resul
             genre: (*genre).into(),
             text: text(PROSE, 600 + rng.below(2400), &mut rng),
             critiques_wanted: Some(if k % 4 == 0 { 2 } else { 3 }),
-            due_at: Some((at + hours(24 * 14)).to_zoned(jiff::tz::TimeZone::UTC).date()),
+            due_at: Some(
+                (at + hours(24 * 14))
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .date(),
+            ),
             feedback_wanted: (*feedback).into(),
             content_notes: (*notes).into(),
         };

@@ -23,9 +23,7 @@ impl Drafts {
     }
 
     fn path(&self, group: GroupId, sub: SubmissionId) -> PathBuf {
-        self.root
-            .join(group.to_string())
-            .join(format!("{sub}.txt"))
+        self.root.join(group.to_string()).join(format!("{sub}.txt"))
     }
 
     /// Saves `body` as the draft for `sub`; an empty body removes it.

@@ -220,11 +220,7 @@ pub fn derive_snapshot(
             let mut next = suggestions_with(group, &exchanges, me, now);
             next.truncate(SUGGESTIONS_SHOWN);
             let open = others_open(group, me, now, SubmissionId::from_bytes([0; 16]));
-            (
-                Some(ledger(group, me)),
-                next,
-                submission_cost(&rules, open),
-            )
+            (Some(ledger(group, me)), next, submission_cost(&rules, open))
         }
         None => (None, Vec::new(), rules.submission_cost),
     };

@@ -33,45 +33,67 @@ impl FirstRun {
             });
             ui.add_space(20.0);
             ui.columns(2, |cols| {
-                egui::Frame::group(cols[0].style()).inner_margin(14.0).show(&mut cols[0], |ui| {
-                    ui.label(RichText::new("Start a group").size(18.0).strong());
-                    widgets::hint(ui, "You become its organizer and first member.");
-                    ui.add_space(6.0);
-                    text_field(ui, "Group name", &mut self.group_name, "Tuesday Writers");
-                    text_field(ui, "Your name", &mut self.my_name, "how the group knows you");
-                    text_field(ui, "Description", &mut self.description, "optional");
-                    ui.add_space(6.0);
-                    let ready = !self.group_name.trim().is_empty() && !self.my_name.trim().is_empty();
-                    if ui
-                        .add_enabled(ready, egui::Button::new(RichText::new("Create group").strong()))
-                        .on_disabled_hover_text("Give the group a name, and yourself one")
-                        .clicked()
-                    {
-                        out = Some(Command::CreateGroup {
-                            name: self.group_name.trim().to_string(),
-                            description: self.description.trim().to_string(),
-                            me: self.my_name.trim().to_string(),
-                        });
-                    }
-                });
-                egui::Frame::group(cols[1].style()).inner_margin(14.0).show(&mut cols[1], |ui| {
-                    ui.label(RichText::new("Join a group").size(18.0).strong());
-                    widgets::hint(ui, "Paste the invite ticket a member sent you.");
-                    ui.add_space(6.0);
-                    text_field(ui, "Invite ticket", &mut self.ticket, "quire1…");
-                    text_field(ui, "Name to join as", &mut self.join_name, "how the group knows you");
-                    ui.add_space(6.0);
-                    let ready = !self.ticket.trim().is_empty() && !self.join_name.trim().is_empty();
-                    if ui
-                        .add_enabled(ready, egui::Button::new(RichText::new("Join group").strong()))
-                        .clicked()
-                    {
-                        out = Some(Command::Join {
-                            ticket: self.ticket.trim().to_string(),
-                            display_name: self.join_name.trim().to_string(),
-                        });
-                    }
-                });
+                egui::Frame::group(cols[0].style())
+                    .inner_margin(14.0)
+                    .show(&mut cols[0], |ui| {
+                        ui.label(RichText::new("Start a group").size(18.0).strong());
+                        widgets::hint(ui, "You become its organizer and first member.");
+                        ui.add_space(6.0);
+                        text_field(ui, "Group name", &mut self.group_name, "Tuesday Writers");
+                        text_field(
+                            ui,
+                            "Your name",
+                            &mut self.my_name,
+                            "how the group knows you",
+                        );
+                        text_field(ui, "Description", &mut self.description, "optional");
+                        ui.add_space(6.0);
+                        let ready =
+                            !self.group_name.trim().is_empty() && !self.my_name.trim().is_empty();
+                        if ui
+                            .add_enabled(
+                                ready,
+                                egui::Button::new(RichText::new("Create group").strong()),
+                            )
+                            .on_disabled_hover_text("Give the group a name, and yourself one")
+                            .clicked()
+                        {
+                            out = Some(Command::CreateGroup {
+                                name: self.group_name.trim().to_string(),
+                                description: self.description.trim().to_string(),
+                                me: self.my_name.trim().to_string(),
+                            });
+                        }
+                    });
+                egui::Frame::group(cols[1].style())
+                    .inner_margin(14.0)
+                    .show(&mut cols[1], |ui| {
+                        ui.label(RichText::new("Join a group").size(18.0).strong());
+                        widgets::hint(ui, "Paste the invite ticket a member sent you.");
+                        ui.add_space(6.0);
+                        text_field(ui, "Invite ticket", &mut self.ticket, "quire1…");
+                        text_field(
+                            ui,
+                            "Name to join as",
+                            &mut self.join_name,
+                            "how the group knows you",
+                        );
+                        ui.add_space(6.0);
+                        let ready =
+                            !self.ticket.trim().is_empty() && !self.join_name.trim().is_empty();
+                        if ui
+                            .add_enabled(
+                                ready,
+                                egui::Button::new(RichText::new("Join group").strong()),
+                            )
+                            .clicked()
+                        {
+                            out = Some(Command::Join {
+                                ticket: self.ticket.trim().to_string(),
+                                display_name: self.join_name.trim().to_string(),
+                            });
+                        }
+                    });
             });
             if cancel {
                 ui.add_space(12.0);

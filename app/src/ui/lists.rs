@@ -66,7 +66,12 @@ impl Lists {
                         .desired_width(220.0),
                 )
                 .labelled_by(l.id);
-            if ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F))) {
+            if ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::F,
+                ))
+            }) {
                 search.request_focus();
             }
             genre_combo(ui, "Genre", "queue-genre", &s.genres, &mut filter.genre);
@@ -189,7 +194,12 @@ impl Lists {
     }
 
     /// The roster: search, filters and a virtualized table.
-    pub fn roster_ui(&mut self, ui: &mut Ui, s: &GroupSnapshot, filter: &mut RosterFilter) -> Option<View> {
+    pub fn roster_ui(
+        &mut self,
+        ui: &mut Ui,
+        s: &GroupSnapshot,
+        filter: &mut RosterFilter,
+    ) -> Option<View> {
         let mut open = None;
         ui.horizontal(|ui| {
             ui.heading("Members");
@@ -202,7 +212,12 @@ impl Lists {
                         .desired_width(200.0),
                 )
                 .labelled_by(l.id);
-            if ui.input_mut(|i| i.consume_shortcut(&egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F))) {
+            if ui.input_mut(|i| {
+                i.consume_shortcut(&egui::KeyboardShortcut::new(
+                    egui::Modifiers::COMMAND,
+                    egui::Key::F,
+                ))
+            }) {
                 search.request_focus();
             }
             genre_combo(ui, "Genre", "roster-genre", &s.genres, &mut filter.genre);
@@ -234,7 +249,10 @@ impl Lists {
                 .split_whitespace()
                 .map(str::to_string)
                 .collect();
-            let role = filter.role.as_deref().map(|r| r.parse::<Role>().unwrap_or(Role::Writer));
+            let role = filter
+                .role
+                .as_deref()
+                .map(|r| r.parse::<Role>().unwrap_or(Role::Writer));
             s.members
                 .iter()
                 .enumerate()
@@ -261,7 +279,10 @@ impl Lists {
             .column(Column::initial(70.0))
             .column(Column::initial(130.0))
             .header(22.0, |mut h| {
-                for name in ["Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received", "Status"] {
+                for name in [
+                    "Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received",
+                    "Status",
+                ] {
                     h.col(|ui| {
                         ui.strong(name);
                     });
@@ -313,7 +334,11 @@ impl Lists {
             return;
         };
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("{} credits", ledger.balance)).size(22.0).strong());
+            ui.label(
+                RichText::new(format!("{} credits", ledger.balance))
+                    .size(22.0)
+                    .strong(),
+            );
             if !s.rules.credits {
                 widgets::hint(ui, "the group runs without credits now");
             }
@@ -371,7 +396,10 @@ impl Lists {
     pub fn activity_ui(&mut self, ui: &mut Ui, s: &GroupSnapshot) -> Option<View> {
         let mut open = None;
         ui.heading("Recent activity");
-        widgets::hint(ui, format!("the latest {} changes, newest first", s.activity.len()));
+        widgets::hint(
+            ui,
+            format!("the latest {} changes, newest first", s.activity.len()),
+        );
         ui.add_space(6.0);
         let n = s.activity.len();
         TableBuilder::new(ui)

@@ -30,7 +30,10 @@ pub fn ui(ui: &mut Ui, d: &MemberDetail, s: &GroupSnapshot) -> Option<View> {
             }
         });
         if let Some(until) = p.hiatus_until.filter(|_| m.on_hiatus(today)) {
-            ui.colored_label(ui.visuals().warn_fg_color, format!("On hiatus until {until}"));
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("On hiatus until {until}"),
+            );
         }
         if !p.bio.is_empty() {
             ui.add_space(4.0);
@@ -51,31 +54,39 @@ pub fn ui(ui: &mut Ui, d: &MemberDetail, s: &GroupSnapshot) -> Option<View> {
                 ui.weak("none given");
             }
         });
-        egui::Grid::new("member-facts").num_columns(2).spacing([16.0, 4.0]).show(ui, |ui| {
-            ui.weak("Capacity");
-            ui.label(
-                p.capacity_per_month
-                    .map_or_else(|| "not given".to_string(), |c| format!("{c} critiques a month")),
-            );
-            ui.end_row();
-            ui.weak("Joined");
-            ui.label(widgets::day(m.joined_at));
-            ui.end_row();
-            for (label, url) in &p.links {
-                ui.weak(label);
-                ui.hyperlink(url);
+        egui::Grid::new("member-facts")
+            .num_columns(2)
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                ui.weak("Capacity");
+                ui.label(p.capacity_per_month.map_or_else(
+                    || "not given".to_string(),
+                    |c| format!("{c} critiques a month"),
+                ));
                 ui.end_row();
-            }
-        });
+                ui.weak("Joined");
+                ui.label(widgets::day(m.joined_at));
+                ui.end_row();
+                for (label, url) in &p.links {
+                    ui.weak(label);
+                    ui.hyperlink(url);
+                    ui.end_row();
+                }
+            });
         section(ui, "Reliability");
         let r = &d.reliability;
-        ui.label(r.summary().unwrap_or_else(|| "No claims settled yet".to_string()));
+        ui.label(
+            r.summary()
+                .unwrap_or_else(|| "No claims settled yet".to_string()),
+        );
         ui.label(format!(
             "{} critiques given, {} received · {}",
             r.critiques_given,
             r.critiques_received,
-            r.average_rating()
-                .map_or_else(|| "no ratings yet".to_string(), |a| format!("rated {a} on average")),
+            r.average_rating().map_or_else(
+                || "no ratings yet".to_string(),
+                |a| format!("rated {a} on average")
+            ),
         ));
         if r.lapsed > 0 || r.open > 0 {
             ui.weak(format!("{} claims lapsed, {} open now", r.lapsed, r.open));
@@ -101,7 +112,12 @@ pub fn ui(ui: &mut Ui, d: &MemberDetail, s: &GroupSnapshot) -> Option<View> {
                 });
             }
         }
-        let theirs: Vec<_> = s.queue.iter().filter(|q| q.entry.author == m.id).take(50).collect();
+        let theirs: Vec<_> = s
+            .queue
+            .iter()
+            .filter(|q| q.entry.author == m.id)
+            .take(50)
+            .collect();
         if !theirs.is_empty() {
             section(ui, "Their pieces");
             for q in theirs {

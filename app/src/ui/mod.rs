@@ -108,9 +108,7 @@ impl QuireApp {
 
     /// The snapshot of the current group.
     pub fn current(&self) -> Option<&Arc<GroupSnapshot>> {
-        self.state
-            .group
-            .and_then(|id| self.snapshots.get(&id))
+        self.state.group.and_then(|id| self.snapshots.get(&id))
     }
 
     /// The last error shown, if any.
@@ -134,6 +132,14 @@ impl QuireApp {
         self.loaded = true;
         self.state.group = Some(id);
         self.snapshots.insert(id, snapshot);
+    }
+
+    /// The line in the status bar: what just happened or what went wrong.
+    pub fn notice(&self) -> Option<&str> {
+        match &self.notice {
+            Some(Notice::Error(m) | Notice::Done(m, _)) => Some(m),
+            None => None,
+        }
     }
 
     /// Whether the backend has reported the groups of the data dir.
@@ -171,11 +177,8 @@ impl QuireApp {
                     self.groups = list;
                     let known = |id: GroupId| self.groups.iter().any(|g| g.id == id);
                     if self.state.group.is_none_or(|g| !known(g)) {
-                        self.state.group = self
-                            .groups
-                            .iter()
-                            .find(|g| g.name.is_ok())
-                            .map(|g| g.id);
+                        self.state.group =
+                            self.groups.iter().find(|g| g.name.is_ok()).map(|g| g.id);
                     }
                 }
                 Event::Snapshot(snapshot) => {
@@ -200,10 +203,8 @@ impl QuireApp {
                         {
                             self.state.submit.title = stem.replace(['_', '-'], " ");
                         }
-                        self.notice = Some(Notice::Done(
-                            format!("loaded `{}`", path.display()),
-                            now,
-                        ));
+                        self.notice =
+                            Some(Notice::Done(format!("loaded `{}`", path.display()), now));
                     }
                     Err(err) => self.notice = Some(Notice::Error(err)),
                 },
@@ -288,7 +289,8 @@ impl QuireApp {
             (Key::Num8, View::Profile),
         ];
         for (key, view) in views {
-            if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)))
+            if ctx
+                .input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key)))
             {
                 self.go(view);
             }
@@ -354,7 +356,10 @@ impl QuireApp {
         let mut actions = Vec::new();
         match &view {
             View::Queue | View::NewGroup => {
-                if let Some(v) = self.lists.queue_ui(ui, snapshot, &mut self.state.queue, &mut actions) {
+                if let Some(v) =
+                    self.lists
+                        .queue_ui(ui, snapshot, &mut self.state.queue, &mut actions)
+                {
                     self.go(v);
                 }
             }
@@ -457,7 +462,8 @@ impl QuireApp {
                     .iter()
                     .find(|r| r.my_claim == Some(quire_store::views::LinePosition::Holder))
                     .or(s.queue.first());
-                self.state.view = row.map_or(View::Queue, |r| View::Submission(r.entry.id.to_string()));
+                self.state.view =
+                    row.map_or(View::Queue, |r| View::Submission(r.entry.id.to_string()));
             }
             View::Member(id) if id == SOMEONE => {
                 let m = s
@@ -486,7 +492,9 @@ impl QuireApp {
                             };
                             ui.add_enabled_ui(g.name.is_ok(), |ui| {
                                 ui.selectable_value(&mut chosen, Some(g.id), name)
-                                    .on_disabled_hover_text(g.name.clone().err().unwrap_or_default());
+                                    .on_disabled_hover_text(
+                                        g.name.clone().err().unwrap_or_default(),
+                                    );
                             });
                         }
                         ui.separator();
@@ -530,11 +538,7 @@ impl QuireApp {
                         } else {
                             "no credits".to_string()
                         };
-                        if ui
-                            .button(credits)
-                            .on_hover_text("Your ledger")
-                            .clicked()
-                        {
+                        if ui.button(credits).on_hover_text("Your ledger").clicked() {
                             self.go(View::Ledger);
                         }
                     }

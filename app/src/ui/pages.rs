@@ -102,7 +102,9 @@ pub fn next_ui(ui: &mut Ui, s: &GroupSnapshot, actions: &mut Vec<Action>) -> Opt
 pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Option<Command> {
     let mut out = None;
     // A file dropped on the window fills the text.
-    let dropped = ui.ctx().input(|i| i.raw.dropped_files.first().and_then(|f| f.path.clone()));
+    let dropped = ui
+        .ctx()
+        .input(|i| i.raw.dropped_files.first().and_then(|f| f.path.clone()));
     if let Some(path) = dropped {
         form.path = path.display().to_string();
         out = Some(Command::ReadFile { path });
@@ -110,8 +112,15 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Submit a piece");
         let cost = if s.rules.credits {
-            let balance = s.ledger.as_ref().map(|l| l.balance.to_string()).unwrap_or_default();
-            format!("Submitting costs {} credits now; you have {balance}.", s.next_submission_cost)
+            let balance = s
+                .ledger
+                .as_ref()
+                .map(|l| l.balance.to_string())
+                .unwrap_or_default();
+            format!(
+                "Submitting costs {} credits now; you have {balance}.",
+                s.next_submission_cost
+            )
         } else {
             "The group runs without credits: submitting is free.".to_string()
         };
@@ -144,8 +153,18 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
                 .labelled_by(l.id);
         });
         text_field(ui, "Due date", &mut form.due, "YYYY-MM-DD (optional)");
-        text_field(ui, "Feedback wanted", &mut form.feedback, "pacing, dialogue, the ending…");
-        text_field(ui, "Content notes", &mut form.notes, "violence, grief… (optional)");
+        text_field(
+            ui,
+            "Feedback wanted",
+            &mut form.feedback,
+            "pacing, dialogue, the ending…",
+        );
+        text_field(
+            ui,
+            "Content notes",
+            &mut form.notes,
+            "violence, grief… (optional)",
+        );
         ui.add_space(6.0);
         ui.horizontal(|ui| {
             let l = ui.add_sized([130.0, 20.0], egui::Label::new("Open a file"));
@@ -182,7 +201,10 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
             && !form.genre.trim().is_empty()
             && !form.text.trim().is_empty();
         let submit = ui
-            .add_enabled(ready, egui::Button::new(RichText::new("Submit piece").strong()))
+            .add_enabled(
+                ready,
+                egui::Button::new(RichText::new("Submit piece").strong()),
+            )
             .on_disabled_hover_text("A piece needs a title, a genre and its text");
         if submit.clicked() {
             match parse_date(&form.due) {
@@ -313,7 +335,10 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("\n"),
-        capacity: p.capacity_per_month.map(|c| c.to_string()).unwrap_or_default(),
+        capacity: p
+            .capacity_per_month
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
         hiatus: p.hiatus_until.map(|d| d.to_string()).unwrap_or_default(),
     });
     let mut save = false;
@@ -327,7 +352,12 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
         ui.add_space(6.0);
         text_field(ui, "Display name", &mut form.name, "");
         text_field(ui, "Pen name", &mut form.pen_name, "optional");
-        text_field(ui, "Genres", &mut form.genres, "comma separated: fantasy, ya");
+        text_field(
+            ui,
+            "Genres",
+            &mut form.genres,
+            "comma separated: fantasy, ya",
+        );
         ui.horizontal(|ui| {
             ui.add_sized([130.0, 20.0], egui::Label::new("Roles"));
             for role in Role::KNOWN {
@@ -342,7 +372,12 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
             }
         });
         text_field(ui, "Critiques a month", &mut form.capacity, "e.g. 4");
-        text_field(ui, "On hiatus until", &mut form.hiatus, "YYYY-MM-DD, empty when available");
+        text_field(
+            ui,
+            "On hiatus until",
+            &mut form.hiatus,
+            "YYYY-MM-DD, empty when available",
+        );
         text_area(ui, "Links (label=url, one a line)", &mut form.links, 3);
         text_area(ui, "Bio", &mut form.bio, 4);
         ui.add_space(8.0);

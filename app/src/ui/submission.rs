@@ -33,17 +33,19 @@ pub fn ui(
                 .show(ui, |ui| side_ui(ui, d, draft, now, actions, &mut open));
         });
     egui::CentralPanel::default().show_inside(ui, |ui| {
-        egui::ScrollArea::vertical().id_salt("reading").show(ui, |ui| {
-            let width = ui.available_width().min(READING_WIDTH);
-            let margin = ((ui.available_width() - width) / 2.0).max(0.0);
-            ui.horizontal(|ui| {
-                ui.add_space(margin);
-                ui.vertical(|ui| {
-                    ui.set_width(width);
-                    reading_ui(ui, d, &mut open);
+        egui::ScrollArea::vertical()
+            .id_salt("reading")
+            .show(ui, |ui| {
+                let width = ui.available_width().min(READING_WIDTH);
+                let margin = ((ui.available_width() - width) / 2.0).max(0.0);
+                ui.horizontal(|ui| {
+                    ui.add_space(margin);
+                    ui.vertical(|ui| {
+                        ui.set_width(width);
+                        reading_ui(ui, d, &mut open);
+                    });
                 });
             });
-        });
     });
     open
 }
@@ -62,18 +64,24 @@ fn reading_ui(ui: &mut Ui, d: &SubmissionDetail, open: &mut Option<View>) {
         }
         ui.weak("·");
         widgets::tag(ui, &s.genre);
-        ui.weak(format!("· {} words · submitted {}", s.word_count, widgets::day(s.submitted_at)));
+        ui.weak(format!(
+            "· {} words · submitted {}",
+            s.word_count,
+            widgets::day(s.submitted_at)
+        ));
         if let Some(due) = s.due_at {
             ui.weak(format!("· due {due}"));
         }
     });
     ui.add_space(8.0);
     if !s.feedback_wanted.is_empty() {
-        egui::Frame::group(ui.style()).inner_margin(8.0).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new("Feedback wanted").strong());
-            ui.label(&s.feedback_wanted);
-        });
+        egui::Frame::group(ui.style())
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new("Feedback wanted").strong());
+                ui.label(&s.feedback_wanted);
+            });
     }
     if !s.content_notes.is_empty() {
         ui.add_space(4.0);
@@ -85,7 +93,11 @@ fn reading_ui(ui: &mut Ui, d: &SubmissionDetail, open: &mut Option<View>) {
     ui.add_space(12.0);
     ui.spacing_mut().item_spacing.y = 10.0;
     for paragraph in s.text.split("\n\n") {
-        ui.label(RichText::new(paragraph.trim()).size(16.0).line_height(Some(26.0)));
+        ui.label(
+            RichText::new(paragraph.trim())
+                .size(16.0)
+                .line_height(Some(26.0)),
+        );
     }
     ui.add_space(40.0);
 }
@@ -105,19 +117,34 @@ fn side_ui(
         Status::Critiqued => "Has all the critiques it wanted".to_string(),
         Status::Withdrawn => "Withdrawn by its author".to_string(),
     };
-    ui.label(RichText::new(status).color(widgets::status_color(ui, &d.status)).strong());
+    ui.label(
+        RichText::new(status)
+            .color(widgets::status_color(ui, &d.status))
+            .strong(),
+    );
     let line = &d.line;
     let names = |ms: &mut dyn Iterator<Item = quire_store::MemberId>| {
-        ms.map(|m| d.name(m).to_string()).collect::<Vec<_>>().join(", ")
+        ms.map(|m| d.name(m).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     if !line.delivered.is_empty() {
-        ui.label(format!("Critiqued by {}", names(&mut line.delivered.iter().copied())));
+        ui.label(format!(
+            "Critiqued by {}",
+            names(&mut line.delivered.iter().copied())
+        ));
     }
     if !line.holders.is_empty() {
-        ui.label(format!("Claimed by {}", names(&mut line.holders.iter().map(|(m, _)| *m))));
+        ui.label(format!(
+            "Claimed by {}",
+            names(&mut line.holders.iter().map(|(m, _)| *m))
+        ));
     }
     if !line.waiting.is_empty() {
-        ui.label(format!("Waiting: {}", names(&mut line.waiting.iter().map(|(m, _)| *m))));
+        ui.label(format!(
+            "Waiting: {}",
+            names(&mut line.waiting.iter().map(|(m, _)| *m))
+        ));
     }
     ui.add_space(6.0);
     let live = matches!(d.status, Status::Open | Status::Claimed { .. });
@@ -146,12 +173,18 @@ fn side_ui(
     match d.my_position {
         Some(LinePosition::Holder) => {
             if let Some((_, claim)) = line.holders.iter().find(|(m, _)| Some(*m) == d.me) {
-                widgets::hint(ui, format!("Your claim holds until {}", widgets::when(claim.expires_at)));
+                widgets::hint(
+                    ui,
+                    format!("Your claim holds until {}", widgets::when(claim.expires_at)),
+                );
             }
             editor_ui(ui, d, draft, now, actions);
         }
         Some(LinePosition::Waiting(n)) => {
-            widgets::hint(ui, format!("You are number {n} in line; you can write once a slot frees up."));
+            widgets::hint(
+                ui,
+                format!("You are number {n} in line; you can write once a slot frees up."),
+            );
             if !draft.body.is_empty() {
                 editor_ui(ui, d, draft, now, &mut Vec::new());
             }
@@ -166,72 +199,93 @@ fn side_ui(
     critiques.sort_by_key(|c| (c.delivered_at, c.id));
     for c in critiques {
         let reviewer = d.name(c.reviewer).to_string();
-        egui::Frame::group(ui.style()).inner_margin(8.0).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.horizontal_wrapped(|ui| {
-                if widgets::link(ui, &reviewer).clicked() {
-                    *open = Some(View::Member(c.reviewer.to_string()));
-                }
-                ui.weak(format!("{} · {} words", widgets::day(c.delivered_at), c.word_count));
-                if let Some(r) = c.rating {
-                    ui.label(format!("{}{}", "★".repeat(r as usize), "☆".repeat(5 - r as usize)))
+        egui::Frame::group(ui.style())
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal_wrapped(|ui| {
+                    if widgets::link(ui, &reviewer).clicked() {
+                        *open = Some(View::Member(c.reviewer.to_string()));
+                    }
+                    ui.weak(format!(
+                        "{} · {} words",
+                        widgets::day(c.delivered_at),
+                        c.word_count
+                    ));
+                    if let Some(r) = c.rating {
+                        ui.label(format!(
+                            "{}{}",
+                            "★".repeat(r as usize),
+                            "☆".repeat(5 - r as usize)
+                        ))
                         .on_hover_text(format!("rated {r}/5"));
-                }
-                if c.thanked_at.is_some() {
-                    ui.weak("thanked");
-                }
-                if c.tipped_at.is_some() {
-                    ui.weak("tipped");
-                }
-            });
-            egui::CollapsingHeader::new(format!("Read {reviewer}'s critique"))
-                .id_salt(c.id.to_string())
-                .default_open(d.mine || Some(c.reviewer) == d.me)
-                .show(ui, |ui| {
-                    ui.label(RichText::new(&c.body).line_height(Some(22.0)));
+                    }
+                    if c.thanked_at.is_some() {
+                        ui.weak("thanked");
+                    }
+                    if c.tipped_at.is_some() {
+                        ui.weak("tipped");
+                    }
                 });
-            if d.mine {
-                ui.horizontal(|ui| {
-                    ui.label("Rate");
-                    for n in 1..=5u8 {
-                        let face = if c.rating.is_some_and(|r| r >= n) { "★" } else { "☆" };
-                        if named_button(ui, face, format!("Rate {reviewer} {n} of 5"), true)
-                            .on_hover_text(format!("{n}/5"))
-                            .clicked()
+                egui::CollapsingHeader::new(format!("Read {reviewer}'s critique"))
+                    .id_salt(c.id.to_string())
+                    .default_open(d.mine || Some(c.reviewer) == d.me)
+                    .show(ui, |ui| {
+                        ui.label(RichText::new(&c.body).line_height(Some(22.0)));
+                    });
+                if d.mine {
+                    ui.horizontal(|ui| {
+                        ui.label("Rate");
+                        for n in 1..=5u8 {
+                            let face = if c.rating.is_some_and(|r| r >= n) {
+                                "★"
+                            } else {
+                                "☆"
+                            };
+                            if named_button(ui, face, format!("Rate {reviewer} {n} of 5"), true)
+                                .on_hover_text(format!("{n}/5"))
+                                .clicked()
+                            {
+                                actions.push(Action::Rate {
+                                    submission: s.id,
+                                    critique: c.id,
+                                    rating: n,
+                                });
+                            }
+                        }
+                        if c.thanked_at.is_none()
+                            && named_button(ui, "Thank", format!("Thank {reviewer}"), true)
+                                .clicked()
                         {
-                            actions.push(Action::Rate {
+                            actions.push(Action::Thank {
                                 submission: s.id,
                                 critique: c.id,
-                                rating: n,
                             });
                         }
-                    }
-                    if c.thanked_at.is_none()
-                        && named_button(ui, "Thank", format!("Thank {reviewer}"), true).clicked()
-                    {
-                        actions.push(Action::Thank {
-                            submission: s.id,
-                            critique: c.id,
-                        });
-                    }
-                    if d.credits
-                        && c.tipped_at.is_none()
-                        && named_button(ui, "Tip", format!("Tip {reviewer}"), true)
-                            .on_hover_text(format!("Give {reviewer} {} of your credits", d.tip))
-                            .clicked()
-                    {
-                        actions.push(Action::Tip {
-                            submission: s.id,
-                            critique: c.id,
-                        });
-                    }
-                });
-            }
-        });
+                        if d.credits
+                            && c.tipped_at.is_none()
+                            && named_button(ui, "Tip", format!("Tip {reviewer}"), true)
+                                .on_hover_text(format!("Give {reviewer} {} of your credits", d.tip))
+                                .clicked()
+                        {
+                            actions.push(Action::Tip {
+                                submission: s.id,
+                                critique: c.id,
+                            });
+                        }
+                    });
+                }
+            });
     }
 }
 
-fn editor_ui(ui: &mut Ui, d: &SubmissionDetail, draft: &mut Draft, now: f64, actions: &mut Vec<Action>) {
+fn editor_ui(
+    ui: &mut Ui,
+    d: &SubmissionDetail,
+    draft: &mut Draft,
+    now: f64,
+    actions: &mut Vec<Action>,
+) {
     section(ui, "Your critique");
     let l = ui.label(format!("Your critique of {}", d.sub.title));
     let edit = ui
@@ -239,7 +293,9 @@ fn editor_ui(ui: &mut Ui, d: &SubmissionDetail, draft: &mut Draft, now: f64, act
             egui::TextEdit::multiline(&mut draft.body)
                 .desired_rows(14)
                 .desired_width(f32::INFINITY)
-                .hint_text("What works, what does not, and why. Answer the feedback the author asked for."),
+                .hint_text(
+                    "What works, what does not, and why. Answer the feedback the author asked for.",
+                ),
         )
         .labelled_by(l.id);
     if edit.changed() {
@@ -259,7 +315,10 @@ fn editor_ui(ui: &mut Ui, d: &SubmissionDetail, draft: &mut Draft, now: f64, act
                 _ => None,
             };
             if let Some(next) = next {
-                ui.weak(format!("({} more words for the next half credit)", next - words));
+                ui.weak(format!(
+                    "({} more words for the next half credit)",
+                    next - words
+                ));
             } else {
                 ui.weak("(the most a critique earns)");
             }
@@ -277,7 +336,10 @@ fn editor_ui(ui: &mut Ui, d: &SubmissionDetail, draft: &mut Draft, now: f64, act
     });
     let ready = !draft.body.trim().is_empty();
     if ui
-        .add_enabled(ready, egui::Button::new(RichText::new("Deliver critique").strong()))
+        .add_enabled(
+            ready,
+            egui::Button::new(RichText::new("Deliver critique").strong()),
+        )
         .clicked()
     {
         actions.push(Action::Critique {
