@@ -20,6 +20,15 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Relays for reaching peers behind NATs: `default` (n0's public relays and address
+    /// lookup), `off` (direct and LAN only), or the URL of a self-hosted iroh-relay.
+    #[arg(long, global = true, env = "QUIRE_RELAY", default_value = "default", value_name = "default|off|URL")]
+    pub relay: quire_sync::RelayChoice,
+
+    /// Find peers on the local network by mDNS.
+    #[arg(long, global = true, env = "QUIRE_MDNS", default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
+    pub mdns: bool,
+
     /// What to do; with none, the desktop client opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -112,6 +121,54 @@ pub enum Command {
     Compact,
     /// Open the desktop client on a generated demo group (in a new folder unless --data-dir).
     Demo(DemoArgs),
+    /// Print a ticket that lets someone join the group (or link another device of yours).
+    Invite(InviteArgs),
+    /// Join a group with a ticket from a member.
+    Join(JoinArgs),
+    /// Keep every group in this data dir in sync with its members' devices, until stopped.
+    Serve(ServeArgs),
+    /// This device's id and addresses, and the sync state of every member device.
+    Status,
+    /// Remove a member from the group (organizers only); their devices are refused from now on.
+    RemoveMember {
+        /// A display name, pen name or id prefix.
+        who: String,
+    },
+}
+
+/// `quire invite`
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// How long the ticket works: a number and m, h, d or w (e.g. 7d, 12h, 30m).
+    #[arg(long, default_value = "7d")]
+    pub expires: String,
+    /// How many devices may use it.
+    #[arg(long, default_value_t = 1)]
+    pub uses: u32,
+    /// Link another device of yours instead of inviting a new member.
+    #[arg(long)]
+    pub device: bool,
+}
+
+/// `quire join`
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The ticket, as printed by `quire invite`.
+    pub ticket: String,
+    /// Your name in the group (for a member ticket; leave out when linking a device).
+    #[arg(long)]
+    pub me: Option<String>,
+    /// A name for this device [default: the host name].
+    #[arg(long)]
+    pub device_label: Option<String>,
+}
+
+/// `quire serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen on this address and port (e.g. 0.0.0.0:7400) instead of an ephemeral port.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 /// `quire demo`

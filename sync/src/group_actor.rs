@@ -59,7 +59,7 @@ pub(crate) enum GroupMsg {
     Attach {
         session: SessionId,
         peer: DeviceId,
-        dialed_by_us: bool,
+        how: SessionKind,
         outbound: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<(), String>>,
     },
@@ -101,11 +101,23 @@ impl std::fmt::Debug for GroupMsg {
     }
 }
 
+/// How a stream came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionKind {
+    /// We dialed the peer.
+    Dialed,
+    /// The peer dialed us.
+    Accepted,
+    /// The peer just joined on this stream; it carries the whole group to a device that has
+    /// nothing yet, and is never dropped as a duplicate of a regular connection.
+    Joining,
+}
+
 /// One attached stream.
 #[derive(Debug)]
 struct Attached {
     session: PeerSession,
-    dialed_by_us: bool,
+    how: SessionKind,
     outbound: mpsc::Sender<Outbound>,
 }
 
@@ -192,11 +204,11 @@ impl GroupActor {
                 GroupMsg::Attach {
                     session,
                     peer,
-                    dialed_by_us,
+                    how,
                     outbound,
                     reply,
                 } => {
-                    let result = self.attach(session, peer, dialed_by_us, outbound);
+                    let result = self.attach(session, peer, how, outbound);
                     let _ = reply.send(result);
                 }
                 GroupMsg::Incoming { session, bytes } => self.incoming(session, &bytes),
@@ -246,7 +258,7 @@ impl GroupActor {
         &mut self,
         session: SessionId,
         peer: DeviceId,
-        dialed_by_us: bool,
+        how: SessionKind,
         outbound: mpsc::Sender<Outbound>,
     ) -> Result<(), String> {
         if !self.devices.contains_key(&peer) {
@@ -264,15 +276,16 @@ impl GroupActor {
         let existing = self
             .sessions
             .iter()
-            .find(|(_, a)| a.session.peer() == peer)
-            .map(|(id, a)| (*id, a.dialed_by_us));
-        if let Some((old, old_dialed_by_us)) = existing {
+            .filter(|_| how != SessionKind::Joining)
+            .find(|(_, a)| a.session.peer() == peer && a.how != SessionKind::Joining)
+            .map(|(id, a)| (*id, a.how));
+        if let Some((old, old_how)) = existing {
             // Two connections between the same two devices for one group: both sides keep
             // the one dialed by the smaller device id, so they agree without talking. A
             // reconnect from the same side replaces the old connection.
             let me = self.shared.me;
-            let dialer = |by_us: bool| if by_us { me } else { peer };
-            let keep_new = old_dialed_by_us == dialed_by_us || dialer(dialed_by_us) < dialer(old_dialed_by_us);
+            let dialer = |how: SessionKind| if how == SessionKind::Dialed { me } else { peer };
+            let keep_new = old_how == how || dialer(how) < dialer(old_how);
             if keep_new {
                 self.close(old, close::DUPLICATE, "replaced by a newer connection");
             } else {
@@ -283,12 +296,12 @@ impl GroupActor {
                 return Ok(());
             }
         }
-        tracing::info!(group = %self.id.short(), peer = %peer.short(), dialed_by_us, "peer connected");
+        tracing::info!(group = %self.id.short(), peer = %peer.short(), ?how, "peer connected");
         self.sessions.insert(
             session,
             Attached {
                 session: PeerSession::new(peer),
-                dialed_by_us,
+                how,
                 outbound,
             },
         );

@@ -22,6 +22,7 @@ use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
 use crate::session::PeerSession;
 use crate::shared::{Shared, device_of};
+use crate::group_actor::SessionKind;
 use crate::stream::pump;
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
 use crate::wire::{self, JOIN_ALPN, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close};
@@ -202,7 +203,7 @@ async fn receive_group(
 }
 
 /// The inviter's side of one join connection.
-pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>) {
+pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, endpoint: Endpoint) {
     let peer = device_of(conn.remote_id());
     let refuse = |conn: &Connection, reason: &str| {
         tracing::warn!(peer = %peer.short(), reason, "join refused");
@@ -249,10 +250,11 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>) {
     };
     match reply {
         Ok((actor, accepted)) => {
+            shared.remember_remote(&endpoint, conn.remote_id()).await;
             if write_frame(&mut send, &wire::encode(&accepted)).await.is_err() {
                 return;
             }
-            pump(&conn, send, recv, actor, peer, false).await;
+            pump(&conn, send, recv, actor, peer, SessionKind::Joining).await;
         }
         Err(refused) => {
             if let JoinReply::Refused { reason } = &refused {

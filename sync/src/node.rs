@@ -30,7 +30,7 @@ use crate::backoff::Backoff;
 use crate::config::{NodeConfig, RelayChoice};
 use crate::error::SyncError;
 use crate::frame::write_frame;
-use crate::group_actor::{self, GroupActorHandle, GroupMsg};
+use crate::group_actor::{self, GroupActorHandle, GroupMsg, SessionKind};
 use crate::invite::{InviteOptions, create_ticket};
 use crate::join::{self, Joined};
 use crate::peer_book::PeerBook;
@@ -84,7 +84,7 @@ impl Node {
         let data = DataDir::open(&config.data_dir)?;
         let lock = lock_data_dir(data.root())?;
         let secret = SecretKey::from_bytes(&data.device_secret()?);
-        let endpoint = bind(&config, secret).await?;
+        let endpoint = bind_reusing_port(&config, secret, data.root()).await?;
         let me = device_of(endpoint.id());
         let shared = Shared::new(me, PeerBook::load(data.root()));
         let inner = Arc::new(Inner {
@@ -104,7 +104,7 @@ impl Node {
         }
         let router = Router::builder(endpoint.clone())
             .accept(SYNC_ALPN, SyncProtocol { shared: shared.clone(), endpoint: endpoint.clone() })
-            .accept(wire::JOIN_ALPN, JoinProtocol { shared })
+            .accept(wire::JOIN_ALPN, JoinProtocol { shared, endpoint: endpoint.clone() })
             .spawn();
         // Written once before returning, so `quire invite` right after finds our addresses.
         let status = handle.status().await;
@@ -353,11 +353,41 @@ fn lock_data_dir(root: &Path) -> Result<File, SyncError> {
 /// from the command line, without the node around it.
 pub async fn bind_endpoint(config: &NodeConfig) -> Result<Endpoint, SyncError> {
     let data = DataDir::open(&config.data_dir)?;
-    bind(config, SecretKey::from_bytes(&data.device_secret()?)).await
+    bind(config, SecretKey::from_bytes(&data.device_secret()?), None).await
 }
 
-/// Binds the endpoint as `config` says.
-async fn bind(config: &NodeConfig, secret: SecretKey) -> Result<Endpoint, SyncError> {
+/// Binds like [`bind`], but on the port this data dir's node used last time if the config
+/// leaves the port open: peers remember where they last reached us, and a device that comes
+/// back on the same port is found again without any discovery service.
+async fn bind_reusing_port(
+    config: &NodeConfig,
+    secret: SecretKey,
+    root: &Path,
+) -> Result<Endpoint, SyncError> {
+    let last_port = NodeStatus::load(root).and_then(|status| {
+        status
+            .addrs
+            .iter()
+            .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.port())
+            .find(|p| *p != 0)
+    });
+    let open_port = config.bind.is_none_or(|addr| addr.port() == 0);
+    if let (Some(port), true) = (last_port, open_port) {
+        match bind(config, secret.clone(), Some(port)).await {
+            Ok(endpoint) => return Ok(endpoint),
+            Err(e) => tracing::debug!(port, error = %e, "last port taken; binding another"),
+        }
+    }
+    bind(config, secret, None).await
+}
+
+/// Binds the endpoint as `config` says, on `port` if given and the config names none.
+async fn bind(
+    config: &NodeConfig,
+    secret: SecretKey,
+    port: Option<u16>,
+) -> Result<Endpoint, SyncError> {
     let mut builder = match &config.relay {
         RelayChoice::Default => Endpoint::builder(presets::N0),
         RelayChoice::Url(url) => {
@@ -368,11 +398,29 @@ async fn bind(config: &NodeConfig, secret: SecretKey) -> Result<Endpoint, SyncEr
     builder = builder
         .secret_key(secret)
         .alpns(vec![SYNC_ALPN.to_vec(), wire::JOIN_ALPN.to_vec()]);
-    if let Some(addr) = config.bind {
-        builder = builder
-            .clear_ip_transports()
-            .bind_addr(addr)
-            .map_err(|e| SyncError::Bind(format!("`{addr}`: {e}")))?;
+    let bad = |addr: std::net::SocketAddr, e: &dyn std::fmt::Display| {
+        SyncError::Bind(format!("`{addr}`: {e}"))
+    };
+    match (config.bind, port) {
+        (Some(mut addr), port) => {
+            if addr.port() == 0 {
+                addr.set_port(port.unwrap_or(0));
+            }
+            builder = builder
+                .clear_ip_transports()
+                .bind_addr(addr)
+                .map_err(|e| bad(addr, &e))?;
+        }
+        (None, Some(port)) => {
+            // Replaces the default unspecified binds of both families, same port.
+            for addr in [
+                std::net::SocketAddr::from(([0, 0, 0, 0], port)),
+                std::net::SocketAddr::from(([0u16; 8], port)),
+            ] {
+                builder = builder.bind_addr(addr).map_err(|e| bad(addr, &e))?;
+            }
+        }
+        (None, None) => {}
     }
     if config.mdns {
         builder = builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder());
@@ -460,7 +508,7 @@ async fn dial(
         return false;
     }
     node.inner.shared.remember_remote(endpoint, addr.id).await;
-    let accepted = pump(&conn, send, recv, actor, peer, true).await;
+    let accepted = pump(&conn, send, recv, actor, peer, SessionKind::Dialed).await;
     if !accepted {
         conn.close(close::DONE.into(), b"refused");
     }

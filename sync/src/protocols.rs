@@ -10,6 +10,7 @@ use tokio::time::timeout;
 
 use crate::frame::read_frame;
 use crate::shared::{Shared, SyncEvent, device_of};
+use crate::group_actor::SessionKind;
 use crate::stream::pump;
 use crate::wire::{self, MAX_HANDSHAKE, SyncHello, close};
 
@@ -55,7 +56,7 @@ impl ProtocolHandler for SyncProtocol {
         let shared = self.shared.clone();
         let id = conn.remote_id();
         tokio::spawn(async move { shared.remember_remote(&endpoint, id).await });
-        pump(&conn, send, recv, actor, peer, false).await;
+        pump(&conn, send, recv, actor, peer, SessionKind::Accepted).await;
         Ok(())
     }
 }
@@ -64,11 +65,12 @@ impl ProtocolHandler for SyncProtocol {
 #[derive(Debug, Clone)]
 pub(crate) struct JoinProtocol {
     pub shared: Arc<Shared>,
+    pub endpoint: iroh::Endpoint,
 }
 
 impl ProtocolHandler for JoinProtocol {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        crate::join::accept(conn, self.shared.clone()).await;
+        crate::join::accept(conn, self.shared.clone(), self.endpoint.clone()).await;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use quire_store::DeviceId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
-use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, next_session_id};
+use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
 use crate::wire::close;
 
 /// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
@@ -18,7 +18,7 @@ pub(crate) async fn pump(
     mut recv: RecvStream,
     group: mpsc::Sender<GroupMsg>,
     peer: DeviceId,
-    dialed_by_us: bool,
+    how: SessionKind,
 ) -> bool {
     let session = next_session_id();
     let (outbound, mut out_rx) = mpsc::channel(OUTBOUND);
@@ -26,7 +26,7 @@ pub(crate) async fn pump(
     let attach = GroupMsg::Attach {
         session,
         peer,
-        dialed_by_us,
+        how,
         outbound,
         reply,
     };

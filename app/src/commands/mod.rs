@@ -6,6 +6,7 @@ mod group;
 mod queue;
 mod review;
 mod roster;
+mod sync;
 
 use crate::out::say;
 use jiff::Timestamp;
@@ -24,6 +25,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let ctx = Context::new(cli.data_dir, cli.group)?;
     let out = Output { json: cli.json };
+    let net = sync::Net {
+        relay: cli.relay,
+        mdns: cli.mdns,
+    };
     match command {
         Command::Init(args) => group::init(&ctx, args),
         Command::Groups => group::groups(&ctx, out),
@@ -47,6 +52,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules { set } => exchange::rules(&ctx, &set, out),
         Command::Activity { since } => exchange::activity(&ctx, since.as_deref(), out),
         Command::Export(args) => export::export(&ctx, args),
+        Command::Invite(args) => sync::invite(&ctx, args),
+        Command::Join(args) => sync::join(&ctx, &net, args),
+        Command::Serve(args) => sync::serve(&ctx, &net, args, out),
+        Command::Status => sync::status(&ctx, out),
+        Command::RemoveMember { who } => sync::remove_member(&ctx, &who),
         Command::Demo(_) => unreachable!("handled above"),
     }
 }

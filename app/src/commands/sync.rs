@@ -1,0 +1,335 @@
+//! `invite`, `join`, `serve`, `status`, `remove-member`: the group across devices.
+
+use anyhow::{Context as _, bail};
+use iroh::{EndpointAddr, TransportAddr};
+use jiff::SignedDuration;
+use quire_store::{doc, ops};
+use quire_sync::status::NodeStatus;
+use quire_sync::{
+    InviteOptions, Node, NodeConfig, RelayChoice, SyncEvent, Ticket, TicketKind, create_ticket,
+    endpoint_of, node_running,
+};
+
+use super::{Output, now, when};
+use crate::cli::{InviteArgs, JoinArgs, ServeArgs};
+use crate::context::{Context, host_label};
+use crate::out::say;
+
+/// How this process reaches the network.
+#[derive(Debug, Clone)]
+pub struct Net {
+    /// Relays and public lookup.
+    pub relay: RelayChoice,
+    /// LAN discovery.
+    pub mdns: bool,
+}
+
+impl Net {
+    fn config(&self, ctx: &Context) -> NodeConfig {
+        NodeConfig {
+            data_dir: ctx.data.root().to_path_buf(),
+            relay: self.relay.clone(),
+            mdns: self.mdns,
+            bind: None,
+            storage: Default::default(),
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A duration typed as a number and a unit: `7d`, `12h`, `30m`, `2w`.
+fn parse_duration(text: &str) -> anyhow::Result<SignedDuration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("`{text}` is not a duration like 7d, 12h or 30m"))?;
+    let minutes = match unit {
+        "m" => 1,
+        "h" => 60,
+        "d" => 24 * 60,
+        "w" => 7 * 24 * 60,
+        _ => bail!("`{text}` is not a duration like 7d, 12h or 30m (units: m, h, d, w)"),
+    };
+    let total = n
+        .checked_mul(minutes)
+        .filter(|m| *m <= 366 * 24 * 60)
+        .with_context(|| format!("`{text}` is longer than a year"))?;
+    Ok(SignedDuration::from_mins(total))
+}
+
+/// Where peers can reach this device: the running node's addresses, or the last ones a node
+/// of this data dir had.
+fn my_addr(ctx: &Context) -> anyhow::Result<EndpointAddr> {
+    let id = endpoint_of(ctx.device).context("this device's key is not a valid endpoint id")?;
+    let mut addr = EndpointAddr::new(id);
+    if let Some(status) = NodeStatus::load(ctx.data.root()) {
+        let ips = status.addrs.iter().filter_map(|a| a.parse().ok()).map(TransportAddr::Ip);
+        addr = addr.with_addrs(ips);
+        if let Some(relay) = status.relay.and_then(|r| r.parse().ok()) {
+            addr = addr.with_relay_url(relay);
+        }
+    }
+    Ok(addr)
+}
+
+pub fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
+    if args.uses == 0 {
+        bail!("--uses must be at least 1");
+    }
+    let options = InviteOptions {
+        kind: if args.device {
+            TicketKind::Device
+        } else {
+            TicketKind::Member
+        },
+        valid_for: parse_duration(&args.expires)?,
+        max_uses: args.uses,
+    };
+    let mut group = ctx.open_group()?;
+    let ticket = create_ticket(&mut group, my_addr(ctx)?, options, now())?;
+    if !node_running(ctx.data.root()) {
+        eprintln!(
+            "note: no `quire serve` or desktop client runs on this data dir; the ticket works only while one does"
+        );
+    }
+    eprintln!(
+        "{} to `{}`, valid until {}, {} use{}:",
+        match options.kind {
+            TicketKind::Member => "invite",
+            TicketKind::Device => "device link",
+        },
+        group.name(),
+        when(ticket.expires_at),
+        options.max_uses,
+        if options.max_uses == 1 { "" } else { "s" }
+    );
+    say!("{ticket}");
+    Ok(())
+}
+
+pub fn join(ctx: &Context, net: &Net, args: JoinArgs) -> anyhow::Result<()> {
+    let ticket: Ticket = args.ticket.parse()?;
+    if ticket.is_expired(now()) {
+        bail!("this ticket expired at {}; ask for a new one", when(ticket.expires_at));
+    }
+    let config = net.config(ctx);
+    let label = args.device_label.unwrap_or_else(host_label);
+    let joined = runtime()?.block_on(async {
+        let endpoint = quire_sync::bind_endpoint(&config).await?;
+        let result = quire_sync::join::join(
+            &endpoint,
+            &ctx.data,
+            config.storage.clone(),
+            &ticket,
+            args.me,
+            label,
+        )
+        .await;
+        endpoint.close().await;
+        result
+    })?;
+    say!(
+        "joined `{}` ({}) as {}",
+        joined.name,
+        joined.group,
+        joined.display_name
+    );
+    Ok(())
+}
+
+pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::Result<()> {
+    let mut config = net.config(ctx);
+    config.bind = args.bind;
+    runtime()?.block_on(async {
+        let node = Node::spawn(config).await?;
+        let handle = node.handle();
+        let addr = handle.addr();
+        let addrs: Vec<String> = addr.ip_addrs().map(|a| a.to_string()).collect();
+        say!(
+            "serving as {} on {}; Ctrl-C to stop",
+            handle.device(),
+            if addrs.is_empty() { "no direct address".to_string() } else { addrs.join(", ") }
+        );
+        let mut events = handle.subscribe();
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                event = events.recv() => match event {
+                    Ok(event) => report(&event, out),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "too many events to print");
+                    }
+                    Err(_) => break,
+                },
+            }
+        }
+        say!("stopping");
+        node.shutdown().await;
+        anyhow::Ok(())
+    })
+}
+
+/// One line per event worth a user's attention.
+fn report(event: &SyncEvent, out: Output) {
+    let line = match event {
+        SyncEvent::PeerConnected { group, device } => {
+            format!("peer {} connected ({})", device.short(), group.short())
+        }
+        SyncEvent::PeerDisconnected {
+            group,
+            device,
+            reason,
+        } => format!(
+            "peer {} disconnected ({}): {reason}",
+            device.short(),
+            group.short()
+        ),
+        SyncEvent::Refused { device, reason } => {
+            format!("refused {}: {reason}", device.short())
+        }
+        SyncEvent::GroupAdded { group } => format!("syncing group {}", group.short()),
+        SyncEvent::DocumentChanged { .. } => return,
+    };
+    if out.json {
+        say!("{}", serde_json::json!({ "event": line }));
+    } else {
+        say!("{line}");
+    }
+}
+
+pub fn status(ctx: &Context, out: Output) -> anyhow::Result<()> {
+    let running = node_running(ctx.data.root());
+    let mut status = NodeStatus::load(ctx.data.root()).filter(|_| running);
+    if status.is_none() {
+        status = Some(offline_status(ctx)?);
+    }
+    let status = status.expect("set above");
+    if out.json {
+        let mut value = serde_json::to_value(&status)?;
+        value["online"] = running.into();
+        say!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    say!("device:  {}", status.device);
+    if running {
+        say!(
+            "online:  {}",
+            if status.addrs.is_empty() { "no direct address".into() } else { status.addrs.join(", ") }
+        );
+        if let Some(relay) = &status.relay {
+            say!("relay:   {relay}");
+        }
+    } else {
+        say!("offline: no `quire serve` or desktop client runs on this data dir");
+    }
+    for group in &status.groups {
+        say!();
+        say!("{} ({})", group.name, &group.id[..8.min(group.id.len())]);
+        if group.peers.is_empty() {
+            say!("  no other member devices yet; invite someone with `quire invite`");
+        }
+        for peer in &group.peers {
+            let state = if peer.connected { "connected" } else { "not connected" };
+            let sync = match peer.distance {
+                quire_sync::session::Distance::InSync => "in sync".to_string(),
+                quire_sync::session::Distance::Apart { they_lack, we_lack } => {
+                    format!("apart: they lack {they_lack} changes, we lack {we_lack} heads")
+                }
+                quire_sync::session::Distance::Unknown => "not synced yet".to_string(),
+            };
+            let seen = peer.last_seen.map(when).unwrap_or_else(|| "never".into());
+            let synced = peer.last_synced.map(when).unwrap_or_else(|| "never".into());
+            say!(
+                "  {:<20} {:<16} {:<14} {}  last seen {}, last synced {}",
+                peer.member,
+                peer.label,
+                state,
+                sync,
+                seen,
+                synced
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What can be told without a running node: the member devices of each group, none
+/// connected, with what the last node knew of them.
+fn offline_status(ctx: &Context) -> anyhow::Result<NodeStatus> {
+    let last = NodeStatus::load(ctx.data.root());
+    let mut groups = Vec::new();
+    for id in ctx.data.group_ids()? {
+        let Ok(group) = quire_store::Group::open(&ctx.data, id, ctx.device, Default::default())
+        else {
+            continue;
+        };
+        let mut skipped = Vec::new();
+        let members = doc::read_members(group.doc(), &mut skipped)?;
+        let known = last
+            .as_ref()
+            .and_then(|s| s.groups.iter().find(|g| g.id == id.to_string()));
+        let mut peers = Vec::new();
+        for (device, member) in doc::current_devices(group.doc()) {
+            if device == ctx.device {
+                continue;
+            }
+            let before = known.and_then(|g| g.peers.iter().find(|p| p.device == device.to_string()));
+            let m = members.get(&member);
+            peers.push(quire_sync::status::PeerStatus {
+                device: device.to_string(),
+                member: m.map(|m| m.profile.display_name.clone()).unwrap_or_default(),
+                label: m
+                    .and_then(|m| m.devices.get(&device))
+                    .map(|d| d.label.clone())
+                    .unwrap_or_default(),
+                connected: false,
+                last_seen: before.and_then(|p| p.last_seen),
+                last_synced: before.and_then(|p| p.last_synced),
+                distance: before
+                    .map(|p| p.distance)
+                    .unwrap_or(quire_sync::session::Distance::Unknown),
+            });
+        }
+        groups.push(quire_sync::status::GroupStatus {
+            id: id.to_string(),
+            name: group.name(),
+            heads: group.doc().get_heads().iter().map(|h| h.to_string()).collect(),
+            peers,
+        });
+    }
+    Ok(NodeStatus {
+        device: ctx.device.to_string(),
+        addrs: Vec::new(),
+        relay: None,
+        pid: std::process::id(),
+        updated_at: now(),
+        groups,
+    })
+}
+
+pub fn remove_member(ctx: &Context, who: &str) -> anyhow::Result<()> {
+    let mut group = ctx.open_group()?;
+    let model = group.read()?;
+    let id = ops::resolve_member(&model, who)?;
+    let removed = group.act(|doc, me| ops::remove_member(doc, me, id, now()))?;
+    say!(
+        "removed {} from `{}`; their devices are refused from now on",
+        removed.profile.display_name,
+        group.name()
+    );
+    Ok(())
+}
