@@ -17,8 +17,8 @@ for tool in Xvfb import xdotool; do
     fi
 done
 
-cargo build --release -p quire
-bin="${CARGO_TARGET_DIR:-target}/release/quire"
+cargo build -p quire
+bin="${CARGO_TARGET_DIR:-target}/debug/quire"
 out=docs/screenshots
 theme="${QUIRE_THEME:-dark}"
 suffix=""

@@ -14,7 +14,7 @@ pub fn ui(ui: &mut Ui, d: &MemberDetail, s: &GroupSnapshot) -> Option<View> {
     let today = jiff::Zoned::now().date();
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.set_max_width(760.0);
-        if ui.button("← Back").on_hover_text("Alt+Left").clicked() {
+        if ui.button("Back").on_hover_text("Alt+Left").clicked() {
             open = Some(View::Queue);
         }
         ui.horizontal(|ui| {

@@ -560,7 +560,9 @@ impl QuireApp {
                 } else {
                     ui.visuals().weak_text_color()
                 };
-                ui.label(RichText::new("●").color(dot));
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter().circle_filled(rect.center(), 4.0, dot);
                 if ui
                     .link(self.sync.summary())
                     .on_hover_text("Peers and sync")

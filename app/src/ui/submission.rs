@@ -52,7 +52,7 @@ pub fn ui(
 
 fn reading_ui(ui: &mut Ui, d: &SubmissionDetail, open: &mut Option<View>) {
     let s = &d.sub;
-    if ui.button("← Back").on_hover_text("Alt+Left").clicked() {
+    if ui.button("Back").on_hover_text("Alt+Left").clicked() {
         *open = Some(View::Queue);
     }
     ui.add_space(6.0);
@@ -213,12 +213,7 @@ fn side_ui(
                         c.word_count
                     ));
                     if let Some(r) = c.rating {
-                        ui.label(format!(
-                            "{}{}",
-                            "★".repeat(r as usize),
-                            "☆".repeat(5 - r as usize)
-                        ))
-                        .on_hover_text(format!("rated {r}/5"));
+                        ui.label(format!("rated {r}/5"));
                     }
                     if c.thanked_at.is_some() {
                         ui.weak("thanked");
@@ -237,13 +232,18 @@ fn side_ui(
                     ui.horizontal(|ui| {
                         ui.label("Rate");
                         for n in 1..=5u8 {
-                            let face = if c.rating.is_some_and(|r| r >= n) {
-                                "★"
-                            } else {
-                                "☆"
-                            };
-                            if named_button(ui, face, format!("Rate {reviewer} {n} of 5"), true)
-                                .on_hover_text(format!("{n}/5"))
+                            let chosen = c.rating == Some(n);
+                            let button = ui.add(egui::Button::selectable(chosen, n.to_string()));
+                            let name = format!("Rate {reviewer} {n} of 5");
+                            button.widget_info(|| {
+                                egui::WidgetInfo::labeled(
+                                    egui::WidgetType::Button,
+                                    true,
+                                    name.clone(),
+                                )
+                            });
+                            if button
+                                .on_hover_text(format!("{n} of 5: 1 not useful, 5 invaluable"))
                                 .clicked()
                             {
                                 actions.push(Action::Rate {

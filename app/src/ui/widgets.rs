@@ -49,7 +49,7 @@ pub fn tag(ui: &mut Ui, text: &str) {
         .corner_radius(8.0)
         .inner_margin(egui::Margin::symmetric(6, 1))
         .show(ui, |ui| {
-            ui.label(RichText::new(text).small());
+            ui.label(RichText::new(text).size(12.5));
         });
 }
 
