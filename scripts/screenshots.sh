@@ -38,7 +38,10 @@ cleanup() {
 trap cleanup EXIT
 export DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 QUIRE_THEME="$theme"
 unset WAYLAND_DISPLAY
-sleep 1
+for _ in $(seq 50); do
+    if xdotool getdisplaygeometry >/dev/null 2>&1; then break; fi
+    sleep 0.2
+done
 
 "$bin" demo --data-dir "$data" --no-window >/dev/null
 for view in queue next roster member submission submit ledger activity rules profile; do

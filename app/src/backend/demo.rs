@@ -2,6 +2,7 @@
 //! month of submissions, claims, critiques, ratings and thanks, each made by its member's own
 //! device so the activity feed reads as it would in a real group. This device is the founder.
 
+use super::drafts::Drafts;
 use jiff::{SignedDuration, Timestamp};
 use quire_store::doc::ProfilePatch;
 use quire_store::exchange::Credits;
@@ -379,6 +380,7 @@ pub fn create(data: &DataDir, device: DeviceId, now: Timestamp) -> anyhow::Resul
     }
 
     let step = (24 * 26) / PIECES.len() as i64;
+    let mut newest_of_others = None;
     for (k, (title, genre, author, feedback, notes)) in PIECES.iter().enumerate() {
         let at = start + hours(70 + k as i64 * step);
         let sub = SubmissionId::random();
@@ -399,6 +401,9 @@ pub fn create(data: &DataDir, device: DeviceId, now: Timestamp) -> anyhow::Resul
         if let Err(err) = ops::submit(&mut doc, ids[*author], sub, draft, at) {
             tracing::debug!(%err, title, "demo submission skipped");
             continue;
+        }
+        if *author != 0 {
+            newest_of_others = Some(sub);
         }
         // Older pieces are done; recent ones are still being claimed.
         let age_days = now.duration_since(at).as_hours() / 24;
@@ -442,6 +447,17 @@ pub fn create(data: &DataDir, device: DeviceId, now: Timestamp) -> anyhow::Resul
                 if rng.below(3) > 0 {
                     let _ = ops::thank(&mut doc, ids[*author], sub, critique, answered);
                 }
+            }
+        }
+    }
+    // The founder has just claimed the newest piece and started a critique of it.
+    if let Some(sub) = newest_of_others {
+        act_as(&mut doc, 0);
+        if ops::claim(&mut doc, ids[0], sub, now - hours(3)).is_ok() {
+            let draft = "The opening image is strong: I could smell the wet stone. \
+                         I lost track of who was speaking in the second scene, though.";
+            if let Err(err) = Drafts::new(data.root()).save(id, sub, draft) {
+                tracing::debug!(%err, "demo draft not saved");
             }
         }
     }

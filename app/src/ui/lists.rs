@@ -74,7 +74,7 @@ impl Lists {
             }) {
                 search.request_focus();
             }
-            genre_combo(ui, "Genre", "queue-genre", &s.genres, &mut filter.genre);
+            genre_combo(ui, &s.genres, &mut filter.genre);
             ui.checkbox(&mut filter.wanting_only, "Wanting critiques");
             ui.checkbox(&mut filter.mine_only, "Mine");
         });
@@ -220,27 +220,25 @@ impl Lists {
             }) {
                 search.request_focus();
             }
-            genre_combo(ui, "Genre", "roster-genre", &s.genres, &mut filter.genre);
-            egui::ComboBox::from_label("Role")
-                .selected_text(filter.role.clone().unwrap_or_else(|| "any".into()))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut filter.role, None, "any");
-                    for role in Role::KNOWN {
-                        let name = role.to_string();
-                        ui.selectable_value(&mut filter.role, Some(name.clone()), name);
-                    }
-                });
-            egui::ComboBox::from_label("Hiatus")
-                .selected_text(match filter.hiatus {
-                    None => "anyone",
-                    Some(true) => "on hiatus",
-                    Some(false) => "available",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut filter.hiatus, None, "anyone");
-                    ui.selectable_value(&mut filter.hiatus, Some(false), "available");
-                    ui.selectable_value(&mut filter.hiatus, Some(true), "on hiatus");
-                });
+            genre_combo(ui, &s.genres, &mut filter.genre);
+            let role_text = filter.role.clone().unwrap_or_else(|| "any".into());
+            widgets::combo(ui, "Role", role_text, |ui| {
+                ui.selectable_value(&mut filter.role, None, "any");
+                for role in Role::KNOWN {
+                    let name = role.to_string();
+                    ui.selectable_value(&mut filter.role, Some(name.clone()), name);
+                }
+            });
+            let hiatus_text = match filter.hiatus {
+                None => "anyone",
+                Some(true) => "on hiatus",
+                Some(false) => "available",
+            };
+            widgets::combo(ui, "Hiatus", hiatus_text, |ui| {
+                ui.selectable_value(&mut filter.hiatus, None, "anyone");
+                ui.selectable_value(&mut filter.hiatus, Some(false), "available");
+                ui.selectable_value(&mut filter.hiatus, Some(true), "on hiatus");
+            });
         });
         let rows = self.roster.get(s, filter, || {
             let words: Vec<String> = filter
@@ -272,12 +270,12 @@ impl Lists {
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
             .column(Column::initial(170.0).clip(true))
             .column(Column::initial(120.0).clip(true))
-            .column(Column::initial(200.0).clip(true))
-            .column(Column::remainder().at_least(160.0).clip(true))
+            .column(Column::initial(190.0).clip(true))
+            .column(Column::initial(230.0).clip(true))
             .column(Column::initial(80.0))
-            .column(Column::initial(60.0))
+            .column(Column::initial(55.0))
             .column(Column::initial(70.0))
-            .column(Column::initial(130.0))
+            .column(Column::remainder().at_least(120.0).clip(true))
             .header(22.0, |mut h| {
                 for name in [
                     "Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received",
@@ -434,14 +432,12 @@ impl Lists {
 }
 
 /// A genre filter: "any" or one genre.
-fn genre_combo(ui: &mut Ui, label: &str, id: &str, genres: &[String], value: &mut Option<String>) {
-    egui::ComboBox::new(id, label)
-        .selected_text(value.clone().unwrap_or_else(|| "any".into()))
-        .height(320.0)
-        .show_ui(ui, |ui| {
-            ui.selectable_value(value, None, "any");
-            for g in genres {
-                ui.selectable_value(value, Some(g.clone()), g);
-            }
-        });
+fn genre_combo(ui: &mut Ui, genres: &[String], value: &mut Option<String>) {
+    let text = value.clone().unwrap_or_else(|| "any".into());
+    widgets::combo(ui, "Genre", text, |ui| {
+        ui.selectable_value(value, None, "any");
+        for g in genres {
+            ui.selectable_value(value, Some(g.clone()), g);
+        }
+    });
 }

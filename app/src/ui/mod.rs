@@ -482,26 +482,22 @@ impl QuireApp {
             ui.add_space(4.0);
             ui.horizontal(|ui| {
                 let mut chosen = self.state.group;
-                egui::ComboBox::from_label("Group")
-                    .selected_text(RichText::new(&snapshot.name).strong())
-                    .show_ui(ui, |ui| {
-                        for g in &self.groups {
-                            let name = match &g.name {
-                                Ok(name) => name.clone(),
-                                Err(_) => format!("{} (cannot open)", g.id.short()),
-                            };
-                            ui.add_enabled_ui(g.name.is_ok(), |ui| {
-                                ui.selectable_value(&mut chosen, Some(g.id), name)
-                                    .on_disabled_hover_text(
-                                        g.name.clone().err().unwrap_or_default(),
-                                    );
-                            });
-                        }
-                        ui.separator();
-                        if ui.button("New group…").clicked() {
-                            self.state.view = View::NewGroup;
-                        }
-                    });
+                widgets::combo(ui, "Group", RichText::new(&snapshot.name).strong(), |ui| {
+                    for g in &self.groups {
+                        let name = match &g.name {
+                            Ok(name) => name.clone(),
+                            Err(_) => format!("{} (cannot open)", g.id.short()),
+                        };
+                        ui.add_enabled_ui(g.name.is_ok(), |ui| {
+                            ui.selectable_value(&mut chosen, Some(g.id), name)
+                                .on_disabled_hover_text(g.name.clone().err().unwrap_or_default());
+                        });
+                    }
+                    ui.separator();
+                    if ui.button("New group…").clicked() {
+                        self.state.view = View::NewGroup;
+                    }
+                });
                 if chosen != self.state.group {
                     self.state.group = chosen;
                     self.back.clear();

@@ -148,7 +148,7 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
             }
         }
         ui.horizontal(|ui| {
-            let l = ui.add_sized([130.0, 20.0], egui::Label::new("Critiques wanted"));
+            let l = widgets::form_label(ui, "Critiques wanted");
             ui.add(egui::DragValue::new(&mut form.wanted).range(1..=20))
                 .labelled_by(l.id);
         });
@@ -167,7 +167,7 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
         );
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            let l = ui.add_sized([130.0, 20.0], egui::Label::new("Open a file"));
+            let l = widgets::form_label(ui, "Open a file");
             ui.add(
                 egui::TextEdit::singleline(&mut form.path)
                     .hint_text("/path/to/chapter.txt — or drop a file on the window")
@@ -359,7 +359,7 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
             "comma separated: fantasy, ya",
         );
         ui.horizontal(|ui| {
-            ui.add_sized([130.0, 20.0], egui::Label::new("Roles"));
+            widgets::form_label(ui, "Roles");
             for role in Role::KNOWN {
                 let mut on = form.roles.contains(&role);
                 if ui.checkbox(&mut on, role.to_string()).changed() {

@@ -5,7 +5,7 @@ use egui::{Color32, Response, RichText, TextEdit, Ui, WidgetInfo, WidgetType};
 /// A one-line text field with a visible label that AccessKit reads as its name.
 pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, hint: &str) -> Response {
     ui.horizontal(|ui| {
-        let l = ui.add_sized([130.0, 20.0], egui::Label::new(label));
+        let l = form_label(ui, label);
         ui.add(
             TextEdit::singleline(value)
                 .hint_text(hint)
@@ -13,6 +13,35 @@ pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, hint: &str) -> R
         )
         .labelled_by(l.id)
     })
+    .inner
+}
+
+/// A drop-down with its label before it (egui puts a combo box's own label after it), named
+/// by that label for screen readers.
+pub fn combo(
+    ui: &mut Ui,
+    label: &str,
+    selected: impl Into<egui::WidgetText>,
+    contents: impl FnOnce(&mut Ui),
+) {
+    let l = ui.label(label);
+    let inner = egui::ComboBox::from_id_salt(label)
+        .selected_text(selected)
+        .height(320.0)
+        .show_ui(ui, contents);
+    inner.response.labelled_by(l.id);
+}
+
+/// A form label in a fixed-width column, left-aligned.
+pub fn form_label(ui: &mut Ui, label: &str) -> Response {
+    ui.allocate_ui_with_layout(
+        egui::vec2(130.0, 20.0),
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            ui.set_min_width(130.0);
+            ui.label(label)
+        },
+    )
     .inner
 }
 
