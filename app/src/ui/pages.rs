@@ -36,6 +36,8 @@ pub struct ProfileForm {
     links: String,
     capacity: String,
     hiatus: String,
+    /// Why the last save was refused before it reached the group.
+    error: Option<String>,
 }
 
 /// What to critique next, with reasons.
@@ -340,6 +342,7 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
             .map(|c| c.to_string())
             .unwrap_or_default(),
         hiatus: p.hiatus_until.map(|d| d.to_string()).unwrap_or_default(),
+        error: None,
     });
     let mut save = false;
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -382,18 +385,21 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
         text_area(ui, "Bio", &mut form.bio, 4);
         ui.add_space(8.0);
         save = ui.button(RichText::new("Save profile").strong()).clicked();
+        if let Some(err) = &form.error {
+            ui.colored_label(ui.visuals().error_fg_color, err);
+        }
     });
     if save {
-        match patch_of(form) {
+        match patch_of(form, &me.profile) {
+            Ok(patch) if patch.is_empty() => forms.profile = None,
             Ok(patch) => actions.push(Action::Profile(patch)),
-            Err(err) => {
-                ui.colored_label(ui.visuals().error_fg_color, err);
-            }
+            Err(err) => form.error = Some(err),
         }
     }
 }
 
-fn patch_of(form: &ProfileForm) -> Result<ProfilePatch, String> {
+/// The fields of `form` that differ from `was`, so saving an unchanged field writes nothing.
+fn patch_of(form: &ProfileForm, was: &quire_store::model::Profile) -> Result<ProfilePatch, String> {
     let list = |s: &str| -> BTreeSet<String> {
         s.split(',')
             .map(|g| g.trim().to_lowercase())
@@ -415,14 +421,17 @@ fn patch_of(form: &ProfileForm) -> Result<ProfilePatch, String> {
         ),
     };
     let pen = form.pen_name.trim();
+    fn changed<T: PartialEq>(new: T, old: &T) -> Option<T> {
+        (new != *old).then_some(new)
+    }
     Ok(ProfilePatch {
-        display_name: Some(form.name.clone()),
-        pen_name: Some((!pen.is_empty()).then(|| pen.to_string())),
-        bio: Some(form.bio.clone()),
-        genres: Some(list(&form.genres)),
-        roles: Some(form.roles.clone()),
-        links: Some(links),
-        capacity_per_month: Some(capacity),
-        hiatus_until: Some(parse_date(&form.hiatus)?),
+        display_name: changed(form.name.trim().to_string(), &was.display_name),
+        pen_name: changed((!pen.is_empty()).then(|| pen.to_string()), &was.pen_name),
+        bio: changed(form.bio.clone(), &was.bio),
+        genres: changed(list(&form.genres), &was.genres),
+        roles: changed(form.roles.clone(), &was.roles),
+        links: changed(links, &was.links),
+        capacity_per_month: changed(capacity, &was.capacity_per_month),
+        hiatus_until: changed(parse_date(&form.hiatus)?, &was.hiatus_until),
     })
 }
