@@ -261,6 +261,24 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
 }
 
 #[test]
+fn keyboard_shortcuts_open_the_main_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    for (key, view) in [
+        (egui::Key::Num3, quire::ui::View::Roster),
+        (egui::Key::Num4, quire::ui::View::Submit),
+        (egui::Key::Num2, quire::ui::View::Next),
+        (egui::Key::Num1, quire::ui::View::Queue),
+    ] {
+        h.key_press_modifiers(egui::Modifiers::COMMAND, key);
+        h.step();
+        assert_eq!(h.state().state.view, view);
+    }
+    assert!(has(&h, "Search"), "the queue's search field is labelled");
+}
+
+#[test]
 fn a_refused_action_shows_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

@@ -127,3 +127,28 @@ mod group_id {
         Ok(text.and_then(|t| t.parse().ok()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remembered_state_survives_a_round_trip() {
+        let state = UiState {
+            view: View::Submission("7f3a".into()),
+            group: Some(GroupId::random()),
+            queue: QueueFilter {
+                search: "mill".into(),
+                genre: Some("ya".into()),
+                wanting_only: true,
+                mine_only: false,
+            },
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<UiState>(&text).unwrap(), state);
+        // A state written by an older build, missing fields, still loads.
+        let old: UiState = serde_json::from_str(r#"{"view":"Roster"}"#).unwrap();
+        assert_eq!(old.view, View::Roster);
+    }
+}
