@@ -415,8 +415,15 @@ impl QuireApp {
                             }
                         }
                     }
-                    (Some(_), None) => {
-                        ui.spinner();
+                    (Some(id), None) => {
+                        if snapshot.queue.iter().any(|r| r.entry.id == id) {
+                            ui.spinner();
+                        } else {
+                            ui.label("This piece is not in this group.");
+                            if ui.button("Back to the queue").clicked() {
+                                self.go(View::Queue);
+                            }
+                        }
                     }
                     (None, _) => {
                         ui.label("That submission does not exist.");
@@ -440,7 +447,16 @@ impl QuireApp {
                         }
                     }
                     None => {
-                        ui.spinner();
+                        let known =
+                            id.is_some_and(|id| snapshot.members.iter().any(|m| m.id == id));
+                        if known {
+                            ui.spinner();
+                        } else {
+                            ui.label("This member is not in this group.");
+                            if ui.button("Back to the roster").clicked() {
+                                self.go(View::Roster);
+                            }
+                        }
                     }
                 }
             }
