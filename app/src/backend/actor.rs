@@ -17,11 +17,13 @@ use tokio::sync::mpsc;
 
 use super::drafts::Drafts;
 use super::snapshot::{derive_snapshot, member_detail, submission_detail};
-use super::sync::{SYNC_MISSING, SyncStatus};
-use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint};
+use super::sync::{PeerRow, SYNC_MISSING, SyncState, SyncStatus};
+use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
 
 /// How often derived lists are redone even when nothing changed: claims lapse with time.
 const TICK: Duration = Duration::from_secs(60);
+/// How often the sync status is read.
+const SYNC_STATUS_EVERY: Duration = Duration::from_secs(2);
 /// How long a group's watcher waits for a change before looking again.
 const WATCH_WAIT: Duration = Duration::from_millis(500);
 
@@ -54,6 +56,9 @@ pub(super) fn run(
             data,
             device,
             device_label: config.device_label,
+            sync_config: config.sync,
+            node: None,
+            sync_status: SyncStatus::not_running(),
             groups: BTreeMap::new(),
             loopback,
             events,
@@ -118,6 +123,10 @@ struct Actor {
     device: DeviceId,
     device_label: String,
     drafts: Drafts,
+    sync_config: Option<quire_sync::NodeConfig>,
+    /// The running sync node, kept alive while the backend runs.
+    node: Option<quire_sync::Node>,
+    sync_status: SyncStatus,
     groups: BTreeMap<GroupId, OpenGroup>,
     loopback: mpsc::UnboundedSender<Command>,
     events: std_mpsc::Sender<Event>,
@@ -127,7 +136,8 @@ struct Actor {
 impl Actor {
     async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {
         self.open_all();
-        self.emit(Event::Sync(SyncStatus::not_running()));
+        self.start_sync();
+        self.emit(Event::Sync(self.sync_status.clone()));
         self.flush();
         let mut tick = tokio::time::interval(TICK);
         tick.tick().await;
@@ -150,6 +160,145 @@ impl Actor {
             self.flush();
         }
         tracing::debug!("backend stopped: the UI is gone");
+        if let Some(node) = self.node.take() {
+            node.shutdown().await;
+        }
+    }
+
+    fn sync_handle(&self) -> Option<quire_sync::NodeHandle> {
+        self.node.as_ref().map(quire_sync::Node::handle)
+    }
+
+    /// Starts the sync node on the runtime; it reports back as [`SyncOutcome::Started`].
+    fn start_sync(&mut self) {
+        let Some(config) = self.sync_config.clone() else {
+            return;
+        };
+        self.sync_status = SyncStatus {
+            state: SyncState::Starting,
+            peers: Vec::new(),
+        };
+        let loopback = self.loopback.clone();
+        tokio::spawn(async move {
+            let started = if quire_sync::node_running(&config.data_dir) {
+                Err("another Quire process (quire serve?) syncs this data dir".to_string())
+            } else {
+                quire_sync::Node::spawn(config)
+                    .await
+                    .map_err(|err| err.to_string())
+            };
+            let _ = loopback.send(Command::SyncDone(SyncOutcome::Started(started)));
+        });
+    }
+
+    fn sync_done(&mut self, outcome: SyncOutcome) {
+        match outcome {
+            SyncOutcome::Started(Ok(node)) => {
+                let handle = node.handle();
+                self.node = Some(node);
+                self.sync_status = SyncStatus {
+                    state: SyncState::Online,
+                    peers: Vec::new(),
+                };
+                self.emit(Event::Sync(self.sync_status.clone()));
+                let loopback = self.loopback.clone();
+                let mut events = handle.subscribe();
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(SYNC_STATUS_EVERY);
+                    loop {
+                        tokio::select! {
+                            _ = every.tick() => {
+                                let status = sync_status_of(handle.status().await);
+                                if loopback.send(Command::SyncDone(SyncOutcome::Status(status))).is_err() {
+                                    break;
+                                }
+                            }
+                            event = events.recv() => match event {
+                                Ok(quire_sync::SyncEvent::DocumentChanged { group, from_peer: true, .. }) => {
+                                    if loopback.send(Command::Refresh(group)).is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                            },
+                        }
+                    }
+                });
+            }
+            SyncOutcome::Started(Err(why)) => {
+                self.sync_status = SyncStatus {
+                    state: SyncState::Offline(why),
+                    peers: Vec::new(),
+                };
+                self.emit(Event::Sync(self.sync_status.clone()));
+            }
+            SyncOutcome::Status(status) => {
+                if status != self.sync_status {
+                    self.sync_status = status.clone();
+                    self.emit(Event::Sync(status));
+                    (self.repaint)();
+                }
+            }
+            SyncOutcome::Joined(Ok(id)) => {
+                if !self.groups.contains_key(&id)
+                    && let Err(err) = self.open(id)
+                {
+                    self.fail(format!("joined, but cannot open the group: {err}"));
+                    return;
+                }
+                self.send_listing(Vec::new());
+                self.emit(Event::Done {
+                    message: "joined the group".into(),
+                    effect: Effect::GroupOpened(id),
+                });
+            }
+            SyncOutcome::Joined(Err(err)) => self.fail(format!("cannot join: {err}")),
+            SyncOutcome::Invited(group, Ok(ticket)) => self.emit(Event::Done {
+                message: "made an invite; send the ticket to the person you invite".into(),
+                effect: Effect::Invited(group, ticket),
+            }),
+            SyncOutcome::Invited(_, Err(err)) => self.fail(format!("cannot make an invite: {err}")),
+        }
+    }
+
+    fn join(&mut self, ticket: String, display_name: String) {
+        let Some(handle) = self.sync_handle() else {
+            self.fail(SYNC_MISSING.to_string());
+            return;
+        };
+        let ticket = match ticket.parse::<quire_sync::Ticket>() {
+            Ok(ticket) => ticket,
+            Err(err) => {
+                self.fail(format!("that is not an invite ticket: {err}"));
+                return;
+            }
+        };
+        let (loopback, label) = (self.loopback.clone(), self.device_label.clone());
+        tokio::spawn(async move {
+            let joined = handle
+                .join(&ticket, Some(display_name), label)
+                .await
+                .map(|j| j.group)
+                .map_err(|err| err.to_string());
+            let _ = loopback.send(Command::SyncDone(SyncOutcome::Joined(joined)));
+        });
+    }
+
+    fn invite(&mut self, group: GroupId) {
+        let Some(handle) = self.sync_handle() else {
+            self.fail(SYNC_MISSING.to_string());
+            return;
+        };
+        let loopback = self.loopback.clone();
+        tokio::spawn(async move {
+            let ticket = handle
+                .invite(group, quire_sync::InviteOptions::default())
+                .await
+                .map(|t| t.to_string())
+                .map_err(|err| err.to_string());
+            let _ = loopback.send(Command::SyncDone(SyncOutcome::Invited(group, ticket)));
+        });
     }
 
     fn emit(&self, event: Event) {
@@ -292,7 +441,12 @@ impl Actor {
                 description,
                 me,
             } => self.create(name, description, me),
-            Command::Join { .. } | Command::Invite { .. } => self.fail(SYNC_MISSING.to_string()),
+            Command::Join {
+                ticket,
+                display_name,
+            } => self.join(ticket, display_name),
+            Command::Invite { group } => self.invite(group),
+            Command::SyncDone(outcome) => self.sync_done(outcome),
             Command::Act { group, action } => self.act(group, action),
             Command::Focus {
                 group,
@@ -356,6 +510,11 @@ impl Actor {
             Ok(group) => {
                 let (id, name) = (group.id(), group.name());
                 self.adopt(group);
+                if let Some(handle) = self.sync_handle()
+                    && let Err(err) = handle.open_group(id)
+                {
+                    tracing::warn!(%err, "the new group does not sync yet");
+                }
                 self.send_listing(Vec::new());
                 self.emit(Event::Done {
                     message: format!("created the group `{name}`"),
@@ -378,6 +537,9 @@ impl Actor {
             Ok((message, effect)) => {
                 if open.group.doc().get_heads() != before {
                     open.changed_since(&before);
+                    if let Some(node) = &self.node {
+                        node.handle().local_change(id);
+                    }
                 }
                 if let Effect::Critiqued(group, sub) = effect
                     && let Err(err) = self.drafts.save(group, sub, "")
@@ -499,4 +661,31 @@ fn read_text(path: &std::path::Path) -> Result<String, String> {
     }
     let bytes = std::fs::read(path).map_err(|err| format!("cannot read `{shown}`: {err}"))?;
     String::from_utf8(bytes).map_err(|_| format!("`{shown}` is not UTF-8 text"))
+}
+
+/// The node's status as the status bar and the peers panel show it.
+fn sync_status_of(status: quire_sync::status::NodeStatus) -> SyncStatus {
+    use quire_sync::session::Distance;
+    let peers = status
+        .groups
+        .iter()
+        .flat_map(|g| g.peers.iter())
+        .map(|p| PeerRow {
+            member: p.member.clone(),
+            device: p.label.clone(),
+            connected: p.connected,
+            state: match p.distance {
+                Distance::InSync => "in sync".to_string(),
+                Distance::Apart { they_lack, we_lack } => {
+                    format!("{} changes apart", they_lack + we_lack)
+                }
+                Distance::Unknown => "not compared yet".to_string(),
+            },
+            last_synced: p.last_synced.map(crate::ui::widgets::when),
+        })
+        .collect();
+    SyncStatus {
+        state: SyncState::Online,
+        peers,
+    }
 }

@@ -93,6 +93,21 @@ pub enum Command {
     },
     /// A group's folder changed on disk (sent by its watcher).
     Refresh(GroupId),
+    /// The sync node finished something asked of it (sent by the backend's own tasks).
+    SyncDone(SyncOutcome),
+}
+
+/// What a sync task came back with.
+#[derive(Debug)]
+pub enum SyncOutcome {
+    /// The node started (or could not).
+    Started(Result<quire_sync::Node, String>),
+    /// A fresh status.
+    Status(SyncStatus),
+    /// A group was joined.
+    Joined(Result<GroupId, String>),
+    /// An invite was made.
+    Invited(GroupId, Result<String, String>),
 }
 
 /// An operation on a group.
@@ -227,6 +242,8 @@ pub struct BackendConfig {
     pub data_dir: PathBuf,
     /// A name for this device in new groups.
     pub device_label: String,
+    /// How to run peer-to-peer sync; `None` runs none (tests, benchmarks).
+    pub sync: Option<quire_sync::NodeConfig>,
 }
 
 impl Backend {

@@ -1,8 +1,9 @@
 //! What the UI shows about peer-to-peer sync.
 //!
-//! The seam for `quire-sync`: when the sync node runs inside the backend, its status and
-//! events become [`SyncStatus`] updates; until then the status says honestly that sync is not
-//! running, and joining or inviting explains why it cannot be done yet.
+//! The backend runs a `quire-sync` node next to its open groups (it writes the same data dir,
+//! as another process would) and turns the node's status into [`SyncStatus`] every couple of
+//! seconds; without a node (tests, the demo, or a `quire serve` already syncing the data dir)
+//! the status says so honestly.
 
 /// Whether this device syncs, as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,9 @@ impl SyncStatus {
                     .iter()
                     .filter(|p| p.connected && p.state != "in sync")
                     .count();
+                if connected == 0 {
+                    return "online — no peers connected".to_string();
+                }
                 let peers = match connected {
                     1 => "1 peer".to_string(),
                     n => format!("{n} peers"),
@@ -82,6 +86,6 @@ impl SyncStatus {
     }
 }
 
-/// Why joining or inviting cannot happen in this build.
+/// Why joining or inviting cannot happen now.
 pub const SYNC_MISSING: &str =
-    "peer-to-peer sync is not running in this build yet, so invites and joining are unavailable";
+    "peer-to-peer sync is not running, so invites and joining are unavailable";

@@ -18,7 +18,7 @@ use crate::context::Context;
 /// Runs the command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(command) = cli.command else {
-        return quire::ui::launch::open(cli.data_dir);
+        return quire::ui::launch::open(cli.data_dir, cli.relay, cli.mdns);
     };
     if let Command::Demo(args) = command {
         return quire::ui::launch::demo(cli.data_dir, args.no_window, args.view.as_deref());

@@ -6,7 +6,11 @@ use super::{Launch, View};
 use crate::backend::{data, demo};
 
 /// Opens the desktop client on `data_dir` (default: the platform data dir).
-pub fn open(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn open(
+    data_dir: Option<PathBuf>,
+    relay: quire_sync::RelayChoice,
+    mdns: bool,
+) -> anyhow::Result<()> {
     let data_dir = match data_dir {
         Some(dir) => dir,
         None => data::default_data_dir()?,
@@ -15,6 +19,9 @@ pub fn open(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         data_dir,
         title: "Quire".into(),
         view: None,
+        sync: true,
+        relay,
+        mdns,
     })
 }
 
@@ -42,6 +49,10 @@ pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> a
         data_dir: root,
         title: "Quire — demo".into(),
         view,
+        // The demo's members live only in the demo: nothing to sync with.
+        sync: false,
+        relay: quire_sync::RelayChoice::Off,
+        mdns: false,
     })
 }
 

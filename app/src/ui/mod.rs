@@ -82,9 +82,20 @@ pub struct QuireApp {
 impl QuireApp {
     /// The app over a backend on `data_dir`; `repaint` wakes the UI when the backend has news.
     pub fn new(data_dir: PathBuf, state: UiState, repaint: crate::backend::Repaint) -> Self {
+        Self::with_sync(data_dir, None, state, repaint)
+    }
+
+    /// The app with peer-to-peer sync run by `sync` (`None`: no sync).
+    pub fn with_sync(
+        data_dir: PathBuf,
+        sync: Option<quire_sync::NodeConfig>,
+        state: UiState,
+        repaint: crate::backend::Repaint,
+    ) -> Self {
         let config = BackendConfig {
             data_dir,
             device_label: crate::backend::data::host_label(),
+            sync,
         };
         Self {
             backend: Backend::spawn(config, repaint),
@@ -620,9 +631,9 @@ impl QuireApp {
                 if self.sync.peers.is_empty() {
                     widgets::hint(
                         ui,
-                        "Peer-to-peer sync is not running in this build yet. Your group lives \
-                         on this device; other Quire windows on this device see every change \
-                         at once.",
+                        "No member devices are connected. Invite someone below, or start Quire \
+                         on another device of yours; other Quire windows on this device see \
+                         every change at once.",
                     );
                 }
                 egui::Grid::new("peers").striped(true).show(ui, |ui| {
@@ -674,6 +685,12 @@ pub struct Launch {
     pub title: String,
     /// Open on this view instead of the remembered one.
     pub view: Option<View>,
+    /// Run peer-to-peer sync.
+    pub sync: bool,
+    /// Relays for sync.
+    pub relay: quire_sync::RelayChoice,
+    /// mDNS for sync.
+    pub mdns: bool,
 }
 
 /// Opens the desktop client and runs it until the window closes.
@@ -709,7 +726,17 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
             }
             let ctx = cc.egui_ctx.clone();
             let repaint: crate::backend::Repaint = Arc::new(move || ctx.request_repaint());
-            Ok(Box::new(QuireApp::new(data_dir, state, repaint)))
+            let sync = quire_sync::NodeConfig {
+                data_dir: data_dir.clone(),
+                relay: launch.relay.clone(),
+                mdns: launch.mdns,
+                bind: None,
+                storage: Default::default(),
+            };
+            let sync = launch.sync.then_some(sync);
+            Ok(Box::new(QuireApp::with_sync(
+                data_dir, sync, state, repaint,
+            )))
         }),
     )
     .map_err(|err| anyhow::anyhow!("cannot open the window: {err}"))
