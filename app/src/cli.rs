@@ -22,7 +22,13 @@ pub struct Cli {
 
     /// Relays for reaching peers behind NATs: `default` (n0's public relays and address
     /// lookup), `off` (direct and LAN only), or the URL of a self-hosted iroh-relay.
-    #[arg(long, global = true, env = "QUIRE_RELAY", default_value = "default", value_name = "default|off|URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_RELAY",
+        default_value = "default",
+        value_name = "default|off|URL"
+    )]
     pub relay: quire_sync::RelayChoice,
 
     /// Find peers on the local network by mDNS.

@@ -78,9 +78,7 @@ pub(crate) enum GroupMsg {
         reply: oneshot::Sender<Result<Redeemed, String>>,
     },
     /// Report the group's sync state.
-    Status {
-        reply: oneshot::Sender<GroupStatus>,
-    },
+    Status { reply: oneshot::Sender<GroupStatus> },
     /// Close every session and stop.
     Shutdown,
 }
@@ -153,10 +151,11 @@ pub(crate) fn spawn(mut group: Group, shared: Arc<Shared>) -> std::io::Result<Gr
                         if tx.is_closed() {
                             return;
                         }
-                        if woke && !pending.swap(true, Ordering::AcqRel) {
-                            if tx.blocking_send(GroupMsg::Refresh).is_err() {
-                                return;
-                            }
+                        if woke
+                            && !pending.swap(true, Ordering::AcqRel)
+                            && tx.blocking_send(GroupMsg::Refresh).is_err()
+                        {
+                            return;
                         }
                     }
                 })?;
@@ -215,13 +214,7 @@ impl GroupActor {
                 GroupMsg::Detach { session, reason } => self.detach(session, &reason),
                 GroupMsg::Refresh => {
                     self.refresh_pending.store(false, Ordering::Release);
-                    match self.group.refresh() {
-                        Ok(true) => self.changed(false),
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(group = %self.id.short(), error = %e, "cannot read changes from other processes")
-                        }
-                    }
+                    self.catch_up_with_disk();
                 }
                 GroupMsg::Edit(f) => {
                     let before = self.group.doc().get_heads();
@@ -261,6 +254,7 @@ impl GroupActor {
         how: SessionKind,
         outbound: mpsc::Sender<Outbound>,
     ) -> Result<(), String> {
+        self.catch_up_with_disk();
         if !self.devices.contains_key(&peer) {
             let reason = format!(
                 "device {} is not a current member device of this group",
@@ -321,7 +315,7 @@ impl GroupActor {
         };
         let peer = attached.session.peer();
         let before = self.group.doc().get_heads();
-        let limits = self.shared.limits.clone();
+        let limits = self.shared.limits;
         let result = attached
             .session
             .incoming(self.group.storage_mut().doc_mut(), bytes, &limits);
@@ -340,10 +334,12 @@ impl GroupActor {
         } else {
             self.offer(session);
         }
-        if let Some(attached) = self.sessions.get(&session) {
-            if attached.session.distance(self.group.doc()) == Distance::InSync {
-                self.records.entry(peer).or_default().last_synced = Some(now);
-            }
+        let in_sync = self
+            .sessions
+            .get(&session)
+            .is_some_and(|a| a.session.distance(self.group.doc()) == Distance::InSync);
+        if in_sync {
+            self.records.entry(peer).or_default().last_synced = Some(now);
         }
     }
 
@@ -398,7 +394,11 @@ impl GroupActor {
             .map(|(id, _)| *id)
             .collect();
         for session in gone {
-            self.close(session, close::NOT_A_MEMBER, "no longer a member device of this group");
+            self.close(
+                session,
+                close::NOT_A_MEMBER,
+                "no longer a member device of this group",
+            );
         }
         let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         for session in sessions {
@@ -418,9 +418,27 @@ impl GroupActor {
         }
     }
 
+    /// Reads what other processes on this data dir wrote, so a check sees the latest: an
+    /// invite just made by `quire invite`, a member just removed by `quire remove-member`.
+    fn catch_up_with_disk(&mut self) {
+        match self.group.refresh() {
+            Ok(true) => self.changed(false),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(group = %self.id.short(), error = %e, "cannot read changes from other processes")
+            }
+        }
+    }
+
     fn redeem(&mut self, hash: InviteHash, joiner: Joiner) -> Result<Redeemed, String> {
+        self.catch_up_with_disk();
         let device = joiner.device;
-        let result = redeem_invite(self.group.storage_mut().doc_mut(), hash, joiner, Timestamp::now());
+        let result = redeem_invite(
+            self.group.storage_mut().doc_mut(),
+            hash,
+            joiner,
+            Timestamp::now(),
+        );
         match result {
             Ok(redeemed) => {
                 self.persist();
@@ -459,7 +477,10 @@ impl GroupActor {
     fn connected_changed(&mut self) {
         let connected = self.sessions.values().map(|a| a.session.peer()).collect();
         self.shared.with_peers(|peers| {
-            peers.entry(self.id).or_insert_with(GroupPeers::default).connected = connected;
+            peers
+                .entry(self.id)
+                .or_insert_with(GroupPeers::default)
+                .connected = connected;
         });
     }
 
@@ -477,7 +498,9 @@ impl GroupActor {
             let connected = self.sessions.values().any(|a| a.session.peer() == *device);
             peers.push(PeerStatus {
                 device: device.to_string(),
-                member: m.map(|m| m.profile.display_name.clone()).unwrap_or_default(),
+                member: m
+                    .map(|m| m.profile.display_name.clone())
+                    .unwrap_or_default(),
                 label: m
                     .and_then(|m| m.devices.get(device))
                     .map(|d| d.label.clone())

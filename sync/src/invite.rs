@@ -38,7 +38,9 @@ pub fn create_ticket(
     now: Timestamp,
 ) -> Result<Ticket, quire_store::Error> {
     let secret = InviteSecret::random();
-    let expires_at = now.saturating_add(options.valid_for).unwrap_or(Timestamp::MAX);
+    let expires_at = now
+        .saturating_add(options.valid_for)
+        .unwrap_or(Timestamp::MAX);
     let hash = InviteHash::from_bytes(secret.hash());
     group.act(|doc, by| {
         let kind = match options.kind {

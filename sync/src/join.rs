@@ -20,9 +20,9 @@ use tokio::time::timeout;
 use crate::error::SyncError;
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
+use crate::group_actor::SessionKind;
 use crate::session::PeerSession;
 use crate::shared::{Shared, device_of};
-use crate::group_actor::SessionKind;
 use crate::stream::pump;
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
 use crate::wire::{self, JOIN_ALPN, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close};
@@ -75,13 +75,20 @@ pub async fn join(
         return Err(SyncError::AlreadyJoined(ticket.group.short()));
     }
     let me = device_of(endpoint.id());
+    // Whatever comes of it, the inviter's address is where this device's node will look for
+    // the group's members first.
+    crate::peer_book::PeerBook::load(data.root()).keep(&ticket.inviter, jiff::Timestamp::now());
     let conn = connect(endpoint, &ticket.inviter).await?;
     let result = timeout(
         MESSAGE_TIMEOUT * 4,
         receive_group(&conn, me, ticket, display_name, device_label),
     )
     .await
-    .unwrap_or_else(|_| Err(SyncError::JoinFailed("the inviter stopped answering".into())));
+    .unwrap_or_else(|_| {
+        Err(SyncError::JoinFailed(
+            "the inviter stopped answering".into(),
+        ))
+    });
     let (doc, reply) = match result {
         Ok(ok) => ok,
         Err(e) => {
@@ -110,7 +117,12 @@ async fn connect(endpoint: &Endpoint, inviter: &EndpointAddr) -> Result<Connecti
         tried: tried.clone(),
         reason,
     };
-    match timeout(CONNECT_TIMEOUT, endpoint.connect(inviter.clone(), JOIN_ALPN)).await {
+    match timeout(
+        CONNECT_TIMEOUT,
+        endpoint.connect(inviter.clone(), JOIN_ALPN),
+    )
+    .await
+    {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!(
@@ -140,8 +152,12 @@ async fn receive_group(
     display_name: Option<String>,
     device_label: String,
 ) -> Result<Received, SyncError> {
-    let failed = |what: &str, e: &dyn std::fmt::Display| SyncError::JoinFailed(format!("{what}: {e}"));
-    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| failed("cannot open a stream", &e))?;
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| SyncError::JoinFailed(format!("{what}: {e}"));
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| failed("cannot open a stream", &e))?;
     let request = JoinRequest {
         group: *ticket.group.as_bytes(),
         secret: *ticket.secret.as_bytes(),
@@ -155,7 +171,9 @@ async fn receive_group(
         .await
         .map_err(|e| failed("no answer", &e))?
         .ok_or_else(|| failed("no answer", &"the inviter closed the stream"))?;
-    let (member, name) = match wire::decode::<JoinReply>("join reply", &reply).map_err(|e| failed("bad answer", &e))? {
+    let (member, name) = match wire::decode::<JoinReply>("join reply", &reply)
+        .map_err(|e| failed("bad answer", &e))?
+    {
         JoinReply::Refused { reason } => return Err(SyncError::Refused(reason)),
         JoinReply::Accepted {
             member,
@@ -166,7 +184,9 @@ async fn receive_group(
     let mut session = PeerSession::new(device_of(conn.remote_id()));
     let limits = crate::sync_check::Limits::default();
     if let Some(first) = session.outgoing(&doc) {
-        write_frame(&mut send, &first).await.map_err(|e| failed("cannot send", &e))?;
+        write_frame(&mut send, &first)
+            .await
+            .map_err(|e| failed("cannot send", &e))?;
     }
     loop {
         let frame = timeout(MESSAGE_TIMEOUT, read_frame(&mut recv, MAX_FRAME))
@@ -178,7 +198,9 @@ async fn receive_group(
             .incoming(&mut doc, &frame, &limits)
             .map_err(|e| failed("receiving the group", &e))?;
         if let Some(reply) = session.outgoing(&doc) {
-            write_frame(&mut send, &reply).await.map_err(|e| failed("cannot send", &e))?;
+            write_frame(&mut send, &reply)
+                .await
+                .map_err(|e| failed("cannot send", &e))?;
         }
         let complete = session.their_heads().is_some_and(|theirs| {
             !theirs.is_empty() && theirs.iter().all(|h| doc.get_change_by_hash(h).is_some())
@@ -192,11 +214,18 @@ async fn receive_group(
     if info.id != ticket.group {
         return Err(failed(
             "the inviter sent another group",
-            &format!("`{}` instead of `{}`", info.id.short(), ticket.group.short()),
+            &format!(
+                "`{}` instead of `{}`",
+                info.id.short(),
+                ticket.group.short()
+            ),
         ));
     }
     if doc::current_member_of_device(&doc, me).is_none() {
-        return Err(failed("the group arrived without this device in it", &me.short()));
+        return Err(failed(
+            "the group arrived without this device in it",
+            &me.short(),
+        ));
     }
     let _ = send.finish();
     Ok((doc, (member, name)))
@@ -223,7 +252,9 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
     let answer = |reason: String| JoinReply::Refused { reason };
     let group = GroupId::from_bytes(request.group);
     let too_long = |s: &str| s.chars().count() > MAX_NAME;
-    let reply = if request.display_name.as_deref().is_some_and(too_long) || too_long(&request.device_label) {
+    let reply = if request.display_name.as_deref().is_some_and(too_long)
+        || too_long(&request.device_label)
+    {
         Err(answer(format!("names are at most {MAX_NAME} characters")))
     } else if let Some(actor) = shared.group(group) {
         let hash = InviteHash::from_bytes(InviteSecret::from_bytes(request.secret).hash());
@@ -233,14 +264,25 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
             new_member: request.display_name.map(|name| (MemberId::random(), name)),
         };
         let (tx, rx) = oneshot::channel();
-        if actor.send(GroupMsg::Redeem { hash, joiner, reply: tx }).await.is_err() {
+        if actor
+            .send(GroupMsg::Redeem {
+                hash,
+                joiner,
+                reply: tx,
+            })
+            .await
+            .is_err()
+        {
             return refuse(&conn, "shutting down");
         }
         match rx.await {
-            Ok(Ok(redeemed)) => Ok((actor, JoinReply::Accepted {
-                member: *redeemed.member.as_bytes(),
-                display_name: redeemed.display_name,
-            })),
+            Ok(Ok(redeemed)) => Ok((
+                actor,
+                JoinReply::Accepted {
+                    member: *redeemed.member.as_bytes(),
+                    display_name: redeemed.display_name,
+                },
+            )),
             Ok(Err(reason)) => Err(answer(reason)),
             Err(_) => return refuse(&conn, "shutting down"),
         }
@@ -251,10 +293,22 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
     match reply {
         Ok((actor, accepted)) => {
             shared.remember_remote(&endpoint, conn.remote_id()).await;
-            if write_frame(&mut send, &wire::encode(&accepted)).await.is_err() {
+            if write_frame(&mut send, &wire::encode(&accepted))
+                .await
+                .is_err()
+            {
                 return;
             }
-            pump(&conn, send, recv, actor, peer, SessionKind::Joining).await;
+            pump(
+                &conn,
+                send,
+                recv,
+                actor,
+                peer,
+                SessionKind::Joining,
+                &shared.traffic,
+            )
+            .await;
         }
         Err(refused) => {
             if let JoinReply::Refused { reason } = &refused {

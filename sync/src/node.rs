@@ -103,8 +103,20 @@ impl Node {
             }
         }
         let router = Router::builder(endpoint.clone())
-            .accept(SYNC_ALPN, SyncProtocol { shared: shared.clone(), endpoint: endpoint.clone() })
-            .accept(wire::JOIN_ALPN, JoinProtocol { shared, endpoint: endpoint.clone() })
+            .accept(
+                SYNC_ALPN,
+                SyncProtocol {
+                    shared: shared.clone(),
+                    endpoint: endpoint.clone(),
+                },
+            )
+            .accept(
+                wire::JOIN_ALPN,
+                JoinProtocol {
+                    shared,
+                    endpoint: endpoint.clone(),
+                },
+            )
             .spawn();
         // Written once before returning, so `quire invite` right after finds our addresses.
         let status = handle.status().await;
@@ -185,7 +197,11 @@ impl NodeHandle {
         group: GroupId,
         f: impl FnOnce(&mut Group) -> R + Send + 'static,
     ) -> Result<R, SyncError> {
-        let actor = self.inner.shared.group(group).ok_or(SyncError::NoGroup(group))?;
+        let actor = self
+            .inner
+            .shared
+            .group(group)
+            .ok_or(SyncError::NoGroup(group))?;
         let (tx, rx) = oneshot::channel();
         let run = Box::new(move |g: &mut Group| {
             let _ = tx.send(f(g));
@@ -204,9 +220,11 @@ impl NodeHandle {
         options: InviteOptions,
     ) -> Result<Ticket, SyncError> {
         let me = self.addr();
-        self.edit(group, move |g| create_ticket(g, me, options, Timestamp::now()))
-            .await?
-            .map_err(SyncError::from)
+        self.edit(group, move |g| {
+            create_ticket(g, me, options, Timestamp::now())
+        })
+        .await?
+        .map_err(SyncError::from)
     }
 
     /// Joins the group of `ticket` and starts syncing it.
@@ -220,7 +238,7 @@ impl NodeHandle {
         let joined = join::join(
             &self.inner.endpoint,
             &self.inner.data,
-            self.inner.config.storage.clone(),
+            self.inner.config.storage,
             ticket,
             display_name,
             device_label,
@@ -250,6 +268,13 @@ impl NodeHandle {
         self.inner.shared.wake_dialer.notify_one();
     }
 
+    /// Bytes sent and received on sync streams since the node started.
+    pub fn traffic(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let t = &self.inner.shared.traffic;
+        (t.sent.load(Relaxed), t.received.load(Relaxed))
+    }
+
     /// This device and every group's peers.
     pub async fn status(&self) -> NodeStatus {
         let actors: Vec<_> = self
@@ -264,10 +289,11 @@ impl NodeHandle {
         let mut groups = Vec::new();
         for actor in actors {
             let (tx, rx) = oneshot::channel();
-            if actor.send(GroupMsg::Status { reply: tx }).await.is_ok() {
-                if let Ok(status) = rx.await {
-                    groups.push(status);
-                }
+            if actor.send(GroupMsg::Status { reply: tx }).await.is_err() {
+                continue;
+            }
+            if let Ok(status) = rx.await {
+                groups.push(status);
             }
         }
         groups.sort_by(|a, b| a.name.cmp(&b.name));
@@ -287,7 +313,7 @@ impl NodeHandle {
         if shared.group(id).is_some() {
             return Ok(());
         }
-        let group = Group::open(&self.inner.data, id, shared.me, self.inner.config.storage.clone())?;
+        let group = Group::open(&self.inner.data, id, shared.me, self.inner.config.storage)?;
         for warning in group.warnings() {
             tracing::warn!(group = %id.short(), "{warning}");
         }
@@ -317,7 +343,12 @@ impl NodeHandle {
 
     fn addr_of(&self, device: DeviceId) -> Option<EndpointAddr> {
         let id = endpoint_of(device)?;
-        let book = self.inner.shared.book.lock().unwrap_or_else(PoisonError::into_inner);
+        let book = self
+            .inner
+            .shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         Some(book.addr_of(id))
     }
 }
@@ -425,7 +456,10 @@ async fn bind(
     if config.mdns {
         builder = builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder());
     }
-    builder.bind().await.map_err(|e| SyncError::Bind(e.to_string()))
+    builder
+        .bind()
+        .await
+        .map_err(|e| SyncError::Bind(e.to_string()))
 }
 
 /// Dials every current member device of every group that is not connected, with backoff.
@@ -487,7 +521,9 @@ async fn dial(
 ) -> bool {
     let endpoint = &node.inner.endpoint;
     let peer = device_of(addr.id);
-    let conn = match tokio::time::timeout(DIAL_TIMEOUT, endpoint.connect(addr.clone(), SYNC_ALPN)).await {
+    let conn = match tokio::time::timeout(DIAL_TIMEOUT, endpoint.connect(addr.clone(), SYNC_ALPN))
+        .await
+    {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
             tracing::debug!(peer = %peer.short(), group = %group.short(), error = %e, tried = %join::describe(&addr), "cannot reach peer");
@@ -508,7 +544,16 @@ async fn dial(
         return false;
     }
     node.inner.shared.remember_remote(endpoint, addr.id).await;
-    let accepted = pump(&conn, send, recv, actor, peer, SessionKind::Dialed).await;
+    let accepted = pump(
+        &conn,
+        send,
+        recv,
+        actor,
+        peer,
+        SessionKind::Dialed,
+        &node.inner.shared.traffic,
+    )
+    .await;
     if !accepted {
         conn.close(close::DONE.into(), b"refused");
     }
@@ -524,13 +569,17 @@ async fn scanner(node: NodeHandle) {
             _ = inner.cancel.cancelled() => return,
             _ = tokio::time::sleep(SCAN_TICK) => {}
         }
-        let Ok(ids) = inner.data.group_ids() else { continue };
+        let Ok(ids) = inner.data.group_ids() else {
+            continue;
+        };
         for id in ids {
             if inner.shared.group(id).is_some() || broken.contains(&id) {
                 continue;
             }
             match node.start_group(id) {
-                Ok(()) => tracing::info!(group = %id.short(), "syncing a group found in the data dir"),
+                Ok(()) => {
+                    tracing::info!(group = %id.short(), "syncing a group found in the data dir")
+                }
                 Err(e) => {
                     tracing::warn!(group = %id.short(), error = %e, "cannot open a group found in the data dir");
                     broken.insert(id);

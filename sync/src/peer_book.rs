@@ -55,7 +55,11 @@ impl PeerBook {
         let mut addr = EndpointAddr::new(id);
         if let Some(known) = self.peers.get(&id.to_string()) {
             addr = addr.with_addrs(known.addrs.iter().map(|a| TransportAddr::Ip(*a)));
-            if let Some(relay) = known.relay.as_deref().and_then(|r| r.parse::<RelayUrl>().ok()) {
+            if let Some(relay) = known
+                .relay
+                .as_deref()
+                .and_then(|r| r.parse::<RelayUrl>().ok())
+            {
                 addr = addr.with_relay_url(relay);
             }
         }
@@ -82,6 +86,17 @@ impl PeerBook {
         moved
     }
 
+    /// Remembers `addr` and writes the book if that changed anything; a failed write is
+    /// logged (the book is a cache, and the peer is found again by discovery).
+    pub fn keep(&mut self, addr: &EndpointAddr, now: Timestamp) {
+        if !self.remember(addr, now) {
+            return;
+        }
+        if let Err(e) = self.save() {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot save the peer book");
+        }
+    }
+
     /// Writes the book (atomically: a crash leaves the old one or the new one).
     pub fn save(&self) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(&self.peers).map_err(std::io::Error::other)?;
@@ -101,8 +116,14 @@ mod tests {
         assert!(book.addr_of(id).is_empty());
         let a: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let b: SocketAddr = "10.0.0.2:4000".parse().unwrap();
-        assert!(book.remember(&EndpointAddr::new(id).with_ip_addr(a), Timestamp::UNIX_EPOCH));
-        assert!(book.remember(&EndpointAddr::new(id).with_ip_addr(b), Timestamp::UNIX_EPOCH));
+        assert!(book.remember(
+            &EndpointAddr::new(id).with_ip_addr(a),
+            Timestamp::UNIX_EPOCH
+        ));
+        assert!(book.remember(
+            &EndpointAddr::new(id).with_ip_addr(b),
+            Timestamp::UNIX_EPOCH
+        ));
         book.save().unwrap();
         let again = PeerBook::load(dir.path());
         let addrs: Vec<_> = again.addr_of(id).ip_addrs().copied().collect();

@@ -9,8 +9,8 @@ use quire_store::GroupId;
 use tokio::time::timeout;
 
 use crate::frame::read_frame;
-use crate::shared::{Shared, SyncEvent, device_of};
 use crate::group_actor::SessionKind;
+use crate::shared::{Shared, SyncEvent, device_of};
 use crate::stream::pump;
 use crate::wire::{self, MAX_HANDSHAKE, SyncHello, close};
 
@@ -56,7 +56,16 @@ impl ProtocolHandler for SyncProtocol {
         let shared = self.shared.clone();
         let id = conn.remote_id();
         tokio::spawn(async move { shared.remember_remote(&endpoint, id).await });
-        pump(&conn, send, recv, actor, peer, SessionKind::Accepted).await;
+        pump(
+            &conn,
+            send,
+            recv,
+            actor,
+            peer,
+            SessionKind::Accepted,
+            &self.shared.traffic,
+        )
+        .await;
         Ok(())
     }
 }

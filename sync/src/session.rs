@@ -119,8 +119,8 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
     use automerge::ROOT;
+    use automerge::transaction::Transactable;
 
     fn device(n: u8) -> DeviceId {
         DeviceId::from_bytes([n; 32])

@@ -74,6 +74,24 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub groups: Mutex<HashMap<GroupId, mpsc::Sender<GroupMsg>>>,
     pub book: Mutex<PeerBook>,
+    pub traffic: Traffic,
+}
+
+/// Bytes of sync streams (frames with their length prefixes), both ways, since the node
+/// started.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Sent to peers.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Received from peers.
+    pub received: std::sync::atomic::AtomicU64,
+}
+
+impl Traffic {
+    /// Counts a frame of `len` payload bytes.
+    pub fn count(counter: &std::sync::atomic::AtomicU64, len: usize) {
+        counter.fetch_add(len as u64 + 4, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -86,6 +104,7 @@ impl Shared {
             limits: Limits::default(),
             groups: Mutex::new(HashMap::new()),
             book: Mutex::new(book),
+            traffic: Traffic::default(),
         })
     }
 
@@ -105,17 +124,16 @@ impl Shared {
     /// Remembers where a peer was reached (in the local peer book, never the document).
     pub fn remember(&self, addr: &iroh::EndpointAddr) {
         let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        if book.remember(addr, jiff::Timestamp::now()) {
-            if let Err(e) = book.save() {
-                tracing::warn!(error = %e, "cannot save the peer book");
-            }
-        }
+        book.keep(addr, jiff::Timestamp::now());
     }
 
     /// Remembers the addresses iroh saw a connected peer at.
     pub async fn remember_remote(&self, endpoint: &iroh::Endpoint, id: EndpointId) {
         if let Some(info) = endpoint.remote_info(id).await {
-            let ips = info.into_addrs().map(|a| a.into_addr()).filter(|a| a.is_ip());
+            let ips = info
+                .into_addrs()
+                .map(|a| a.into_addr())
+                .filter(|a| a.is_ip());
             self.remember(&iroh::EndpointAddr::from_parts(id, ips));
         }
     }

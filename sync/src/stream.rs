@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
+use crate::shared::Traffic;
 use crate::wire::close;
 
 /// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
@@ -19,6 +20,7 @@ pub(crate) async fn pump(
     group: mpsc::Sender<GroupMsg>,
     peer: DeviceId,
     how: SessionKind,
+    traffic: &Traffic,
 ) -> bool {
     let session = next_session_id();
     let (outbound, mut out_rx) = mpsc::channel(OUTBOUND);
@@ -49,6 +51,7 @@ pub(crate) async fn pump(
         loop {
             match read_frame(&mut recv, MAX_FRAME).await {
                 Ok(Some(bytes)) => {
+                    Traffic::count(&traffic.received, bytes.len());
                     if group
                         .send(GroupMsg::Incoming { session, bytes })
                         .await
@@ -69,6 +72,7 @@ pub(crate) async fn pump(
         while let Some(out) = out_rx.recv().await {
             match out {
                 Outbound::Frame(bytes) => {
+                    Traffic::count(&traffic.sent, bytes.len());
                     if let Err(e) = write_frame(&mut send, &bytes).await {
                         return (close::DONE, format!("cannot send: {e}"));
                     }

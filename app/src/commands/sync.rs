@@ -74,7 +74,11 @@ fn my_addr(ctx: &Context) -> anyhow::Result<EndpointAddr> {
     let id = endpoint_of(ctx.device).context("this device's key is not a valid endpoint id")?;
     let mut addr = EndpointAddr::new(id);
     if let Some(status) = NodeStatus::load(ctx.data.root()) {
-        let ips = status.addrs.iter().filter_map(|a| a.parse().ok()).map(TransportAddr::Ip);
+        let ips = status
+            .addrs
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .map(TransportAddr::Ip);
         addr = addr.with_addrs(ips);
         if let Some(relay) = status.relay.and_then(|r| r.parse().ok()) {
             addr = addr.with_relay_url(relay);
@@ -121,7 +125,10 @@ pub fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
 pub fn join(ctx: &Context, net: &Net, args: JoinArgs) -> anyhow::Result<()> {
     let ticket: Ticket = args.ticket.parse()?;
     if ticket.is_expired(now()) {
-        bail!("this ticket expired at {}; ask for a new one", when(ticket.expires_at));
+        bail!(
+            "this ticket expired at {}; ask for a new one",
+            when(ticket.expires_at)
+        );
     }
     let config = net.config(ctx);
     let label = args.device_label.unwrap_or_else(host_label);
@@ -130,7 +137,7 @@ pub fn join(ctx: &Context, net: &Net, args: JoinArgs) -> anyhow::Result<()> {
         let result = quire_sync::join::join(
             &endpoint,
             &ctx.data,
-            config.storage.clone(),
+            config.storage,
             &ticket,
             args.me,
             label,
@@ -159,11 +166,16 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
         say!(
             "serving as {} on {}; Ctrl-C to stop",
             handle.device(),
-            if addrs.is_empty() { "no direct address".to_string() } else { addrs.join(", ") }
+            if addrs.is_empty() {
+                "no direct address".to_string()
+            } else {
+                addrs.join(", ")
+            }
         );
         let mut events = handle.subscribe();
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
@@ -228,7 +240,11 @@ pub fn status(ctx: &Context, out: Output) -> anyhow::Result<()> {
     if running {
         say!(
             "online:  {}",
-            if status.addrs.is_empty() { "no direct address".into() } else { status.addrs.join(", ") }
+            if status.addrs.is_empty() {
+                "no direct address".into()
+            } else {
+                status.addrs.join(", ")
+            }
         );
         if let Some(relay) = &status.relay {
             say!("relay:   {relay}");
@@ -243,7 +259,11 @@ pub fn status(ctx: &Context, out: Output) -> anyhow::Result<()> {
             say!("  no other member devices yet; invite someone with `quire invite`");
         }
         for peer in &group.peers {
-            let state = if peer.connected { "connected" } else { "not connected" };
+            let state = if peer.connected {
+                "connected"
+            } else {
+                "not connected"
+            };
             let sync = match peer.distance {
                 quire_sync::session::Distance::InSync => "in sync".to_string(),
                 quire_sync::session::Distance::Apart { they_lack, we_lack } => {
@@ -287,11 +307,14 @@ fn offline_status(ctx: &Context) -> anyhow::Result<NodeStatus> {
             if device == ctx.device {
                 continue;
             }
-            let before = known.and_then(|g| g.peers.iter().find(|p| p.device == device.to_string()));
+            let before =
+                known.and_then(|g| g.peers.iter().find(|p| p.device == device.to_string()));
             let m = members.get(&member);
             peers.push(quire_sync::status::PeerStatus {
                 device: device.to_string(),
-                member: m.map(|m| m.profile.display_name.clone()).unwrap_or_default(),
+                member: m
+                    .map(|m| m.profile.display_name.clone())
+                    .unwrap_or_default(),
                 label: m
                     .and_then(|m| m.devices.get(&device))
                     .map(|d| d.label.clone())
@@ -307,7 +330,12 @@ fn offline_status(ctx: &Context) -> anyhow::Result<NodeStatus> {
         groups.push(quire_sync::status::GroupStatus {
             id: id.to_string(),
             name: group.name(),
-            heads: group.doc().get_heads().iter().map(|h| h.to_string()).collect(),
+            heads: group
+                .doc()
+                .get_heads()
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
             peers,
         });
     }

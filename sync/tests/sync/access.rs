@@ -88,8 +88,15 @@ async fn a_removed_member_is_cut_off_and_refused() {
     a.set_bio(group, "after the removal").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let model = b.model(group).await;
-    let ada = model.members.values().find(|m| m.profile.display_name == "Ada").unwrap();
-    assert_ne!(ada.profile.bio, "after the removal", "nothing new reaches a removed member");
+    let ada = model
+        .members
+        .values()
+        .find(|m| m.profile.display_name == "Ada")
+        .unwrap();
+    assert_ne!(
+        ada.profile.bio, "after the removal",
+        "nothing new reaches a removed member"
+    );
     b.offline().await;
     assert_eq!(hello_and_read(&b, &a, group).await, None);
 }

@@ -28,7 +28,11 @@ async fn two_peers_edit_both_ways_live() {
     a.offline().await;
     b.offline().await;
     let on_disk = b.open(group).read().unwrap();
-    let ada = on_disk.members.values().find(|m| m.profile.display_name == "Ada").unwrap();
+    let ada = on_disk
+        .members
+        .values()
+        .find(|m| m.profile.display_name == "Ada")
+        .unwrap();
     assert_eq!(ada.profile.bio, "from Ada");
 }
 
@@ -63,8 +67,14 @@ async fn a_chain_converges_through_the_middle() {
     a.set_bio(group, "Ada at one end").await;
     c.set_bio(group, "Cy at the other").await;
     converge(group, &[&a, &b, &c]).await;
-    assert_eq!(bio_of(&c, group, "Ada").await.as_deref(), Some("Ada at one end"));
-    assert_eq!(bio_of(&a, group, "Cy").await.as_deref(), Some("Cy at the other"));
+    assert_eq!(
+        bio_of(&c, group, "Ada").await.as_deref(),
+        Some("Ada at one end")
+    );
+    assert_eq!(
+        bio_of(&a, group, "Cy").await.as_deref(),
+        Some("Cy at the other")
+    );
 
     let status = a.handle().status().await;
     let peers = &status.groups[0].peers;
@@ -123,7 +133,11 @@ async fn concurrent_claims_resolve_identically_everywhere() {
     }
     assert_eq!(lines[0], lines[1]);
     assert_eq!(lines[1], lines[2]);
-    assert!(lines[0].contains("waiting"), "one claim waits: {}", lines[0]);
+    assert!(
+        lines[0].contains("waiting"),
+        "one claim waits: {}",
+        lines[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,15 +150,25 @@ async fn two_groups_on_one_device_stay_apart() {
     a.online().await;
     b.online().await;
     c.online().await;
-    b.join(&a.invite(poetry, InviteOptions::default()).await).await.unwrap();
-    c.join(&a.invite(prose, InviteOptions::default()).await).await.unwrap();
+    b.join(&a.invite(poetry, InviteOptions::default()).await)
+        .await
+        .unwrap();
+    c.join(&a.invite(prose, InviteOptions::default()).await)
+        .await
+        .unwrap();
     converge(poetry, &[&a, &b]).await;
     converge(prose, &[&a, &c]).await;
     a.set_bio(prose, "prose only").await;
     converge(prose, &[&a, &c]).await;
 
-    assert!(b.has_group(poetry) && !b.has_group(prose), "Bea holds only Poetry");
-    assert!(c.has_group(prose) && !c.has_group(poetry), "Cy holds only Prose");
+    assert!(
+        b.has_group(poetry) && !b.has_group(prose),
+        "Bea holds only Poetry"
+    );
+    assert!(
+        c.has_group(prose) && !c.has_group(poetry),
+        "Cy holds only Prose"
+    );
     // Bea asking for Prose by its id is refused like a stranger.
     let refused = crate::access::hello_and_read(&b, &a, prose).await;
     assert!(refused.is_none(), "no byte of Prose reaches Bea");

@@ -1,6 +1,6 @@
 use jiff::Timestamp;
-use quire_store::ops::{self, SubmissionDraft};
 use quire_store::SubmissionId;
+use quire_store::ops::{self, SubmissionDraft};
 
 use crate::support::{Peer, bio_of, converge, pair};
 
@@ -18,8 +18,14 @@ async fn both_sides_edit_offline_then_converge() {
     b.online().await;
     a.online().await;
     converge(group, &[&a, &b]).await;
-    assert_eq!(bio_of(&a, group, "Bea").await.as_deref(), Some("Bea offline"));
-    assert_eq!(bio_of(&b, group, "Ada").await.as_deref(), Some("Ada offline"));
+    assert_eq!(
+        bio_of(&a, group, "Bea").await.as_deref(),
+        Some("Bea offline")
+    );
+    assert_eq!(
+        bio_of(&b, group, "Ada").await.as_deref(),
+        Some("Ada offline")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

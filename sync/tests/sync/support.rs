@@ -55,14 +55,21 @@ impl Peer {
                 device_label: format!("{}'s laptop", self.name),
             },
         };
-        let group = Group::create(&self.data(), new, StorageOptions::default(), Timestamp::now())
-            .unwrap();
+        let group = Group::create(
+            &self.data(),
+            new,
+            StorageOptions::default(),
+            Timestamp::now(),
+        )
+        .unwrap();
         group.id()
     }
 
     /// Starts this device's node.
     pub async fn online(&mut self) -> NodeHandle {
-        let node = Node::spawn(NodeConfig::loopback(self.path())).await.unwrap();
+        let node = Node::spawn(NodeConfig::loopback(self.path()))
+            .await
+            .unwrap();
         let handle = node.handle();
         self.node = Some(node);
         handle
@@ -87,7 +94,11 @@ impl Peer {
     /// Joins with `ticket` as a new member called by this peer's name.
     pub async fn join(&self, ticket: &Ticket) -> Result<quire_sync::Joined, quire_sync::SyncError> {
         self.handle()
-            .join(ticket, Some(self.name.clone()), format!("{}'s laptop", self.name))
+            .join(
+                ticket,
+                Some(self.name.clone()),
+                format!("{}'s laptop", self.name),
+            )
             .await
     }
 
@@ -122,7 +133,13 @@ impl Peer {
 
     /// Opens the group from disk.
     pub fn open(&self, group: GroupId) -> Group {
-        Group::open(&self.data(), group, self.device(), StorageOptions::default()).unwrap()
+        Group::open(
+            &self.data(),
+            group,
+            self.device(),
+            StorageOptions::default(),
+        )
+        .unwrap()
     }
 
     /// The group's heads as the node (or, offline, the disk) holds them.

@@ -5,8 +5,20 @@ use std::time::{Duration, Instant};
 
 use crate::support::{init_group, quire, quire_ok};
 
-/// `quire serve` on `data`, loopback only; returns the child once it is serving.
-fn serve(data: &Path) -> Child {
+/// A running `quire serve`, killed if the test fails before stopping it.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `quire serve` on `data`, loopback only; returns once it is serving.
+fn serve(data: &Path) -> Server {
     let mut child = Command::new(quire_tests::quire_bin())
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("QUIRE_DATA_DIR", data)
@@ -23,13 +35,17 @@ fn serve(data: &Path) -> Child {
     assert!(first.starts_with("serving as "), "{first}");
     // Keep draining what it logs so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    child
+    Server(Some(child))
 }
 
-fn stop(mut child: Child) {
+fn stop(mut server: Server) {
+    let mut child = server.0.take().expect("running");
     let pid = child.id() as i32;
     // SIGTERM, as a service manager would: the node closes its connections and exits 0.
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -37,7 +53,10 @@ fn stop(mut child: Child) {
             assert!(status.success(), "quire serve exited with {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "quire serve did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "quire serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -71,7 +90,13 @@ fn serve_invite_join_edit_and_status_as_separate_processes() {
 
     // The ticket was for one use.
     let c = tempfile::tempdir().unwrap();
-    let again = quire(c.path(), &["--relay", "off", "--mdns", "false", "join", ticket, "--me", "Cy"], None);
+    let again = quire(
+        c.path(),
+        &[
+            "--relay", "off", "--mdns", "false", "join", ticket, "--me", "Cy",
+        ],
+        None,
+    );
     assert!(!again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("used"), "{err}");
@@ -82,7 +107,15 @@ fn serve_invite_join_edit_and_status_as_separate_processes() {
     std::fs::write(&piece, "The ferry left at night.").unwrap();
     offline(
         b.path(),
-        &["submit", "--title", "Night Ferry", "--genre", "ya", "--file", piece.to_str().unwrap()],
+        &[
+            "submit",
+            "--title",
+            "Night Ferry",
+            "--genre",
+            "ya",
+            "--file",
+            piece.to_str().unwrap(),
+        ],
     );
     wait_for("A's queue shows B's piece", || {
         offline(a.path(), &["queue"]).contains("Night Ferry")
@@ -98,7 +131,10 @@ fn serve_invite_join_edit_and_status_as_separate_processes() {
             && peer["distance"]["state"] == "in_sync"
     });
     let human = offline(a.path(), &["status"]);
-    assert!(human.contains("Bea Reyes") && human.contains("connected"), "{human}");
+    assert!(
+        human.contains("Bea Reyes") && human.contains("connected"),
+        "{human}"
+    );
 
     stop(server_a);
     stop(server_b);
