@@ -12,3 +12,6 @@ mod access;
 
 /// Offline edits, restarts and catch-up.
 mod offline;
+
+/// Peers that send oversized frames, garbage, malicious sync messages, or stall and flood.
+mod hostile;
