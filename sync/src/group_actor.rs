@@ -372,15 +372,18 @@ impl GroupActor {
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
-        let Some(frame) = attached.session.outgoing(self.group.doc()) else {
-            return;
-        };
-        match attached.outbound.try_send(Outbound::Frame(frame)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(session, close::TOO_SLOW, "peer is not reading what we send");
+        for frame in attached.session.outgoing(self.group.doc()) {
+            match attached.outbound.try_send(Outbound::Frame(frame)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.close(session, close::TOO_SLOW, "peer is not reading what we send");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.detach(session, "stream ended");
+                    return;
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.detach(session, "stream ended"),
         }
     }
 

@@ -183,7 +183,7 @@ async fn receive_group(
     let mut doc = Automerge::new().with_actor(session_actor(me));
     let mut session = PeerSession::new(device_of(conn.remote_id()));
     let limits = crate::sync_check::Limits::default();
-    if let Some(first) = session.outgoing(&doc) {
+    for first in session.outgoing(&doc) {
         write_frame(&mut send, &first)
             .await
             .map_err(|e| failed("cannot send", &e))?;
@@ -197,7 +197,7 @@ async fn receive_group(
         session
             .incoming(&mut doc, &frame, &limits)
             .map_err(|e| failed("receiving the group", &e))?;
-        if let Some(reply) = session.outgoing(&doc) {
+        for reply in session.outgoing(&doc) {
             write_frame(&mut send, &reply)
                 .await
                 .map_err(|e| failed("cannot send", &e))?;

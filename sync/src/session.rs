@@ -1,11 +1,15 @@
 //! One peer's sync session over one group: automerge's sync state plus what we know of the
 //! peer. Sans-IO: bytes in, bytes out, the caller moves them.
 
-use automerge::sync::{State, SyncDoc};
+use automerge::sync::{ChunkList, State, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use quire_store::DeviceId;
 
 use crate::sync_check::{BadSyncMessage, Limits, check_sync_message};
+
+/// Messages whose changes add up to more than this are sent in parts (frames are capped at
+/// 16 MiB).
+pub const SPLIT_AT: usize = 8 * 1024 * 1024;
 
 /// Why a peer's message was not applied. The connection is closed; our document is untouched.
 #[derive(Debug, thiserror::Error)]
@@ -60,10 +64,40 @@ impl PeerSession {
     /// The next message for the peer, encoded, if there is anything to say. We never
     /// advertise automerge's v2 messages (whole compressed documents), so the peer sends us
     /// only plain change chunks, which we can check before automerge inflates anything.
-    pub fn outgoing(&mut self, doc: &Automerge) -> Option<Vec<u8>> {
-        let mut msg = doc.generate_sync_message(&mut self.state)?;
+    ///
+    /// A message bigger than [`SPLIT_AT`] (the first sync of a large group) is split into
+    /// several, each with the same heads and summary and a share of the changes, so no frame
+    /// passes the cap; automerge holds changes whose dependencies come in a later part.
+    pub fn outgoing(&mut self, doc: &Automerge) -> Vec<Vec<u8>> {
+        let Some(mut msg) = doc.generate_sync_message(&mut self.state) else {
+            return Vec::new();
+        };
         msg.flags = None;
-        Some(msg.encode())
+        let size: usize = msg.changes.iter().map(<[u8]>::len).sum();
+        if size <= SPLIT_AT {
+            return vec![msg.encode()];
+        }
+        let changes = std::mem::replace(&mut msg.changes, ChunkList::empty());
+        let mut parts = Vec::new();
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut batch_size = 0;
+        for change in changes.iter() {
+            if batch_size + change.len() > SPLIT_AT && !batch.is_empty() {
+                parts.push(std::mem::take(&mut batch));
+                batch_size = 0;
+            }
+            batch_size += change.len();
+            batch.push(change.to_vec());
+        }
+        parts.push(batch);
+        parts
+            .into_iter()
+            .map(|batch| {
+                let mut part = msg.clone();
+                part.changes = ChunkList::from(batch);
+                part.encode()
+            })
+            .collect()
     }
 
     /// Checks and applies one message from the peer.
@@ -143,12 +177,12 @@ mod tests {
         let mut bytes = 0;
         for _ in 0..20 {
             let mut quiet = true;
-            if let Some(m) = sa.outgoing(a) {
+            for m in sa.outgoing(a) {
                 bytes += m.len();
                 sb.incoming(b, &m, &limits).unwrap();
                 quiet = false;
             }
-            if let Some(m) = sb.outgoing(b) {
+            for m in sb.outgoing(b) {
                 bytes += m.len();
                 sa.incoming(a, &m, &limits).unwrap();
                 quiet = false;
@@ -185,11 +219,50 @@ mod tests {
     }
 
     #[test]
+    fn a_message_past_the_frame_cap_goes_in_parts_and_still_converges() {
+        let mut a = Automerge::new();
+        let big = "x".repeat(1024 * 1024);
+        for i in 0..20 {
+            let mut tx = a.transaction();
+            tx.put(ROOT, format!("k{i}"), big.as_str()).unwrap();
+            tx.commit();
+        }
+        let mut b = Automerge::new();
+        let mut sa = PeerSession::new(device(2));
+        let mut sb = PeerSession::new(device(1));
+        let limits = Limits::default();
+        let mut largest = 0;
+        let mut parts = 0;
+        for _ in 0..20 {
+            let mut quiet = true;
+            for m in sa.outgoing(&a) {
+                largest = largest.max(m.len());
+                parts += 1;
+                sb.incoming(&mut b, &m, &limits).unwrap();
+                quiet = false;
+            }
+            for m in sb.outgoing(&b) {
+                sa.incoming(&mut a, &m, &limits).unwrap();
+                quiet = false;
+            }
+            if quiet {
+                break;
+            }
+        }
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert!(
+            largest <= crate::frame::MAX_FRAME,
+            "largest frame {largest}"
+        );
+        assert!(parts >= 3, "20 MiB of changes went in {parts} messages");
+    }
+
+    #[test]
     fn messages_we_send_never_advertise_v2() {
         let mut a = Automerge::new();
         edit(&mut a, "a");
         let mut sa = PeerSession::new(device(2));
-        let m = sa.outgoing(&a).unwrap();
+        let m = sa.outgoing(&a).remove(0);
         assert_eq!(m[0], 0x42, "a v1 sync message");
         let decoded = automerge::sync::Message::decode(&m).unwrap();
         assert!(decoded.flags.is_none());
