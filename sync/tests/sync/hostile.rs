@@ -7,7 +7,6 @@ use quire_store::GroupId;
 use quire_sync::frame::write_frame;
 use quire_sync::wire::{self, SYNC_ALPN, SyncHello, close};
 use quire_sync::{InviteOptions, NodeConfig};
-use tokio::io::AsyncWriteExt;
 
 use crate::support::{Peer, bio_of, converge, eventually, pair};
 
