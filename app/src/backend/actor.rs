@@ -17,13 +17,16 @@ use tokio::sync::mpsc;
 
 use super::drafts::Drafts;
 use super::snapshot::{derive_snapshot, member_detail, submission_detail};
-use super::sync::{PeerRow, SYNC_MISSING, SyncState, SyncStatus};
+use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
 
 /// How often derived lists are redone even when nothing changed: claims lapse with time.
 const TICK: Duration = Duration::from_secs(60);
 /// How often the sync status is read.
 const SYNC_STATUS_EVERY: Duration = Duration::from_secs(2);
+/// How soon after a sync event (a peer came or went, a change arrived) the status is read
+/// again; events in a burst share one read.
+const SYNC_STATUS_SOON: Duration = Duration::from_millis(150);
 /// How long a group's watcher waits for a change before looking again.
 const WATCH_WAIT: Duration = Duration::from_millis(500);
 
@@ -201,30 +204,7 @@ impl Actor {
                     peers: Vec::new(),
                 };
                 self.emit(Event::Sync(self.sync_status.clone()));
-                let loopback = self.loopback.clone();
-                let mut events = handle.subscribe();
-                tokio::spawn(async move {
-                    let mut every = tokio::time::interval(SYNC_STATUS_EVERY);
-                    loop {
-                        tokio::select! {
-                            _ = every.tick() => {
-                                let status = sync_status_of(handle.status().await);
-                                if loopback.send(Command::SyncDone(SyncOutcome::Status(status))).is_err() {
-                                    break;
-                                }
-                            }
-                            event = events.recv() => match event {
-                                Ok(quire_sync::SyncEvent::DocumentChanged { group, from_peer: true, .. }) => {
-                                    if loopback.send(Command::Refresh(group)).is_err() {
-                                        break;
-                                    }
-                                }
-                                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                            },
-                        }
-                    }
-                });
+                tokio::spawn(watch_node(handle, self.loopback.clone()));
             }
             SyncOutcome::Started(Err(why)) => {
                 self.sync_status = SyncStatus {
@@ -237,32 +217,45 @@ impl Actor {
                 if status != self.sync_status {
                     self.sync_status = status.clone();
                     self.emit(Event::Sync(status));
-                    (self.repaint)();
                 }
             }
-            SyncOutcome::Joined(Ok(id)) => {
+            SyncOutcome::Joined(Ok(joined)) => {
+                let id = joined.group;
                 if !self.groups.contains_key(&id)
                     && let Err(err) = self.open(id)
                 {
-                    self.fail(format!("joined, but cannot open the group: {err}"));
+                    self.fail(format!(
+                        "joined `{}`, but cannot open it: {err}",
+                        joined.name
+                    ));
                     return;
                 }
                 self.send_listing(Vec::new());
                 self.emit(Event::Done {
-                    message: "joined the group".into(),
+                    message: format!("joined `{}` as {}", joined.name, joined.display_name),
                     effect: Effect::GroupOpened(id),
                 });
             }
             SyncOutcome::Joined(Err(err)) => self.fail(format!("cannot join: {err}")),
-            SyncOutcome::Invited(group, Ok(ticket)) => self.emit(Event::Done {
-                message: "made an invite; send the ticket to the person you invite".into(),
-                effect: Effect::Invited(group, ticket),
-            }),
-            SyncOutcome::Invited(_, Err(err)) => self.fail(format!("cannot make an invite: {err}")),
+            SyncOutcome::Invited(Ok(invitation)) => {
+                let message = match invitation.kind {
+                    quire_sync::TicketKind::Member => {
+                        "made an invite; send the ticket to the person you invite"
+                    }
+                    quire_sync::TicketKind::Device => {
+                        "made a device ticket; paste it into Quire on your other device"
+                    }
+                };
+                self.emit(Event::Done {
+                    message: message.into(),
+                    effect: Effect::Invited(invitation),
+                });
+            }
+            SyncOutcome::Invited(Err(err)) => self.fail(format!("cannot make an invite: {err}")),
         }
     }
 
-    fn join(&mut self, ticket: String, display_name: String) {
+    fn join(&mut self, ticket: String, display_name: Option<String>) {
         let Some(handle) = self.sync_handle() else {
             self.fail(SYNC_MISSING.to_string());
             return;
@@ -277,33 +270,35 @@ impl Actor {
         let (loopback, label) = (self.loopback.clone(), self.device_label.clone());
         tokio::spawn(async move {
             let joined = handle
-                .join(&ticket, Some(display_name), label)
+                .join(&ticket, display_name, label)
                 .await
-                .map(|j| j.group)
                 .map_err(|err| err.to_string());
             let _ = loopback.send(Command::SyncDone(SyncOutcome::Joined(joined)));
         });
     }
 
-    fn invite(&mut self, group: GroupId) {
+    fn invite(&mut self, group: GroupId, options: quire_sync::InviteOptions) {
         let Some(handle) = self.sync_handle() else {
             self.fail(SYNC_MISSING.to_string());
             return;
         };
         let loopback = self.loopback.clone();
         tokio::spawn(async move {
-            let ticket = handle
-                .invite(group, quire_sync::InviteOptions::default())
+            let invitation = handle
+                .invite(group, options)
                 .await
-                .map(|t| t.to_string())
+                .map(|ticket| Invitation::of_ticket(&ticket, options.max_uses))
                 .map_err(|err| err.to_string());
-            let _ = loopback.send(Command::SyncDone(SyncOutcome::Invited(group, ticket)));
+            let _ = loopback.send(Command::SyncDone(SyncOutcome::Invited(invitation)));
         });
     }
 
+    /// Sends `event` to the UI and wakes it (egui folds the wake-ups of one batch into one
+    /// frame).
     fn emit(&self, event: Event) {
         // The UI is gone only when the app is closing.
         let _ = self.events.send(event);
+        (self.repaint)();
     }
 
     fn fail(&self, message: String) {
@@ -445,7 +440,7 @@ impl Actor {
                 ticket,
                 display_name,
             } => self.join(ticket, display_name),
-            Command::Invite { group } => self.invite(group),
+            Command::Invite { group, options } => self.invite(group, options),
             Command::SyncDone(outcome) => self.sync_done(outcome),
             Command::Act { group, action } => self.act(group, action),
             Command::Focus {
@@ -474,7 +469,6 @@ impl Actor {
             Command::ReadFile { path } => {
                 let result = read_text(&path);
                 self.emit(Event::FileRead { path, result });
-                (self.repaint)();
             }
             Command::Refresh(id) => {
                 let Some(open) = self.groups.get_mut(&id) else {
@@ -663,29 +657,40 @@ fn read_text(path: &std::path::Path) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("`{shown}` is not UTF-8 text"))
 }
 
-/// The node's status as the status bar and the peers panel show it.
-fn sync_status_of(status: quire_sync::status::NodeStatus) -> SyncStatus {
-    use quire_sync::session::Distance;
-    let peers = status
-        .groups
-        .iter()
-        .flat_map(|g| g.peers.iter())
-        .map(|p| PeerRow {
-            member: p.member.clone(),
-            device: p.label.clone(),
-            connected: p.connected,
-            state: match p.distance {
-                Distance::InSync => "in sync".to_string(),
-                Distance::Apart { they_lack, we_lack } => {
-                    format!("{} changes apart", they_lack + we_lack)
+/// Follows the node for the actor: reads its status every couple of seconds and soon after
+/// each event, and has every group a peer changed read again at once (which repaints).
+async fn watch_node(handle: quire_sync::NodeHandle, loopback: mpsc::UnboundedSender<Command>) {
+    use quire_sync::SyncEvent;
+    use tokio::sync::broadcast::error::RecvError;
+
+    let mut events = handle.subscribe();
+    let mut every = tokio::time::interval(SYNC_STATUS_EVERY);
+    let mut soon = false;
+    loop {
+        let command = tokio::select! {
+            _ = every.tick() => {
+                soon = false;
+                let status = SyncStatus::of_node(&handle.status().await);
+                Command::SyncDone(SyncOutcome::Status(status))
+            }
+            event = events.recv() => {
+                let refresh = match event {
+                    Ok(SyncEvent::DocumentChanged { group, from_peer: true, .. }) => Some(group),
+                    Ok(_) | Err(RecvError::Lagged(_)) => None,
+                    Err(RecvError::Closed) => break,
+                };
+                if !soon {
+                    soon = true;
+                    every.reset_after(SYNC_STATUS_SOON);
                 }
-                Distance::Unknown => "not compared yet".to_string(),
-            },
-            last_synced: p.last_synced.map(crate::ui::widgets::when),
-        })
-        .collect();
-    SyncStatus {
-        state: SyncState::Online,
-        peers,
+                match refresh {
+                    Some(group) => Command::Refresh(group),
+                    None => continue,
+                }
+            }
+        };
+        if loopback.send(command).is_err() {
+            break;
+        }
     }
 }

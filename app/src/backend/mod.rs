@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 pub use snapshot::{
     GroupSnapshot, MemberDetail, MemberRow, QueueRow, SubmissionDetail, derive_snapshot,
 };
-pub use sync::{SyncState, SyncStatus};
+pub use sync::{Invitation, PeerRow, PeerSync, SyncState, SyncStatus};
 
 /// What the UI asks of the backend.
 #[derive(Debug)]
@@ -52,13 +52,15 @@ pub enum Command {
     Join {
         /// The ticket as pasted.
         ticket: String,
-        /// The name to join under.
-        display_name: String,
+        /// The name to join under: required by a member ticket, refused by a device ticket.
+        display_name: Option<String>,
     },
     /// Make an invite ticket for a group (needs sync).
     Invite {
         /// The group.
         group: GroupId,
+        /// For a new member or another device of mine; how long; how many uses.
+        options: quire_sync::InviteOptions,
     },
     /// Do something in a group as this device's member.
     Act {
@@ -105,9 +107,9 @@ pub enum SyncOutcome {
     /// A fresh status.
     Status(SyncStatus),
     /// A group was joined.
-    Joined(Result<GroupId, String>),
+    Joined(Result<quire_sync::Joined, String>),
     /// An invite was made.
-    Invited(GroupId, Result<String, String>),
+    Invited(Result<Invitation, String>),
 }
 
 /// An operation on a group.
@@ -219,8 +221,8 @@ pub enum Effect {
     ProfileSaved(GroupId),
     /// The rules were changed.
     RulesSaved(GroupId),
-    /// An invite ticket to show.
-    Invited(GroupId, String),
+    /// An invite to show.
+    Invited(Invitation),
 }
 
 /// The UI's end of the backend.

@@ -1,6 +1,7 @@
 //! The first run (and "New group…"): start a group, or join one with an invite ticket.
 
 use egui::{RichText, Ui};
+use quire_sync::{Ticket, TicketKind};
 
 use super::state::View;
 use super::widgets::{self, text_field};
@@ -13,7 +14,11 @@ pub struct FirstRun {
     description: String,
     my_name: String,
     ticket: String,
+    /// The ticket as last read: the text and what it reads as.
+    parsed: Option<(String, Result<Ticket, String>)>,
     join_name: String,
+    /// A join was asked for and has not come back.
+    joining: bool,
 }
 
 impl FirstRun {
@@ -69,29 +74,14 @@ impl FirstRun {
                     .inner_margin(14.0)
                     .show(&mut cols[1], |ui| {
                         ui.label(RichText::new("Join a group").size(18.0).strong());
-                        widgets::hint(ui, "Paste the invite ticket a member sent you.");
-                        ui.add_space(6.0);
-                        text_field(ui, "Invite ticket", &mut self.ticket, "quire1…");
-                        text_field(
+                        widgets::hint(
                             ui,
-                            "Name to join as",
-                            &mut self.join_name,
-                            "how the group knows you",
+                            "Paste the invite ticket a member sent you, or one you made on \
+                             another device of yours.",
                         );
                         ui.add_space(6.0);
-                        let ready =
-                            !self.ticket.trim().is_empty() && !self.join_name.trim().is_empty();
-                        if ui
-                            .add_enabled(
-                                ready,
-                                egui::Button::new(RichText::new("Join group").strong()),
-                            )
-                            .clicked()
-                        {
-                            out = Some(Command::Join {
-                                ticket: self.ticket.trim().to_string(),
-                                display_name: self.join_name.trim().to_string(),
-                            });
+                        if let Some(command) = self.join_ui(ui) {
+                            out = Some(command);
                         }
                     });
             });
@@ -100,6 +90,97 @@ impl FirstRun {
                 if ui.button("Cancel").clicked() {
                     *view = View::Queue;
                 }
+            }
+        });
+        out
+    }
+
+    /// Something failed (the status bar says what): the join is over.
+    pub fn failed(&mut self) {
+        self.joining = false;
+    }
+
+    /// What the pasted ticket reads as, read again only when the text changes.
+    fn ticket(&mut self) -> Option<&Result<Ticket, String>> {
+        let text = self.ticket.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if self.parsed.as_ref().is_none_or(|(t, _)| t != text) {
+            let read = text.parse::<Ticket>().map_err(|err| err.to_string());
+            self.parsed = Some((text.to_string(), read));
+        }
+        self.parsed.as_ref().map(|(_, read)| read)
+    }
+
+    /// The join form: the ticket, then a name only if the ticket admits a new member (a
+    /// device ticket joins as the member who made it).
+    fn join_ui(&mut self, ui: &mut Ui) -> Option<Command> {
+        text_field(ui, "Invite ticket", &mut self.ticket, "quire1…");
+        let kind = match self.ticket() {
+            None => None,
+            Some(Err(err)) => {
+                let color = ui.visuals().error_fg_color;
+                ui.label(RichText::new(err.as_str()).color(color));
+                None
+            }
+            Some(Ok(ticket)) => {
+                if ticket.is_expired(jiff::Timestamp::now()) {
+                    let color = ui.visuals().warn_fg_color;
+                    let when = widgets::when(ticket.expires_at);
+                    ui.label(
+                        RichText::new(format!("This ticket expired {when}; ask for a new one."))
+                            .color(color),
+                    );
+                }
+                Some(ticket.kind)
+            }
+        };
+        match kind {
+            Some(TicketKind::Member) => {
+                widgets::hint(ui, "This ticket invites you as a new member.");
+                text_field(
+                    ui,
+                    "Name to join as",
+                    &mut self.join_name,
+                    "how the group knows you",
+                );
+            }
+            Some(TicketKind::Device) => widgets::hint(
+                ui,
+                "This ticket links this device to your membership: you join as yourself, \
+                 with your name and history.",
+            ),
+            None => {}
+        }
+        ui.add_space(6.0);
+        let ready = match kind {
+            Some(TicketKind::Member) => !self.join_name.trim().is_empty(),
+            Some(TicketKind::Device) => true,
+            None => false,
+        };
+        let mut out = None;
+        ui.horizontal(|ui| {
+            let face = match kind {
+                Some(TicketKind::Device) => "Link this device",
+                _ => "Join group",
+            };
+            let button = egui::Button::new(RichText::new(face).strong());
+            if ui
+                .add_enabled(ready && !self.joining, button)
+                .on_disabled_hover_text("Paste a ticket (and give your name if it asks)")
+                .clicked()
+            {
+                self.joining = true;
+                out = Some(Command::Join {
+                    ticket: self.ticket.trim().to_string(),
+                    display_name: (kind == Some(TicketKind::Member))
+                        .then(|| self.join_name.trim().to_string()),
+                });
+            }
+            if self.joining {
+                ui.spinner();
+                ui.label("Reaching the member who invited you…");
             }
         });
         out

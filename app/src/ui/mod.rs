@@ -10,10 +10,12 @@
 //! the window size in the data dir.
 
 mod first_run;
+mod invite;
 pub mod launch;
 mod lists;
 mod member;
 mod pages;
+mod qr;
 mod state;
 mod submission;
 pub mod widgets;
@@ -24,10 +26,11 @@ use std::sync::Arc;
 
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 use quire_store::{GroupId, MemberId, SubmissionId};
+use quire_sync::TicketKind;
 
 use crate::backend::{
-    Backend, BackendConfig, Command, Effect, Event, GroupListing, GroupSnapshot, MemberDetail,
-    SubmissionDetail, SyncStatus,
+    Backend, BackendConfig, Command, Effect, Event, GroupListing, GroupSnapshot, Invitation,
+    MemberDetail, SubmissionDetail, SyncStatus,
 };
 pub use state::{UiState, View};
 
@@ -69,6 +72,7 @@ pub struct QuireApp {
     notice: Option<Notice>,
     sync: SyncStatus,
     show_peers: bool,
+    invite: invite::InviteDialog,
     /// The focus last told to the backend.
     focus_sent: Option<(GroupId, Option<SubmissionId>, Option<MemberId>)>,
     /// Whether the backend has listed the groups yet.
@@ -97,6 +101,16 @@ impl QuireApp {
             device_label: crate::backend::data::host_label(),
             sync,
         };
+        Self::with_backend(config, state, repaint)
+    }
+
+    /// The app over a backend configured in full: tests run two on loopback sync nodes, each
+    /// device with its own label.
+    pub fn with_backend(
+        config: BackendConfig,
+        state: UiState,
+        repaint: crate::backend::Repaint,
+    ) -> Self {
         Self {
             backend: Backend::spawn(config, repaint),
             state,
@@ -108,6 +122,7 @@ impl QuireApp {
             notice: None,
             sync: SyncStatus::not_running(),
             show_peers: false,
+            invite: Default::default(),
             focus_sent: None,
             loaded: false,
             lists: Default::default(),
@@ -151,6 +166,16 @@ impl QuireApp {
             Some(Notice::Error(m) | Notice::Done(m, _)) => Some(m),
             None => None,
         }
+    }
+
+    /// The sync status the status bar and the peers panel show.
+    pub fn sync_status(&self) -> &SyncStatus {
+        &self.sync
+    }
+
+    /// The invite the invite dialog shows, if any.
+    pub fn invitation(&self) -> Option<&Invitation> {
+        self.invite.invitation()
     }
 
     /// Whether the backend has reported the groups of the data dir.
@@ -223,7 +248,11 @@ impl QuireApp {
                     self.notice = Some(Notice::Done(message, now));
                     self.apply(effect);
                 }
-                Event::Failed(message) => self.notice = Some(Notice::Error(message)),
+                Event::Failed(message) => {
+                    self.invite.failed();
+                    self.first_run.failed();
+                    self.notice = Some(Notice::Error(message));
+                }
                 Event::Sync(status) => self.sync = status,
             }
         }
@@ -249,7 +278,7 @@ impl QuireApp {
             }
             Effect::ProfileSaved(_) => self.forms.profile = None,
             Effect::RulesSaved(_) => self.forms.rules = None,
-            Effect::Invited(_, ticket) => self.forms.ticket = Some(ticket),
+            Effect::Invited(invitation) => self.invite.made(invitation),
         }
     }
 
@@ -359,6 +388,9 @@ impl QuireApp {
         });
         if self.show_peers {
             self.peers_window(ctx, &snapshot);
+        }
+        if let Some(command) = self.invite.ui(ctx, &snapshot, &self.sync) {
+            self.send(command);
         }
     }
 
@@ -555,6 +587,14 @@ impl QuireApp {
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     egui::widgets::global_theme_preference_switch(ui);
+                    ui.menu_button("Invite", |ui| {
+                        if ui.button("Invite someone…").clicked() {
+                            self.invite.open(snapshot.id, TicketKind::Member);
+                        }
+                        if ui.button("Link another device of mine…").clicked() {
+                            self.invite.open(snapshot.id, TicketKind::Device);
+                        }
+                    });
                     if let Some(ledger) = &snapshot.ledger {
                         let credits = if snapshot.rules.credits {
                             format!("{} credits", ledger.balance)
@@ -586,12 +626,13 @@ impl QuireApp {
                 let (rect, _) =
                     ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                 ui.painter().circle_filled(rect.center(), 4.0, dot);
-                if ui
-                    .link(self.sync.summary())
-                    .on_hover_text("Peers and sync")
-                    .clicked()
-                {
+                let summary = self.sync.summary(jiff::Timestamp::now());
+                if ui.link(summary).on_hover_text("Peers and sync").clicked() {
                     self.show_peers = !self.show_peers;
+                }
+                if self.sync.last_synced().is_some() {
+                    // Keeps "last synced 2 min ago" true while nothing else happens.
+                    ctx.request_repaint_after(std::time::Duration::from_secs(30));
                 }
                 ui.separator();
                 match self.notice.clone() {
@@ -623,40 +664,76 @@ impl QuireApp {
 
     fn peers_window(&mut self, ctx: &egui::Context, snapshot: &GroupSnapshot) {
         let mut open = self.show_peers;
+        let now = jiff::Timestamp::now();
         egui::Window::new("Peers")
             .open(&mut open)
-            .default_width(420.0)
+            .default_width(520.0)
             .show(ctx, |ui| {
-                ui.label(self.sync.summary());
-                if self.sync.peers.is_empty() {
+                ui.label(self.sync.summary(now));
+                let peers: Vec<_> = self
+                    .sync
+                    .peers
+                    .iter()
+                    .filter(|p| p.group == snapshot.id)
+                    .collect();
+                ui.add_space(4.0);
+                if peers.is_empty() {
                     widgets::hint(
                         ui,
-                        "No member devices are connected. Invite someone below, or start Quire \
-                         on another device of yours; other Quire windows on this device see \
-                         every change at once.",
+                        format!(
+                            "No other member devices in `{}` yet. Invite someone, or link \
+                             another device of yours; other Quire windows on this device see \
+                             every change at once.",
+                            snapshot.name
+                        ),
                     );
+                } else {
+                    widgets::hint(ui, format!("Member devices of `{}`:", snapshot.name));
+                    egui::Grid::new("peers")
+                        .striped(true)
+                        .num_columns(5)
+                        .spacing([14.0, 4.0])
+                        .show(ui, |ui| {
+                            for name in ["Member", "Device", "Connection", "Sync", "Last synced"] {
+                                ui.strong(name);
+                            }
+                            ui.end_row();
+                            for p in peers {
+                                ui.label(&p.member);
+                                ui.label(&p.device);
+                                let (dot, text) = if p.connected {
+                                    (egui::Color32::from_rgb(60, 170, 90), "connected")
+                                } else {
+                                    (ui.visuals().weak_text_color(), "offline")
+                                };
+                                ui.horizontal(|ui| {
+                                    let (rect, _) = ui.allocate_exact_size(
+                                        egui::vec2(10.0, 10.0),
+                                        egui::Sense::hover(),
+                                    );
+                                    ui.painter().circle_filled(rect.center(), 4.0, dot);
+                                    ui.label(text);
+                                });
+                                ui.label(p.sync.to_string());
+                                match p.last_synced {
+                                    Some(at) => ui
+                                        .label(crate::backend::sync::ago(at, now))
+                                        .on_hover_text(widgets::when(at)),
+                                    None => ui.label("never"),
+                                };
+                                ui.end_row();
+                            }
+                        });
                 }
-                egui::Grid::new("peers").striped(true).show(ui, |ui| {
-                    for p in &self.sync.peers {
-                        ui.label(&p.member);
-                        ui.label(&p.device);
-                        ui.label(if p.connected { "connected" } else { "offline" });
-                        ui.label(&p.state);
-                        ui.label(p.last_synced.as_deref().unwrap_or("never"));
-                        ui.end_row();
+                ui.separator();
+                ui.horizontal(|ui| {
+                    if ui.button("Invite someone…").clicked() {
+                        self.invite.open(snapshot.id, TicketKind::Member);
+                    }
+                    if ui.button("Link another device of mine…").clicked() {
+                        self.invite.open(snapshot.id, TicketKind::Device);
                     }
                 });
-                ui.separator();
-                if ui.button("Invite someone").clicked() {
-                    self.send(Command::Invite { group: snapshot.id });
-                }
-                if let Some(ticket) = &self.forms.ticket {
-                    let mut t = ticket.clone();
-                    ui.add(egui::TextEdit::multiline(&mut t).desired_rows(3));
-                    if ui.button("Copy ticket").clicked() {
-                        ui.ctx().copy_text(ticket.clone());
-                    }
-                }
             });
         self.show_peers = open;
     }

@@ -19,8 +19,6 @@ pub struct Forms {
     pub profile: Option<ProfileForm>,
     /// The rules editor (organizers).
     pub rules: Option<BTreeMap<String, String>>,
-    /// An invite ticket to show.
-    pub ticket: Option<String>,
     /// A view the page asked to open.
     pub open: Option<View>,
 }
