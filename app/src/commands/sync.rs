@@ -181,7 +181,7 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
                 event = events.recv() => match event {
-                    Ok(event) => report(&event, out),
+                    Ok(event) => report(&event, &names(&handle, &event).await, out),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "too many events to print");
                     }
@@ -195,31 +195,56 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
     })
 }
 
+/// "Ben Okafor's laptop (d2150d5a45) in Tuesday Writers", as far as the node knows.
+async fn names(handle: &quire_sync::NodeHandle, event: &SyncEvent) -> Names {
+    let (group, device) = match event {
+        SyncEvent::PeerConnected { group, device }
+        | SyncEvent::PeerDisconnected { group, device, .. } => (Some(*group), Some(*device)),
+        SyncEvent::GroupAdded { group } => (Some(*group), None),
+        SyncEvent::Refused { device, .. } => (None, Some(*device)),
+        SyncEvent::DocumentChanged { .. } => return Names::default(),
+    };
+    let status = handle.status().await;
+    let mut names = Names {
+        device: device.map(|d| d.short()).unwrap_or_default(),
+        group: group.map(|g| g.short()).unwrap_or_default(),
+    };
+    let Some(g) = group.and_then(|g| status.groups.iter().find(|s| s.id == g.to_string())) else {
+        return names;
+    };
+    names.group = g.name.clone();
+    if let Some(p) = device.and_then(|d| g.peers.iter().find(|p| p.device == d.to_string())) {
+        names.device = format!("{}'s {} ({})", p.member, p.label, &p.device[..10]);
+    }
+    names
+}
+
+/// How a log line names a device and a group.
+#[derive(Debug, Default)]
+struct Names {
+    device: String,
+    group: String,
+}
+
 /// One line per event worth a user's attention.
-fn report(event: &SyncEvent, out: Output) {
+fn report(event: &SyncEvent, names: &Names, out: Output) {
+    let Names { device, group } = names;
     let line = match event {
-        SyncEvent::PeerConnected { group, device } => {
-            format!("peer {} connected ({})", device.short(), group.short())
+        SyncEvent::PeerConnected { .. } => format!("{device} connected in {group}"),
+        SyncEvent::PeerDisconnected { reason, .. } => {
+            format!("{device} disconnected in {group}: {reason}")
         }
-        SyncEvent::PeerDisconnected {
-            group,
-            device,
-            reason,
-        } => format!(
-            "peer {} disconnected ({}): {reason}",
-            device.short(),
-            group.short()
-        ),
-        SyncEvent::Refused { device, reason } => {
-            format!("refused {}: {reason}", device.short())
-        }
-        SyncEvent::GroupAdded { group } => format!("syncing group {}", group.short()),
+        SyncEvent::Refused { reason, .. } => format!("refused {device}: {reason}"),
+        SyncEvent::GroupAdded { .. } => format!("syncing {group}"),
         SyncEvent::DocumentChanged { .. } => return,
     };
     if out.json {
-        say!("{}", serde_json::json!({ "event": line }));
+        say!(
+            "{}",
+            serde_json::json!({ "at": now().to_string(), "event": line })
+        );
     } else {
-        say!("{line}");
+        say!("{}  {line}", when(now()));
     }
 }
 
