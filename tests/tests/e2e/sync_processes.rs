@@ -141,3 +141,64 @@ fn serve_invite_join_edit_and_status_as_separate_processes() {
     let after = offline(a.path(), &["status"]);
     assert!(after.contains("offline"), "{after}");
 }
+
+/// SIGKILL, as a crash or a power cut would stop it.
+fn kill_hard(mut server: Server) {
+    let mut child = server.0.take().expect("running");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_peer_killed_in_the_middle_of_syncing_loses_nothing() {
+    let rounds: usize = std::env::var("QUIRE_SYNC_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let mut rng = fastrand::Rng::with_seed(crate::support::seed());
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    init_group(a.path());
+    let server_a = serve(a.path());
+    let ticket = offline(a.path(), &["invite", "--expires", "1h"]);
+    offline(b.path(), &["join", ticket.trim(), "--me", "Bea Reyes"]);
+    let mut server_b = serve(b.path());
+
+    let piece = a.path().join("piece.txt");
+    std::fs::write(&piece, "word ".repeat(2_000)).unwrap();
+    let mut titles = Vec::new();
+    for round in 0..rounds {
+        // A few acknowledged edits on A while B is syncing, then B dies at a random moment.
+        for i in 0..3 {
+            let title = format!("Round {round} piece {i}");
+            offline(
+                a.path(),
+                &[
+                    "submit",
+                    "--title",
+                    &title,
+                    "--genre",
+                    "ya",
+                    "--file",
+                    piece.to_str().unwrap(),
+                ],
+            );
+            titles.push(title);
+        }
+        std::thread::sleep(Duration::from_millis(rng.u64(0..150)));
+        kill_hard(server_b);
+        // Whatever B had written must still load.
+        offline(b.path(), &["queue"]);
+        server_b = serve(b.path());
+    }
+    wait_for("B has every piece A acknowledged", || {
+        let queue = offline(b.path(), &["queue", "--json"]);
+        titles.iter().all(|t| queue.contains(t.as_str()))
+    });
+    stop(server_a);
+    stop(server_b);
+    eprintln!(
+        "{rounds} kills of a syncing peer, {} acknowledged edits, none lost",
+        titles.len()
+    );
+}
