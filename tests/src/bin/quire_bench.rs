@@ -8,6 +8,9 @@
 //! * exchange: derive every ledger, the queue order and one member's suggestions for a group
 //!   of 1,000 members and 100,000 critiques, built directly as the model; and, separately,
 //!   reading that group from its automerge document.
+//! * sync: two nodes on loopback: a live edit until the other node has it, and catch-up
+//!   after offline edits on both sides (time and bytes); floor: the same exchange between
+//!   two documents in memory.
 //!
 //! `--quick` runs small sizes for CI; the full sizes are the targets.
 
@@ -34,6 +37,9 @@ struct Args {
     /// Only the exchange figures.
     #[arg(long)]
     exchange_only: bool,
+    /// Only the sync figures.
+    #[arg(long)]
+    sync_only: bool,
 }
 
 const WORDS: &str = "The mill wheel turned all night and nobody in the village slept. ";
@@ -42,6 +48,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.exchange_only {
         return exchange::figures(args.quick);
+    }
+    if args.sync_only {
+        return sync::figures(args.quick);
     }
     let n = args
         .submissions
@@ -179,11 +188,15 @@ fn main() -> anyhow::Result<()> {
         on_disk as f64 / saved as f64
     );
     println!();
-    exchange::figures(args.quick)
+    exchange::figures(args.quick)?;
+    println!();
+    sync::figures(args.quick)
 }
 
 #[path = "quire_bench/exchange.rs"]
 mod exchange;
+#[path = "quire_bench/sync.rs"]
+mod sync;
 
 fn founded(device: DeviceId, me: MemberId, now: jiff::Timestamp) -> anyhow::Result<Automerge> {
     let new = NewGroup {
