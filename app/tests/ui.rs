@@ -2,10 +2,12 @@
 //! runs the real app (and its real backend thread on a temp data dir) without a window.
 //!
 //! A second member acts from "another process": the test opens the same group on disk as a
-//! second device, which is how the app sees changes from other processes (and, later, peers).
+//! second device, which is how the app sees changes from other processes. At the end, two apps
+//! on two loopback sync nodes in this process invite, join and see each other's changes.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -342,4 +344,187 @@ fn a_critique_draft_survives_closing_the_app() {
             .next()
             .is_some()
     });
+}
+
+// Two devices, each with the app on its own loopback sync node in this process: what one does
+// reaches the other's screen by itself.
+
+/// The app on a device of its own, syncing over loopback only (no relay, no mDNS), and the
+/// flag its backend raises when it asks for a repaint.
+fn synced_harness(dir: &Path, device_label: &str) -> (Harness<'static, QuireApp>, Arc<AtomicBool>) {
+    let config = quire::backend::BackendConfig {
+        data_dir: dir.to_path_buf(),
+        device_label: device_label.into(),
+        sync: Some(quire_sync::NodeConfig::loopback(dir)),
+    };
+    let woken = Arc::new(AtomicBool::new(false));
+    let wake = woken.clone();
+    let repaint = Arc::new(move || wake.store(true, Ordering::SeqCst));
+    let app = QuireApp::with_backend(config, UiState::default(), repaint);
+    let harness = Harness::builder()
+        .with_size([1280.0, 860.0])
+        .build_state(|ctx, app: &mut QuireApp| app.ui(ctx), app);
+    (harness, woken)
+}
+
+/// Like [`wait_for`], but draws a frame only when the backend asks for one, as eframe does
+/// when the window is idle: what comes in shows up by itself.
+fn wait_painted(
+    h: &mut Harness<'_, QuireApp>,
+    woken: &AtomicBool,
+    what: &str,
+    done: impl Fn(&Harness<'_, QuireApp>) -> bool,
+) {
+    let started = Instant::now();
+    while !done(h) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}; status line: {:?}",
+            h.state().notice(),
+        );
+        if woken.swap(false, Ordering::SeqCst) {
+            h.step();
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Julia founds "Tuesday Writers" on her device and makes a ticket of `kind` through the
+/// invite dialog (top bar, Invite); returns the ticket as the dialog shows it.
+fn found_and_invite(h: &mut Harness<'_, QuireApp>, kind: &str) -> String {
+    create_group(h);
+    wait_for(h, "sync to run", |h| h.state().sync_status().is_online());
+    click(h, "Invite");
+    click(h, kind);
+    let make = if kind.starts_with("Link") {
+        "Make device ticket"
+    } else {
+        "Make invite ticket"
+    };
+    wait_for(h, "the invite form", |h| has(h, make));
+    click(h, make);
+    wait_for(h, "the ticket", |h| has(h, "Ticket to send"));
+    assert!(
+        has(h, "QR code of the ticket"),
+        "the ticket shows as a QR code"
+    );
+    assert!(has(h, "Copy ticket"));
+    let ticket = h.get_by_label("Ticket to send").value().unwrap_or_default();
+    assert!(ticket.starts_with("quire1"), "a ticket: {ticket}");
+    ticket
+}
+
+#[test]
+fn a_claim_made_in_one_app_appears_in_the_other() {
+    let (julia_dir, ben_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut julia, _) = synced_harness(julia_dir.path(), "Julia's laptop");
+    let (mut ben, ben_woken) = synced_harness(ben_dir.path(), "Ben's laptop");
+    let ticket = found_and_invite(&mut julia, "Invite someone…");
+    assert!(has(&julia, "One person can join with it."));
+
+    // Ben pastes the ticket; a member ticket asks his name.
+    wait_for(&mut ben, "the first-run page", |h| has(h, "Invite ticket"));
+    assert!(!has(&ben, "Name to join as"), "no name before a ticket");
+    type_into(&mut ben, "Invite ticket", &ticket);
+    wait_for(&mut ben, "the name field", |h| has(h, "Name to join as"));
+    type_into(&mut ben, "Name to join as", "Ben Okafor");
+    click(&mut ben, "Join group");
+    wait_for(&mut ben, "the joined group", |h| {
+        h.state()
+            .current()
+            .is_some_and(|s| s.name == "Tuesday Writers" && s.my_name == "Ben Okafor")
+    });
+
+    // Ben submits a piece; it reaches Julia's queue.
+    click(&mut ben, "Submit");
+    wait_for(&mut ben, "the submit form", |h| has(h, "Submit piece"));
+    type_into(&mut ben, "Title", "Salt and Iron");
+    type_into(&mut ben, "Genre", "fantasy");
+    type_into(
+        &mut ben,
+        "Text",
+        &"The ship came down in the salt flats. ".repeat(40),
+    );
+    click(&mut ben, "Submit piece");
+    wait_for(&mut ben, "the piece submitted", |h| {
+        has(h, "Withdraw Salt and Iron")
+    });
+    click(&mut ben, "Queue");
+    wait_for(&mut julia, "Ben's piece on Julia's screen", |h| {
+        has(h, "Claim Salt and Iron")
+    });
+
+    // Julia claims it; Ben's screen shows the claim by itself: his app draws a frame only
+    // when its backend wakes it.
+    wait_for(&mut ben, "Ben's queue", |h| has(h, "Salt and Iron"));
+    click(&mut julia, "Claim Salt and Iron");
+    wait_for(&mut julia, "the claim", |h| has(h, "Unclaim Salt and Iron"));
+    wait_painted(&mut ben, &ben_woken, "Julia's claim on Ben's screen", |h| {
+        has(h, "1/3")
+            && h.state().current().is_some_and(|s| {
+                s.queue
+                    .iter()
+                    .any(|r| r.entry.title == "Salt and Iron" && r.claims_text == "1/3")
+            })
+    });
+
+    // Both status bars and Ben's peers panel say they are connected and in sync.
+    wait_for(&mut ben, "Julia's device in the peers panel", |h| {
+        h.state().sync_status().peers.iter().any(|p| {
+            p.member == "Julia Amante"
+                && p.device == "Julia's laptop"
+                && p.connected
+                && p.sync == quire::backend::PeerSync::InSync
+        })
+    });
+    ben.get_by_label_contains("1 peer connected")
+        .click_accesskit();
+    ben.step();
+    wait_for(&mut ben, "the peers panel", |h| has(h, "Julia's laptop"));
+    assert!(has(&ben, "connected"));
+    assert!(has(&ben, "in sync"));
+    assert!(
+        ben.state()
+            .sync_status()
+            .summary(jiff::Timestamp::now())
+            .contains("1 peer connected, in sync"),
+        "{}",
+        ben.state().sync_status().summary(jiff::Timestamp::now())
+    );
+    for h in [&julia, &ben] {
+        assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    }
+}
+
+#[test]
+fn a_device_ticket_links_another_device_without_asking_a_name() {
+    let (laptop_dir, tablet_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut laptop, _) = synced_harness(laptop_dir.path(), "Julia's laptop");
+    let (mut tablet, _) = synced_harness(tablet_dir.path(), "Julia's tablet");
+    let ticket = found_and_invite(&mut laptop, "Link another device of mine…");
+    assert!(has(&laptop, "One device can be linked with it."));
+
+    wait_for(&mut tablet, "the first-run page", |h| {
+        has(h, "Invite ticket")
+    });
+    type_into(&mut tablet, "Invite ticket", &ticket);
+    wait_for(&mut tablet, "the device ticket read", |h| {
+        has(h, "Link this device")
+    });
+    assert!(
+        !has(&tablet, "Name to join as"),
+        "a device ticket asks no name"
+    );
+    click(&mut tablet, "Link this device");
+    wait_for(&mut tablet, "the group on the second device", |h| {
+        h.state()
+            .current()
+            .is_some_and(|s| s.name == "Tuesday Writers" && s.my_name == "Julia Amante")
+    });
+    assert_eq!(
+        tablet.state().current().unwrap().members.len(),
+        1,
+        "no new member"
+    );
 }

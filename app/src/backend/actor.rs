@@ -199,6 +199,12 @@ impl Actor {
             SyncOutcome::Started(Ok(node)) => {
                 let handle = node.handle();
                 self.node = Some(node);
+                // A group created while the node was starting may have been missed by it.
+                for id in self.groups.keys() {
+                    if let Err(err) = handle.open_group(*id) {
+                        tracing::warn!(group = %id.short(), %err, "a group does not sync");
+                    }
+                }
                 self.sync_status = SyncStatus {
                     state: SyncState::Online,
                     peers: Vec::new(),
@@ -282,6 +288,10 @@ impl Actor {
             self.fail(SYNC_MISSING.to_string());
             return;
         };
+        if let Err(err) = handle.open_group(group) {
+            self.fail(format!("cannot make an invite: {err}"));
+            return;
+        }
         let loopback = self.loopback.clone();
         tokio::spawn(async move {
             let invitation = handle
