@@ -32,6 +32,10 @@ const INBOX: usize = 256;
 /// Frames waiting for one peer beyond this disconnect it as too slow.
 pub(crate) const OUTBOUND: usize = 256;
 
+/// Two connections between the same devices attached within this time of each other were
+/// dialed at once from both sides.
+const DIAL_RACE: Duration = Duration::from_secs(3);
+
 /// Identifies one attached stream.
 pub(crate) type SessionId = u64;
 
@@ -117,6 +121,7 @@ struct Attached {
     session: PeerSession,
     how: SessionKind,
     outbound: mpsc::Sender<Outbound>,
+    since: std::time::Instant,
 }
 
 /// What we remember of a peer across its connections.
@@ -272,14 +277,17 @@ impl GroupActor {
             .iter()
             .filter(|_| how != SessionKind::Joining)
             .find(|(_, a)| a.session.peer() == peer && a.how != SessionKind::Joining)
-            .map(|(id, a)| (*id, a.how));
-        if let Some((old, old_how)) = existing {
-            // Two connections between the same two devices for one group: both sides keep
-            // the one dialed by the smaller device id, so they agree without talking. A
-            // reconnect from the same side replaces the old connection.
+            .map(|(id, a)| (*id, a.how, a.since.elapsed()));
+        if let Some((old, old_how, old_age)) = existing {
+            // Two connections between the same two devices for one group. When both sides
+            // dialed at once, both keep the one dialed by the smaller device id, so they agree
+            // without talking. Otherwise the new one wins: a peer dials only when it holds no
+            // live connection to us, so the old one is dead and we have not noticed yet.
             let me = self.shared.me;
             let dialer = |how: SessionKind| if how == SessionKind::Dialed { me } else { peer };
-            let keep_new = old_how == how || dialer(how) < dialer(old_how);
+            let keep_new = old_how == how
+                || old_age > DIAL_RACE
+                || dialer(how) < dialer(old_how);
             if keep_new {
                 self.close(old, close::DUPLICATE, "replaced by a newer connection");
             } else {
@@ -297,6 +305,7 @@ impl GroupActor {
                 session: PeerSession::new(peer),
                 how,
                 outbound,
+                since: std::time::Instant::now(),
             },
         );
         self.records.entry(peer).or_default().last_seen = Some(Timestamp::now());
@@ -329,7 +338,6 @@ impl GroupActor {
         record.last_seen = Some(now);
         record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
         if self.group.doc().get_heads() != before {
-            self.persist();
             self.changed(true);
         } else {
             self.offer(session);
@@ -387,7 +395,8 @@ impl GroupActor {
         }
     }
 
-    /// The document moved on: re-read who may sync, then tell everyone at once.
+    /// The document moved on: re-read who may sync, tell every peer at once, make it durable,
+    /// then tell subscribers.
     fn changed(&mut self, from_peer: bool) {
         self.read_devices();
         let gone: Vec<SessionId> = self
@@ -407,7 +416,10 @@ impl GroupActor {
         for session in sessions {
             self.offer(session);
         }
-        self.name = self.group.name();
+        // Peers first, disk second: a change from a peer is still on that peer if we crash
+        // now, and every hop of a chain would otherwise wait for an fsync. Subscribers (which
+        // may read the group from disk) hear of it only once it is durable here.
+        self.persist();
         self.shared.emit(SyncEvent::DocumentChanged {
             group: self.id,
             heads: self.group.doc().get_heads(),
@@ -517,6 +529,7 @@ impl GroupActor {
                 },
             });
         }
+        self.name = self.group.name();
         GroupStatus {
             id: self.id.to_string(),
             name: self.name.clone(),
