@@ -15,3 +15,7 @@ mod processes;
 
 /// `quire serve`, `invite`, `join` and `status` as separate processes on loopback.
 mod sync_processes;
+
+/// Three hosts in network namespaces on a bridge: cut one off, edit on both sides, heal,
+/// converge. Skips loudly without root or `ip`.
+mod netns;
