@@ -6,7 +6,7 @@ use iroh::endpoint::{Connection, RecvStream, SendStream};
 use quire_store::DeviceId;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::frame::{MAX_FRAME, read_frame, write_frame};
+use crate::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
 use crate::shared::Traffic;
 use crate::wire::close;
@@ -61,6 +61,10 @@ pub(crate) async fn pump(
                     }
                 }
                 Ok(None) => return (close::DONE, "peer closed the stream".to_string()),
+                Err(FrameError::Io(e)) => {
+                    tracing::info!(peer = %peer.short(), error = %e, "connection lost");
+                    return (close::DONE, format!("connection lost: {e}"));
+                }
                 Err(e) => {
                     tracing::warn!(peer = %peer.short(), error = %e, "disconnecting a peer that sent a bad frame");
                     return (close::PROTOCOL, e.to_string());
