@@ -23,7 +23,7 @@ use crate::group_actor::GroupMsg;
 use crate::group_actor::SessionKind;
 use crate::session::PeerSession;
 use crate::shared::{Shared, device_of};
-use crate::stream::pump;
+use crate::stream::{accept_handshake, pump};
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
 use crate::wire::{self, JOIN_ALPN, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close};
 
@@ -238,17 +238,11 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
         tracing::warn!(peer = %peer.short(), reason, "join refused");
         conn.close(close::NOT_A_MEMBER.into(), reason.as_bytes());
     };
-    let Ok(Ok((mut send, mut recv))) = timeout(REQUEST_TIMEOUT, conn.accept_bi()).await else {
-        return refuse(&conn, "no join request");
-    };
-    let request = match timeout(REQUEST_TIMEOUT, read_frame(&mut recv, MAX_HANDSHAKE)).await {
-        Ok(Ok(Some(bytes))) => match wire::decode::<JoinRequest>("join request", &bytes) {
-            Ok(request) => request,
-            Err(e) => return refuse(&conn, &e),
-        },
-        Ok(Ok(None)) | Err(_) => return refuse(&conn, "no join request"),
-        Ok(Err(e)) => return refuse(&conn, &e.to_string()),
-    };
+    let (mut send, recv, request) =
+        match accept_handshake::<JoinRequest>(&conn, "join request", REQUEST_TIMEOUT).await {
+            Ok(handshake) => handshake,
+            Err(reason) => return refuse(&conn, &reason),
+        };
     let answer = |reason: String| JoinReply::Refused { reason };
     let group = GroupId::from_bytes(request.group);
     let too_long = |s: &str| s.chars().count() > MAX_NAME;

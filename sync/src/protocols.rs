@@ -6,13 +6,11 @@ use std::time::Duration;
 use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use quire_store::GroupId;
-use tokio::time::timeout;
 
-use crate::frame::read_frame;
 use crate::group_actor::SessionKind;
 use crate::shared::{Shared, SyncEvent, device_of};
-use crate::stream::pump;
-use crate::wire::{self, MAX_HANDSHAKE, SyncHello, close};
+use crate::stream::{accept_handshake, pump};
+use crate::wire::{SyncHello, close};
 
 /// How long a dialer has to name its group.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,17 +34,11 @@ impl ProtocolHandler for SyncProtocol {
             conn.close(close::NOT_A_MEMBER.into(), reason.as_bytes());
             Ok(())
         };
-        let Ok(Ok((send, mut recv))) = timeout(HELLO_TIMEOUT, conn.accept_bi()).await else {
-            return refuse("no hello");
-        };
-        let hello = match timeout(HELLO_TIMEOUT, read_frame(&mut recv, MAX_HANDSHAKE)).await {
-            Ok(Ok(Some(bytes))) => match wire::decode::<SyncHello>("hello", &bytes) {
-                Ok(hello) => hello,
-                Err(e) => return refuse(&e),
-            },
-            Ok(Err(e)) => return refuse(&e.to_string()),
-            Ok(Ok(None)) | Err(_) => return refuse("no hello"),
-        };
+        let (send, recv, hello) =
+            match accept_handshake::<SyncHello>(&conn, "hello", HELLO_TIMEOUT).await {
+                Ok(handshake) => handshake,
+                Err(reason) => return refuse(&reason),
+            };
         let group = GroupId::from_bytes(hello.group);
         // An unknown group gets the same answer as a group the peer is not in.
         let Some(actor) = self.shared.group(group) else {

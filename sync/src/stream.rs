@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
 use crate::shared::Traffic;
-use crate::wire::close;
+use crate::wire::{self, MAX_HANDSHAKE, close};
 
 /// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
 /// until either side stops. Returns true if the actor accepted the peer.
@@ -99,4 +99,25 @@ pub(crate) async fn pump(
         .await;
     conn.close(code.into(), reason.as_bytes());
     true
+}
+
+/// The first stream a dialer opens and the handshake message it starts with: a `what`
+/// (`"hello"`, `"join request"`) decoded as `T`, all within `wait`; or why not, in a line.
+pub(crate) async fn accept_handshake<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    what: &str,
+    wait: std::time::Duration,
+) -> Result<(SendStream, RecvStream, T), String> {
+    let missing = || format!("no {what}");
+    let (send, mut recv) = match tokio::time::timeout(wait, conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(_)) | Err(_) => return Err(missing()),
+    };
+    let bytes = match tokio::time::timeout(wait, read_frame(&mut recv, MAX_HANDSHAKE)).await {
+        Ok(Ok(Some(bytes))) => bytes,
+        Ok(Ok(None)) | Err(_) => return Err(missing()),
+        Ok(Err(e)) => return Err(e.to_string()),
+    };
+    let message = wire::decode::<T>(what, &bytes)?;
+    Ok((send, recv, message))
 }
