@@ -285,9 +285,7 @@ impl GroupActor {
             // live connection to us, so the old one is dead and we have not noticed yet.
             let me = self.shared.me;
             let dialer = |how: SessionKind| if how == SessionKind::Dialed { me } else { peer };
-            let keep_new = old_how == how
-                || old_age > DIAL_RACE
-                || dialer(how) < dialer(old_how);
+            let keep_new = old_how == how || old_age > DIAL_RACE || dialer(how) < dialer(old_how);
             if keep_new {
                 self.close(old, close::DUPLICATE, "replaced by a newer connection");
             } else {
