@@ -13,7 +13,7 @@ use std::str::FromStr;
 use automerge::{Automerge, ChangeHash, PatchAction, Prop};
 
 use crate::doc::{self, DocError};
-use crate::model::Group;
+use crate::model::{Group, SkippedEntry};
 
 /// Beyond this many touched entries a full read is cheaper than reading them one by one.
 const FULL_READ_ABOVE: usize = 2_000;
@@ -66,38 +66,60 @@ impl LiveView {
             return Ok(());
         }
         doc::check_schema(doc)?;
-        if touched.group {
-            self.group.info = doc::read_info(doc)?;
+        // Everything is read before anything changes, so a failed catch-up leaves the view as
+        // it was. Each touched entry's skipped reports are dropped and read again with it.
+        let mut skipped = self.group.skipped.clone();
+        let info = if touched.group {
+            forget_skipped(&mut skipped, "group");
+            Some(doc::read_info_reporting(doc, &mut skipped)?)
+        } else {
+            None
+        };
+        let mut members = Vec::new();
+        for key in &touched.members {
+            forget_skipped(&mut skipped, &format!("members/{key}"));
+            members.push((key, doc::reread_member(doc, key, &mut skipped)?));
         }
-        reread(&touched.members, &mut self.group.members, |id| {
-            doc::read_member(doc, id)
-        });
-        reread(&touched.submissions, &mut self.group.submissions, |id| {
-            doc::read_submission(doc, id)
-        });
+        let mut submissions = Vec::new();
+        for key in &touched.submissions {
+            forget_skipped(&mut skipped, &format!("submissions/{key}"));
+            submissions.push((key, doc::reread_submission(doc, key, &mut skipped)?));
+        }
+
+        if let Some(info) = info {
+            self.group.info = info;
+        }
+        replace_entries(&mut self.group.members, members);
+        replace_entries(&mut self.group.submissions, submissions);
+        doc::sort_skipped(&mut skipped);
+        self.group.skipped = skipped;
         self.heads = heads;
         Ok(())
     }
 }
 
-/// Reads the entries named by `keys` again into `entries`; an entry that is gone or can no
-/// longer be read leaves the model.
-fn reread<K, V>(
-    keys: &BTreeSet<String>,
-    entries: &mut BTreeMap<K, V>,
-    read: impl Fn(K) -> Result<Option<V>, DocError>,
-) where
-    K: FromStr + Ord + Copy,
+/// Drops the skipped reports of the entry at `path` and of everything under it.
+fn forget_skipped(skipped: &mut Vec<SkippedEntry>, path: &str) {
+    skipped.retain(|s| {
+        let under = s
+            .path
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        !under
+    });
+}
+
+/// Puts the entries read again under each touched key in place of what the model held there;
+/// an entry that is gone or can no longer be read leaves the model.
+fn replace_entries<K, V>(entries: &mut BTreeMap<K, V>, reread: Vec<(&String, BTreeMap<K, V>)>)
+where
+    K: FromStr + Ord,
 {
-    for id in keys.iter().filter_map(|key| key.parse::<K>().ok()) {
-        match read(id) {
-            Ok(Some(value)) => {
-                entries.insert(id, value);
-            }
-            Ok(None) | Err(_) => {
-                entries.remove(&id);
-            }
+    for (key, read) in reread {
+        if let Ok(id) = key.parse::<K>() {
+            entries.remove(&id);
         }
+        entries.extend(read);
     }
 }
 
@@ -205,5 +227,50 @@ mod tests {
         view.catch_up(&doc).unwrap();
         assert_eq!(view.group(), &doc::read_group(&doc).unwrap());
         assert_eq!(view.heads(), doc.get_heads());
+    }
+
+    /// Found by the `hostile_document` fuzz target: a catch-up dropped an entry made unreadable
+    /// without reporting it, so the live view's `skipped` differed from a fresh read.
+    #[test]
+    fn catch_up_reports_skipped_entries_as_a_fresh_read_does() {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT, ReadDoc, Value};
+
+        let mut doc = founded();
+        let mut view = LiveView::load(&doc).unwrap();
+        let me = MemberId::from_bytes([2; 16]).to_string();
+        let device = DeviceId::from_bytes([3; 32]).to_string();
+        let map = |doc: &Automerge, obj: &automerge::ObjId, key: &str| match doc.get(obj, key) {
+            Ok(Some((Value::Object(ObjType::Map), id))) => id,
+            other => panic!("`{key}` is not a map: {other:?}"),
+        };
+        let members = map(&doc, &ROOT, "members");
+        let member = map(&doc, &members, &me);
+        let devices = map(&doc, &member, "devices");
+        let put = |doc: &mut Automerge, key: &str, value: automerge::ScalarValue| {
+            let mut tx = doc.transaction();
+            tx.put(&devices, &device, value).unwrap();
+            tx.put(&members, key, "not a member").unwrap();
+            tx.commit();
+        };
+
+        // A device that is not a map, and a member under a key that is not an id.
+        put(&mut doc, "nobody", automerge::ScalarValue::F64(1.5));
+        view.catch_up(&doc).unwrap();
+        let fresh = doc::read_group(&doc).unwrap();
+        assert_eq!(fresh.skipped.len(), 2, "{:?}", fresh.skipped);
+        assert_eq!(view.group(), &fresh);
+
+        // Both mended: the reports go with them.
+        let mut tx = doc.transaction();
+        tx.delete(&members, "nobody").unwrap();
+        let fixed = tx.put_object(&devices, &device, ObjType::Map).unwrap();
+        tx.put(&fixed, "label", "laptop").unwrap();
+        tx.put(&fixed, "added_at", 0i64).unwrap();
+        tx.commit();
+        view.catch_up(&doc).unwrap();
+        let fresh = doc::read_group(&doc).unwrap();
+        assert!(fresh.skipped.is_empty(), "{:?}", fresh.skipped);
+        assert_eq!(view.group(), &fresh);
     }
 }

@@ -27,6 +27,8 @@ pub mod backoff;
 pub mod config;
 mod error;
 pub mod frame;
+#[cfg(test)]
+mod fuzz_regressions;
 mod group_actor;
 mod invite;
 pub mod join;

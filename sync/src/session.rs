@@ -5,7 +5,7 @@ use automerge::sync::{ChunkList, State, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use quire_store::DeviceId;
 
-use crate::sync_check::{BadSyncMessage, Limits, check_sync_message};
+use crate::sync_check::{BadSyncMessage, Limits, check_changes, check_sync_message};
 
 /// Messages whose changes add up to more than this are sent in parts (frames are capped at
 /// 16 MiB).
@@ -108,6 +108,7 @@ impl PeerSession {
         limits: &Limits,
     ) -> Result<(), PeerError> {
         let msg = check_sync_message(bytes, limits)?;
+        check_changes(doc, &msg)?;
         doc.receive_sync_message(&mut self.state, msg)?;
         Ok(())
     }

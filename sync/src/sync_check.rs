@@ -18,7 +18,11 @@
 //! optionally: length, flag bytes — and nothing after
 //! ```
 
+use std::collections::HashSet;
+
+use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{Message, MessageVersion, ReadMessageError};
+use automerge::{Automerge, Change, ExpandedChange};
 
 /// The first byte of a V1 sync message.
 const SYNC_V1: u8 = 0x42;
@@ -210,6 +214,38 @@ pub enum BadSyncMessage {
     /// automerge refused a message that passed these checks.
     #[error("automerge could not decode the sync message")]
     Decode(#[source] ReadMessageError),
+    /// A change's layout (header fields, columns) does not parse.
+    #[error("change {index} is malformed: {what}")]
+    ChangeLayout {
+        /// The change's position in the message.
+        index: usize,
+        /// What could not be read.
+        what: &'static str,
+    },
+    /// A change's ops name an actor by an index past the change's list of actors.
+    #[error("change {index} names actor {actor} but lists only {actors}")]
+    ChangeActor {
+        /// The change's position in the message.
+        index: usize,
+        /// The actor index found.
+        actor: u64,
+        /// How many actors the change lists.
+        actors: u64,
+    },
+    /// A change is not in the encoding automerge writes for its ops.
+    #[error("change {index} is not canonically encoded")]
+    NotCanonical {
+        /// The change's position in the message.
+        index: usize,
+    },
+    /// A change writes into an object that neither our document nor the message creates.
+    #[error("change {index} writes into object `{object}`, which does not exist")]
+    UnknownObject {
+        /// The change's position in the message.
+        index: usize,
+        /// The object's id, `counter@actor`.
+        object: String,
+    },
 }
 
 fn chunk_type_name(chunk_type: u8) -> &'static str {
@@ -235,6 +271,53 @@ pub fn check_sync_message(bytes: &[u8], limits: &Limits) -> Result<Message, BadS
         return Err(BadSyncMessage::Version { found: SYNC_V2 });
     }
     Ok(message)
+}
+
+/// Checks the changes of a message that passed [`check_sync_message`] against `doc`: each must
+/// be in the canonical encoding automerge writes, and write only into objects that `doc` holds
+/// or that the message's own changes create.
+///
+/// automerge trusts both. A change in another encoding of the same ops is stored under a hash
+/// that its saved form does not reproduce, so the document saves into a snapshot that no
+/// longer loads; and a change that names an object nobody made panics while it is applied.
+/// A change that does not parse is left to automerge, which refuses it.
+pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMessage> {
+    let mut changes = Vec::new();
+    for (index, bytes) in message.changes.iter().enumerate() {
+        let Ok(change) = Change::try_from(bytes) else {
+            continue;
+        };
+        // Safe to expand: `check_sync_message` checked every actor index it holds.
+        let expanded: ExpandedChange = change.decode();
+        if Change::from(expanded.clone()).hash() != change.hash() {
+            return Err(BadSyncMessage::NotCanonical { index });
+        }
+        changes.push(expanded);
+    }
+    let mut created = HashSet::new();
+    for change in &changes {
+        for (offset, op) in (0u64..).zip(&change.operations) {
+            if matches!(op.action, OpType::Make(_)) {
+                let counter = change.start_op.get().saturating_add(offset);
+                created.insert(OpId(counter, change.actor_id.clone()));
+            }
+        }
+    }
+    for (index, change) in changes.iter().enumerate() {
+        for op in &change.operations {
+            let ObjectId::Id(obj) = &op.obj else {
+                continue;
+            };
+            // `import` finds the object by `counter@actor` and fails unless it is one.
+            if !created.contains(obj) && doc.import(&obj.to_string()).is_err() {
+                return Err(BadSyncMessage::UnknownObject {
+                    index,
+                    object: obj.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Walks the whole message, refusing anything that is not a bounded, plain V1 message.
@@ -344,6 +427,92 @@ fn check_change_chunk(index: usize, chunk: &[u8]) -> Result<(), BadSyncMessage> 
             actual: chunk.len(),
         });
     }
+    check_change_actors(index, &chunk[r.pos..])
+}
+
+/// The column type of actor indices.
+const COLUMN_ACTOR: u64 = 1;
+/// The bit of a column spec that marks it deflated; change chunks never deflate columns.
+const COLUMN_DEFLATE: u64 = 1 << 3;
+
+/// Checks that every actor index in a change's op columns names one of the change's actors.
+///
+/// automerge reads such indices with `unwrap` when it expands a change's ops (as `Change::decode`
+/// does), so an index past the list panics. The change's data is: deps, actor, seq, start op,
+/// time, message, other actors, then the column specs and the columns themselves; actor columns
+/// are run-length encoded LEB128 numbers.
+fn check_change_actors(index: usize, data: &[u8]) -> Result<(), BadSyncMessage> {
+    let layout = |what| move |_| BadSyncMessage::ChangeLayout { index, what };
+    let mut r = Reader::new(data);
+    r.hashes(Section::Heads, usize::MAX)
+        .map_err(layout("dependencies"))?;
+    r.length_prefixed().map_err(layout("actor"))?;
+    r.leb128().map_err(layout("sequence number"))?;
+    r.leb128().map_err(layout("start op"))?;
+    r.signed_leb128().map_err(layout("time"))?;
+    r.length_prefixed().map_err(layout("message"))?;
+    // Each other actor takes at least its length byte.
+    let others = r
+        .count(Section::Heads, usize::MAX, 1)
+        .map_err(layout("other actors"))?;
+    for _ in 0..others {
+        r.length_prefixed().map_err(layout("other actors"))?;
+    }
+    let actors = u64::try_from(others).unwrap_or(u64::MAX).saturating_add(1);
+    // Each column spec takes at least two bytes: its spec and its length.
+    let columns = r
+        .count(Section::Changes, usize::MAX, 2)
+        .map_err(layout("columns"))?;
+    let mut specs = Vec::with_capacity(columns);
+    for _ in 0..columns {
+        let spec = r.leb128().map_err(layout("columns"))?;
+        let len = r.leb128().map_err(layout("columns"))?;
+        specs.push((spec, len));
+    }
+    for (spec, len) in specs {
+        let column = r.take(len).map_err(layout("column data"))?;
+        if spec & COLUMN_DEFLATE != 0 {
+            return Err(BadSyncMessage::ChangeLayout {
+                index,
+                what: "a deflated column",
+            });
+        }
+        if spec & 0b111 == COLUMN_ACTOR {
+            check_actor_column(index, column, actors)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks one run-length encoded column of actor indices: runs of a repeated value (positive
+/// count), of literal values (negative count), or of nulls (zero, then the null count).
+fn check_actor_column(index: usize, column: &[u8], actors: u64) -> Result<(), BadSyncMessage> {
+    let layout = |_| BadSyncMessage::ChangeLayout {
+        index,
+        what: "actor column",
+    };
+    let mut r = Reader::new(column);
+    while !r.is_empty() {
+        let count = r.signed_leb128().map_err(layout)?;
+        let values = match count {
+            0 => {
+                r.leb128().map_err(layout)?;
+                0
+            }
+            n if n > 0 => 1,
+            n => n.unsigned_abs(),
+        };
+        for _ in 0..values {
+            let actor = r.leb128().map_err(layout)?;
+            if actor >= actors {
+                return Err(BadSyncMessage::ChangeActor {
+                    index,
+                    actor,
+                    actors,
+                });
+            }
+        }
+    }
     Ok(())
 }
 
@@ -410,6 +579,27 @@ impl<'a> Reader<'a> {
             shift += 7;
             if shift > 63 {
                 return Err(BadSyncMessage::BadNumber { at: start });
+            }
+        }
+    }
+
+    /// A signed LEB128 number that fits in 64 bits.
+    fn signed_leb128(&mut self) -> Result<i64, BadSyncMessage> {
+        let start = self.pos;
+        let mut value: i64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let byte = self.byte()?;
+            if shift > 63 {
+                return Err(BadSyncMessage::BadNumber { at: start });
+            }
+            value |= i64::from(byte & 0x7f).wrapping_shl(shift);
+            shift += 7;
+            if byte & 0x80 == 0 {
+                if shift < 64 && byte & 0x40 != 0 {
+                    value |= -1i64 << shift;
+                }
+                return Ok(value);
             }
         }
     }
@@ -484,8 +674,11 @@ mod tests {
     /// Runs a full sync between two diverged documents, checking every message on the way, and
     /// returns the encoded messages.
     fn synced_messages() -> Vec<Vec<u8>> {
-        let mut one = doc_with("a", 5);
-        let mut two = doc_with("b", 3);
+        synced_messages_between(&mut doc_with("a", 5), &mut doc_with("b", 3))
+    }
+
+    /// Syncs `one` and `two` until both are quiet, checking every message on the way.
+    fn synced_messages_between(one: &mut Automerge, two: &mut Automerge) -> Vec<Vec<u8>> {
         let (mut s1, mut s2) = (State::new(), State::new());
         let mut seen = Vec::new();
         for _ in 0..20 {
@@ -844,11 +1037,111 @@ mod tests {
                 let mut mutated = bytes.clone();
                 mutated[i] = value;
                 if let Ok(msg) = check(&mutated) {
-                    // Whatever passes must be usable without panicking.
+                    // Whatever passes both checks must be usable without panicking.
                     let mut doc = doc_with("z", 1);
-                    let _ = doc.receive_sync_message(&mut State::new(), msg);
+                    if check_changes(&doc, &msg).is_ok() {
+                        let _ = doc.receive_sync_message(&mut State::new(), msg);
+                    }
                 }
             }
         }
+    }
+
+    /// Found by the `sync_message` fuzz target: a change whose checksum is right but whose op
+    /// writes into an object nobody made passed every wire check, and automerge panicked
+    /// applying it ("Obj … Missing from Index").
+    #[test]
+    fn change_into_a_missing_object_is_refused_before_automerge_panics() {
+        let input =
+            include_bytes!("../../fuzz/corpus/sync_message/crash-change-into-missing-object");
+        let bytes = &input[1..];
+        let msg = check(bytes).expect("well-formed on the wire");
+        let err = check_changes(&Automerge::new(), &msg).expect_err("unknown object");
+        assert!(
+            matches!(err, BadSyncMessage::UnknownObject { index: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with("which does not exist"), "{err}");
+
+        // Through a session the document is left as it was.
+        let mut doc = Automerge::new();
+        let mut session =
+            crate::session::PeerSession::new(quire_store::DeviceId::from_bytes([1; 32]));
+        let refused = session.incoming(&mut doc, bytes, &Limits::default());
+        assert!(refused.is_err());
+        assert!(doc.get_heads().is_empty());
+    }
+
+    #[test]
+    fn honest_changes_name_only_objects_that_exist() {
+        let mut one = Automerge::new();
+        let mut tx = one.transaction();
+        let map = tx
+            .put_object(ROOT, "m", automerge::ObjType::Map)
+            .expect("map");
+        tx.put(&map, "k", 1).expect("put");
+        tx.commit();
+        let mut tx = one.transaction();
+        tx.put(&map, "k", 2).expect("put");
+        tx.commit();
+        let mut two = Automerge::new();
+        for bytes in synced_messages_between(&mut one, &mut two) {
+            let msg = check(&bytes).expect("honest");
+            check_changes(&Automerge::new(), &msg).expect("objects made in the message");
+        }
+        // Once the receiver has the map, a later change into it passes on its own.
+        let mut tx = one.transaction();
+        tx.put(&map, "k", 3).expect("put");
+        tx.commit();
+        let change = one
+            .get_last_local_change()
+            .expect("change")
+            .raw_bytes()
+            .to_vec();
+        let msg = check(&message_with_changes(&[&change])).expect("one change");
+        check_changes(&two, &msg).expect("the map exists");
+    }
+
+    /// Found by the `sync_message` fuzz target: a change whose ops name an actor past its list
+    /// of actors parses, but automerge panics expanding its ops (an `unwrap` in
+    /// `Change::decode`).
+    #[test]
+    fn change_naming_an_actor_it_does_not_list_is_refused() {
+        let input =
+            include_bytes!("../../fuzz/corpus/sync_message/crash-actor-index-past-the-actors");
+        let err = check(&input[1..]).expect_err("actor index past the actors");
+        assert!(matches!(err, BadSyncMessage::ChangeActor { .. }), "{err}");
+    }
+
+    #[test]
+    fn signed_numbers_read_as_automerge_writes_them() {
+        for (bytes, value) in [
+            (&[0x00][..], 0),
+            (&[0x7f][..], -1),
+            (&[0x3f][..], 63),
+            (&[0xc0, 0x00][..], 64),
+            (&[0x40][..], -64),
+            (&[0x80, 0x7f][..], -128),
+        ] {
+            assert_eq!(
+                Reader::new(bytes).signed_leb128().ok(),
+                Some(value),
+                "{bytes:?}"
+            );
+        }
+        assert!(Reader::new(&[0xff; 11]).signed_leb128().is_err());
+    }
+
+    /// Found by the `sync_message` fuzz target: automerge took a change whose ops were encoded
+    /// differently from how it writes them, under the hash of those bytes; the document then
+    /// saved into a snapshot that `Automerge::load` refused ("mismatching heads"), and with
+    /// debug assertions on, the next sync message to any peer panicked.
+    #[test]
+    fn change_in_another_encoding_is_refused_so_the_snapshot_still_loads() {
+        let input =
+            include_bytes!("../../fuzz/corpus/sync_message/crash-change-not-canonically-encoded");
+        let msg = check(&input[1..]).expect("well-formed on the wire");
+        let err = check_changes(&Automerge::new(), &msg).expect_err("not canonical");
+        assert!(matches!(err, BadSyncMessage::NotCanonical { .. }), "{err}");
     }
 }

@@ -117,7 +117,8 @@ pub fn read_info<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<GroupInfo, 
     read_info_reporting(doc, &mut Vec::new())
 }
 
-fn read_info_reporting<D: ReadDoc + automerge::ReadDoc>(
+/// [`read_info`], reporting what it skips as [`read_group`] does.
+pub(crate) fn read_info_reporting<D: ReadDoc + automerge::ReadDoc>(
     doc: &D,
     skipped: &mut Vec<SkippedEntry>,
 ) -> Result<GroupInfo, DocError> {
@@ -181,6 +182,23 @@ pub fn read_members<D: ReadDoc + automerge::ReadDoc>(
     ))
 }
 
+/// Reads the entry `key` of `members` exactly as [`read_members`] reads it, reporting what it
+/// skips: none, or the one member.
+pub(crate) fn reread_member<D: ReadDoc + automerge::ReadDoc>(
+    doc: &D,
+    entry: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<BTreeMap<MemberId, Member>, DocError> {
+    let members = required_map(doc, &ROOT, key::MEMBERS)?;
+    let tree = tree::read_entry(doc, &members, entry);
+    Ok(records::entries(
+        &tree,
+        key::MEMBERS,
+        skipped,
+        records::member,
+    ))
+}
+
 /// Reads one submission.
 pub fn read_submission<D: ReadDoc + automerge::ReadDoc>(
     doc: &D,
@@ -210,6 +228,28 @@ pub fn read_submissions<D: ReadDoc + automerge::ReadDoc>(
     ))
 }
 
+/// Reads the entry `key` of `submissions` exactly as [`read_submissions`] reads it, reporting
+/// what it skips: none, or the one submission.
+pub(crate) fn reread_submission<D: ReadDoc + automerge::ReadDoc>(
+    doc: &D,
+    entry: &str,
+    skipped: &mut Vec<SkippedEntry>,
+) -> Result<BTreeMap<SubmissionId, Submission>, DocError> {
+    let subs = required_map(doc, &ROOT, key::SUBMISSIONS)?;
+    let tree = tree::read_entry(doc, &subs, entry);
+    Ok(records::entries(
+        &tree,
+        key::SUBMISSIONS,
+        skipped,
+        records::submission,
+    ))
+}
+
+/// Puts skipped entries in the one order every reader reports them in: by path.
+pub(crate) fn sort_skipped(skipped: &mut [SkippedEntry]) {
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
 /// Reads the whole group.
 pub fn read_group<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<Group, DocError> {
     check_schema(doc)?;
@@ -217,6 +257,7 @@ pub fn read_group<D: ReadDoc + automerge::ReadDoc>(doc: &D) -> Result<Group, Doc
     let info = read_info_reporting(doc, &mut skipped)?;
     let members = read_members(doc, &mut skipped)?;
     let submissions = read_submissions(doc, &mut skipped)?;
+    sort_skipped(&mut skipped);
     Ok(Group {
         info,
         members,

@@ -117,9 +117,23 @@ pub(crate) fn read_one<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId) -> Ma
     read_one_at(doc, obj, 0)
 }
 
+/// Reads just the entry `key` of the map `obj`, and everything under it, as a map of at most
+/// that one entry; what a full read of `obj` would hold under `key`.
+pub(crate) fn read_entry<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId, key: &str) -> Map<'a> {
+    collect(doc, doc.map_range(obj, key.to_owned()..=key.to_owned()), 0)
+}
+
 fn read_one_at<'a, D: automerge::ReadDoc>(doc: &'a D, obj: &ObjId, depth: usize) -> Map<'a> {
+    collect(doc, doc.map_range(obj, ..), depth)
+}
+
+fn collect<'a, D: automerge::ReadDoc>(
+    doc: &'a D,
+    entries: automerge::iter::MapRange<'a>,
+    depth: usize,
+) -> Map<'a> {
     let mut map = BTreeMap::new();
-    for entry in doc.map_range(obj, ..) {
+    for entry in entries {
         let id = || entry.id();
         let node = match slot(entry.value.clone(), id) {
             Slot::Value(v) => v,

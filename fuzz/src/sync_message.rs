@@ -1,0 +1,111 @@
+//! `sync_message`: an automerge sync message from a peer, checked and then applied to a real
+//! group document through a [`PeerSession`], as a group actor does with every frame.
+//!
+//! Input: one mode byte, then the message. With the mode's low bit set, the checksums of the
+//! change chunks in the message are fixed up first, so mutations reach automerge's change
+//! parsing instead of stopping at a checksum mismatch.
+
+use quire_store::doc;
+use sha2::{Digest, Sha256};
+
+use super::fixtures::{self, Input};
+use crate::session::PeerSession;
+use crate::sync_check::{Limits, check_sync_message};
+
+/// Small enough that the fuzzer reaches every limit.
+const LIMITS: Limits = Limits {
+    max_hashes: 64,
+    max_haves: 4,
+    max_bloom_entries: 4096,
+    max_changes: 64,
+};
+
+/// Runs one input.
+pub fn run(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mode = input.byte();
+    let mut message = input.rest().to_vec();
+    if mode & 1 == 1 {
+        fix_change_checksums(&mut message);
+    }
+    // The check alone, with the limits a node uses and with small ones.
+    let _ = check_sync_message(&message, &Limits::default());
+    if check_sync_message(&message, &LIMITS).is_err() {
+        return;
+    }
+    fixtures::with_small_group(|mut group| {
+        let heads = group.get_heads();
+        let mut session = PeerSession::new(fixtures::device(1));
+        match session.incoming(&mut group, &message, &LIMITS) {
+            Ok(()) => {
+                // Whatever the peer made us take in, we can still read, answer and measure.
+                let _ = session.outgoing(&group);
+                let _ = session.distance(&group);
+                let _ = doc::read_group(&group);
+                let _ = doc::current_devices(&group);
+                // And what we took in saves into a snapshot that loads again.
+                if let Err(e) = automerge::Automerge::load(&group.save()) {
+                    panic!("an accepted message left a document that does not reload: {e}");
+                }
+            }
+            Err(_) => {
+                // A refused message leaves the document as it was.
+                assert_eq!(
+                    group.get_heads(),
+                    heads,
+                    "a refused message changed the document"
+                );
+            }
+        }
+    });
+}
+
+/// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
+/// Best effort: it stops at the first thing that does not parse.
+pub fn fix_change_checksums(message: &mut [u8]) {
+    let _ = fix_checksums_from(message, 1);
+}
+
+fn fix_checksums_from(message: &mut [u8], mut pos: usize) -> Option<()> {
+    skip_hashes(message, &mut pos)?;
+    skip_hashes(message, &mut pos)?;
+    let haves = leb(message, &mut pos)?;
+    for _ in 0..haves.min(64) {
+        skip_hashes(message, &mut pos)?;
+        let len = usize::try_from(leb(message, &mut pos)?).ok()?;
+        pos = pos.checked_add(len)?;
+    }
+    let changes = leb(message, &mut pos)?;
+    for _ in 0..changes.min(1024) {
+        let len = usize::try_from(leb(message, &mut pos)?).ok()?;
+        let end = pos.checked_add(len)?;
+        let chunk = message.get_mut(pos..end)?;
+        if chunk.len() > 9 {
+            // automerge's checksum: the first four bytes of sha256 over type, length and data.
+            let digest = Sha256::digest(&chunk[8..]);
+            chunk[4..8].copy_from_slice(&digest[..4]);
+        }
+        pos = end;
+    }
+    Some(())
+}
+
+fn skip_hashes(message: &[u8], pos: &mut usize) -> Option<()> {
+    let n = usize::try_from(leb(message, pos)?).ok()?;
+    *pos = pos.checked_add(n.checked_mul(32)?)?;
+    Some(())
+}
+
+/// An unsigned LEB128 number at `pos`, moving past it.
+fn leb(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
