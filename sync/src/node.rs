@@ -413,6 +413,22 @@ async fn bind_reusing_port(
     bind(config, secret, None).await
 }
 
+/// A peer that goes silent this long is taken for gone and redialed (QUIC's default is 30 s;
+/// members want to see "offline" sooner). Keep-alives every few seconds keep a quiet but
+/// healthy connection, and the NAT bindings under it, open.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
+/// How often a quiet connection sends a keep-alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(3);
+
+fn transport_config() -> iroh::endpoint::QuicTransportConfig {
+    let builder = iroh::endpoint::QuicTransportConfig::builder().keep_alive_interval(KEEP_ALIVE);
+    match IDLE_TIMEOUT.try_into() {
+        Ok(timeout) => builder.max_idle_timeout(Some(timeout)),
+        Err(_) => builder,
+    }
+    .build()
+}
+
 /// Binds the endpoint as `config` says, on `port` if given and the config names none.
 async fn bind(
     config: &NodeConfig,
@@ -428,7 +444,8 @@ async fn bind(
     };
     builder = builder
         .secret_key(secret)
-        .alpns(vec![SYNC_ALPN.to_vec(), wire::JOIN_ALPN.to_vec()]);
+        .alpns(vec![SYNC_ALPN.to_vec(), wire::JOIN_ALPN.to_vec()])
+        .transport_config(transport_config());
     let bad = |addr: std::net::SocketAddr, e: &dyn std::fmt::Display| {
         SyncError::Bind(format!("`{addr}`: {e}"))
     };
