@@ -85,7 +85,8 @@ async fn an_oversized_frame_closes_only_that_connection() {
     send.write_all(&(20u32 * 1024 * 1024).to_be_bytes())
         .await
         .unwrap();
-    send.write_all(b"not really").await.unwrap();
+    // The victim may already have hung up on the prefix alone.
+    let _ = send.write_all(b"not really").await;
     assert_eq!(closed_with(&conn).await, Some(close::PROTOCOL.into()));
     endpoint.close().await;
     still_serves_honest_peers(&a, &c, group, before).await;
