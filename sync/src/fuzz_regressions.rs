@@ -282,24 +282,7 @@ mod seeds {
             // Nesting 200 deep, and a float.
             (
                 "deep-claims".into(),
-                vec![
-                    14,
-                    20,
-                    2 + 4,
-                    200,
-                    4,
-                    4,
-                    21,
-                    4 * 12,
-                    1,
-                    2,
-                    3,
-                    4,
-                    5,
-                    6,
-                    7,
-                    8,
-                ],
+                vec![14, 20, 2 + 4, 200, 4, 4, 21, 4 * 12, 1, 2, 3, 4, 5, 6, 7, 8],
             ),
             // Keys taken from the input.
             (
