@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the desktop client, as users first see it: runs the real window under Xvfb
-# on a demo group and saves a PNG of each main view into docs/screenshots/.
+# on a demo group and saves a PNG of each main view into docs/screenshots/. The view `invite`
+# starts a sync node (loopback only) so the invite dialog shows a real ticket.
 #
 # Installs nothing. Needs Xvfb, ImageMagick's `import`, xdotool and software OpenGL (Mesa); on
 # Debian or Ubuntu: apt-get install xvfb imagemagick xdotool libgl1-mesa-dri libegl1
@@ -44,7 +45,7 @@ for _ in $(seq 50); do
 done
 
 "$bin" demo --data-dir "$data" --no-window >/dev/null
-for view in queue next roster member submission submit ledger activity rules profile; do
+for view in queue next roster member submission submit ledger activity rules profile invite; do
     "$bin" demo --data-dir "$data" --view "$view" 2>/dev/null &
     app=$!
     window="$(xdotool search --sync --onlyvisible --name 'Quire' | head -n1)"

@@ -51,6 +51,8 @@ impl std::fmt::Display for PeerSync {
 pub struct PeerRow {
     /// The group it is a device of.
     pub group: GroupId,
+    /// The device's id (one device may be a peer in several groups).
+    pub device_id: String,
     /// Whose device.
     pub member: String,
     /// Its label.
@@ -91,6 +93,7 @@ impl SyncStatus {
                 g.peers.iter().filter_map(move |p| {
                     Some(PeerRow {
                         group: group?,
+                        device_id: p.device.clone(),
                         member: p.member.clone(),
                         device: p.label.clone(),
                         connected: p.connected,
@@ -116,13 +119,18 @@ impl SyncStatus {
     /// just now"; `now` dates the last sync.
     pub fn summary(&self, now: Timestamp) -> String {
         let connected: Vec<&PeerRow> = self.peers.iter().filter(|p| p.connected).collect();
+        let devices = connected
+            .iter()
+            .map(|p| p.device_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let line = match &self.state {
             SyncState::NotRunning => return "offline — sync not running".to_string(),
             SyncState::Starting => return "starting sync…".to_string(),
             SyncState::Offline(why) => format!("offline — {why}"),
             SyncState::Online if connected.is_empty() => "online — no peers connected".to_string(),
             SyncState::Online => {
-                let peers = match connected.len() {
+                let peers = match devices {
                     1 => "1 peer".to_string(),
                     n => format!("{n} peers"),
                 };
@@ -210,6 +218,7 @@ mod tests {
     fn peer(connected: bool, sync: PeerSync, last: Option<i64>) -> PeerRow {
         PeerRow {
             group: GroupId::from_bytes([1; 16]),
+            device_id: format!("{sync:?}"),
             member: "Ben".into(),
             device: "laptop".into(),
             connected,
@@ -241,6 +250,15 @@ mod tests {
             ])
             .summary(now),
             "online — 2 peers connected, 3 changes apart · last synced 16 min ago"
+        );
+        // One device syncing two groups is one peer.
+        assert_eq!(
+            online(vec![
+                peer(true, PeerSync::InSync, None),
+                peer(true, PeerSync::InSync, None)
+            ])
+            .summary(now),
+            "online — 1 peer connected, in sync"
         );
         assert_eq!(
             online(vec![peer(false, PeerSync::Unknown, Some(9_000))]).summary(now),

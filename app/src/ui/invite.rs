@@ -60,6 +60,19 @@ impl InviteDialog {
         };
     }
 
+    /// Asks for a ticket to `group` as the form says.
+    pub fn make(&mut self, group: GroupId) -> Command {
+        self.waiting = true;
+        Command::Invite {
+            group,
+            options: InviteOptions {
+                kind: self.kind,
+                valid_for: SignedDuration::from_hours(i64::from(self.valid_days) * 24),
+                max_uses: self.max_uses,
+            },
+        }
+    }
+
     /// The invitation on screen, if any.
     pub fn invitation(&self) -> Option<&Invitation> {
         self.invitation.as_ref()
@@ -97,6 +110,8 @@ impl InviteDialog {
         let mut out = None;
         egui::Window::new(title)
             .id(egui::Id::new("invite"))
+            .pivot(egui::Align2::CENTER_CENTER)
+            .default_pos(ctx.content_rect().center())
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
@@ -125,7 +140,7 @@ impl InviteDialog {
             TicketKind::Member => widgets::hint(
                 ui,
                 format!(
-                    "Make a ticket that lets someone join `{}` as a new member. Send it to \
+                    "Make a ticket that lets someone join {} as a new member. Send it to \
                      them however you like; they paste it into Quire or scan its QR code.",
                     snapshot.name
                 ),
@@ -180,15 +195,7 @@ impl InviteDialog {
             };
             let button = egui::Button::new(RichText::new(face).strong());
             if ui.add_enabled(online && !self.waiting, button).clicked() {
-                self.waiting = true;
-                out = Some(Command::Invite {
-                    group: snapshot.id,
-                    options: InviteOptions {
-                        kind: self.kind,
-                        valid_for: SignedDuration::from_hours(i64::from(self.valid_days) * 24),
-                        max_uses: self.max_uses,
-                    },
-                });
+                out = Some(self.make(snapshot.id));
             }
             if self.waiting {
                 ui.spinner();
@@ -207,7 +214,7 @@ impl InviteDialog {
             .get_or_insert_with(|| QrCode::new(ui.ctx(), &invitation.ticket));
         let who = match invitation.kind {
             TicketKind::Member => format!(
-                "Send this ticket to the person you invite to `{}`. They open Quire, choose \
+                "Send this ticket to the person you invite to {}. They open Quire, choose \
                  Join a group, and paste it or scan the code.",
                 snapshot.name
             ),

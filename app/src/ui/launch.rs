@@ -20,15 +20,26 @@ pub fn open(
         title: "Quire".into(),
         view: None,
         sync: true,
+        invite: false,
         relay,
         mdns,
+        bind: None,
     })
 }
 
 /// Creates a demo group (in a new folder under the temp dir unless `data_dir` is given; a
 /// data dir that already holds groups is used as it is) and opens the client on it.
+///
+/// The view `invite` opens the queue with the invite dialog on a fresh ticket; only then does
+/// the demo run a sync node (on loopback only: no relay, no mDNS), since a ticket carries the
+/// node's address.
 pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> anyhow::Result<()> {
-    let view = view.map(parse_view).transpose()?;
+    let invite = view.is_some_and(|v| v.trim().eq_ignore_ascii_case("invite"));
+    let view = match view {
+        _ if invite => Some(View::Queue),
+        Some(name) => Some(parse_view(name)?),
+        None => None,
+    };
     let root = match data_dir {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!(
@@ -50,9 +61,11 @@ pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> a
         title: "Quire — demo".into(),
         view,
         // The demo's members live only in the demo: nothing to sync with.
-        sync: false,
+        sync: invite,
+        invite,
         relay: quire_sync::RelayChoice::Off,
         mdns: false,
+        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
     })
 }
 
@@ -71,7 +84,7 @@ pub fn parse_view(name: &str) -> anyhow::Result<View> {
         "member" => View::Member(super::SOMEONE.into()),
         other => anyhow::bail!(
             "no view `{other}`; views are queue, next, roster, submit, ledger, activity, rules, \
-             profile, submission, member"
+             profile, submission, member (and, in the demo, invite)"
         ),
     })
 }

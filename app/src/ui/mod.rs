@@ -73,6 +73,8 @@ pub struct QuireApp {
     sync: SyncStatus,
     show_peers: bool,
     invite: invite::InviteDialog,
+    /// Open the invite dialog with a fresh member ticket once sync runs (screenshots).
+    invite_when_online: bool,
     /// The focus last told to the backend.
     focus_sent: Option<(GroupId, Option<SubmissionId>, Option<MemberId>)>,
     /// Whether the backend has listed the groups yet.
@@ -123,6 +125,7 @@ impl QuireApp {
             sync: SyncStatus::not_running(),
             show_peers: false,
             invite: Default::default(),
+            invite_when_online: false,
             focus_sent: None,
             loaded: false,
             lists: Default::default(),
@@ -176,6 +179,12 @@ impl QuireApp {
     /// The invite the invite dialog shows, if any.
     pub fn invitation(&self) -> Option<&Invitation> {
         self.invite.invitation()
+    }
+
+    /// Opens the invite dialog on a fresh member ticket as soon as sync runs, as if the user
+    /// had asked for one: for the screenshot of the dialog.
+    pub fn invite_when_online(&mut self) {
+        self.invite_when_online = true;
     }
 
     /// Whether the backend has reported the groups of the data dir.
@@ -388,6 +397,12 @@ impl QuireApp {
         });
         if self.show_peers {
             self.peers_window(ctx, &snapshot);
+        }
+        if self.invite_when_online && self.sync.is_online() {
+            self.invite_when_online = false;
+            self.invite.open(snapshot.id, TicketKind::Member);
+            let command = self.invite.make(snapshot.id);
+            self.send(command);
         }
         if let Some(command) = self.invite.ui(ctx, &snapshot, &self.sync) {
             self.send(command);
@@ -681,14 +696,14 @@ impl QuireApp {
                     widgets::hint(
                         ui,
                         format!(
-                            "No other member devices in `{}` yet. Invite someone, or link \
+                            "No other member devices in {} yet. Invite someone, or link \
                              another device of yours; other Quire windows on this device see \
                              every change at once.",
                             snapshot.name
                         ),
                     );
                 } else {
-                    widgets::hint(ui, format!("Member devices of `{}`:", snapshot.name));
+                    widgets::hint(ui, format!("Member devices of {}:", snapshot.name));
                     egui::Grid::new("peers")
                         .striped(true)
                         .num_columns(5)
@@ -764,10 +779,14 @@ pub struct Launch {
     pub view: Option<View>,
     /// Run peer-to-peer sync.
     pub sync: bool,
+    /// Open the invite dialog on a fresh ticket once sync runs.
+    pub invite: bool,
     /// Relays for sync.
     pub relay: quire_sync::RelayChoice,
     /// mDNS for sync.
     pub mdns: bool,
+    /// Where the sync node listens; `None`: every interface.
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 /// Opens the desktop client and runs it until the window closes.
@@ -807,13 +826,15 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 data_dir: data_dir.clone(),
                 relay: launch.relay.clone(),
                 mdns: launch.mdns,
-                bind: None,
+                bind: launch.bind,
                 storage: Default::default(),
             };
             let sync = launch.sync.then_some(sync);
-            Ok(Box::new(QuireApp::with_sync(
-                data_dir, sync, state, repaint,
-            )))
+            let mut app = QuireApp::with_sync(data_dir, sync, state, repaint);
+            if launch.invite {
+                app.invite_when_online();
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|err| anyhow::anyhow!("cannot open the window: {err}"))
