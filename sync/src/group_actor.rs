@@ -140,7 +140,11 @@ pub(crate) struct GroupActorHandle {
 }
 
 /// Starts the actor for `group` (and its watcher thread), registered in `shared`.
-pub(crate) fn spawn(mut group: Group, shared: Arc<Shared>) -> std::io::Result<GroupActorHandle> {
+pub(crate) fn spawn(
+    mut group: Group,
+    shared: Arc<Shared>,
+    reopen: Reopen,
+) -> std::io::Result<GroupActorHandle> {
     let (tx, inbox) = mpsc::channel(INBOX);
     let id = group.id();
     let refresh_pending = Arc::new(AtomicBool::new(false));
@@ -179,6 +183,7 @@ pub(crate) fn spawn(mut group: Group, shared: Arc<Shared>) -> std::io::Result<Gr
         records: BTreeMap::new(),
         devices: BTreeMap::new(),
         refresh_pending,
+        reopen,
     };
     actor.read_devices();
     let thread = std::thread::Builder::new()
@@ -198,7 +203,12 @@ struct GroupActor {
     /// Current member devices and their members.
     devices: BTreeMap<DeviceId, MemberId>,
     refresh_pending: Arc<AtomicBool>,
+    reopen: Reopen,
 }
+
+/// Opens the group again from disk, for when automerge panicked halfway through applying a
+/// peer's message and the document in memory can no longer be trusted.
+pub(crate) type Reopen = Box<dyn Fn() -> Result<Group, quire_store::Error> + Send>;
 
 impl GroupActor {
     fn run(mut self) {
@@ -323,9 +333,22 @@ impl GroupActor {
         let peer = attached.session.peer();
         let before = self.group.doc().get_heads();
         let limits = self.shared.limits;
-        let result = attached
-            .session
-            .incoming(self.group.storage_mut().doc_mut(), bytes, &limits);
+        let doc = self.group.storage_mut().doc_mut();
+        // Our checks refuse every message automerge is known to choke on, but automerge
+        // panics on some crafted changes we cannot foresee; a member's device must not be
+        // able to take the group down with one.
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            attached.session.incoming(doc, bytes, &limits)
+        }));
+        let result = match applied {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!(group = %self.id.short(), peer = %peer.short(), "automerge panicked on a peer's message; disconnecting it and reloading the group from disk");
+                self.close(session, close::PROTOCOL, "sync message broke automerge");
+                self.reload();
+                return;
+            }
+        };
         if let Err(e) = result {
             tracing::warn!(group = %self.id.short(), peer = %peer.short(), error = %e, "disconnecting a peer that broke the protocol");
             self.close(session, close::PROTOCOL, &e.to_string());
@@ -423,6 +446,27 @@ impl GroupActor {
             heads: self.group.doc().get_heads(),
             from_peer,
         });
+    }
+
+    /// Replaces the document in memory with what is on disk (everything before the failed
+    /// message was made durable before it arrived).
+    fn reload(&mut self) {
+        match (self.reopen)() {
+            Ok(group) => {
+                self.group = group;
+                self.changed(false);
+            }
+            Err(e) => {
+                tracing::error!(group = %self.id.short(), error = %e, "cannot reload the group; stopping its sync");
+                for (_, attached) in self.sessions.drain() {
+                    let _ = attached.outbound.try_send(Outbound::Close {
+                        code: close::SHUTDOWN,
+                        reason: "group unavailable".into(),
+                    });
+                }
+                self.inbox.close();
+            }
+        }
     }
 
     fn persist(&mut self) {

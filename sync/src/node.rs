@@ -317,11 +317,18 @@ impl NodeHandle {
         for warning in group.warnings() {
             tracing::warn!(group = %id.short(), "{warning}");
         }
-        let actor = group_actor::spawn(group, shared.clone()).map_err(|source| SyncError::Io {
-            what: "cannot start a thread for group",
-            path: id.to_string(),
-            source,
-        })?;
+        let (data, me, options) = (
+            self.inner.data.clone(),
+            shared.me,
+            self.inner.config.storage,
+        );
+        let reopen = Box::new(move || Group::open(&data, id, me, options));
+        let actor =
+            group_actor::spawn(group, shared.clone(), reopen).map_err(|source| SyncError::Io {
+                what: "cannot start a thread for group",
+                path: id.to_string(),
+                source,
+            })?;
         shared
             .groups
             .lock()
