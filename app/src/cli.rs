@@ -184,7 +184,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_window: bool,
     /// Open on this view: queue, next, roster, submit, ledger, activity, rules, profile,
-    /// submission (the piece you claimed) or member.
+    /// submission (the piece you claimed), member or invite.
     #[arg(long)]
     pub view: Option<String>,
 }
