@@ -7,6 +7,8 @@ use std::str::FromStr;
 use iroh::RelayUrl;
 use quire_store::storage::StorageOptions;
 
+use crate::fanout::Fanout;
+
 /// Which relays the node uses to reach peers behind NATs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayChoice {
@@ -46,6 +48,8 @@ pub struct NodeConfig {
     pub bind: Option<SocketAddr>,
     /// How the groups are stored.
     pub storage: StorageOptions,
+    /// Whom each group keeps sync sessions with.
+    pub fanout: Fanout,
 }
 
 impl NodeConfig {
@@ -58,6 +62,7 @@ impl NodeConfig {
             mdns: false,
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             storage: StorageOptions::default(),
+            fanout: Fanout::default(),
         }
     }
 }

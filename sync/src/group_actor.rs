@@ -16,14 +16,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use automerge::ChangeHash;
+use automerge::{ChangeHash, ReadDoc};
 use jiff::Timestamp;
 use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::fanout::PeerView;
 use crate::session::{Distance, PeerSession};
-use crate::shared::{GroupPeers, Shared, SyncEvent};
+use crate::shared::{Shared, SyncEvent};
 use crate::status::{GroupStatus, PeerStatus};
 use crate::wire::close;
 
@@ -83,6 +84,17 @@ pub(crate) enum GroupMsg {
     },
     /// Report the group's sync state.
     Status { reply: oneshot::Sender<GroupStatus> },
+    /// Whether the document has all of these changes.
+    HasHeads {
+        heads: Vec<ChangeHash>,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Close the sessions we dialed to these devices, if open longer than `older_than`: the
+    /// fan-out no longer wants them.
+    Prune {
+        peers: Vec<DeviceId>,
+        older_than: Duration,
+    },
     /// Close every session and stop.
     Shutdown,
 }
@@ -97,6 +109,8 @@ impl std::fmt::Debug for GroupMsg {
             GroupMsg::Edit(_) => "Edit",
             GroupMsg::Redeem { .. } => "Redeem",
             GroupMsg::Status { .. } => "Status",
+            GroupMsg::HasHeads { .. } => "HasHeads",
+            GroupMsg::Prune { .. } => "Prune",
             GroupMsg::Shutdown => "Shutdown",
         };
         f.write_str(name)
@@ -249,6 +263,12 @@ impl GroupActor {
                 GroupMsg::Status { reply } => {
                     let _ = reply.send(self.status());
                 }
+                GroupMsg::HasHeads { heads, reply } => {
+                    let doc = self.group.doc();
+                    let has = heads.iter().all(|h| doc.get_change_by_hash(h).is_some());
+                    let _ = reply.send(has);
+                }
+                GroupMsg::Prune { peers, older_than } => self.prune(&peers, older_than),
                 GroupMsg::Shutdown => break,
             }
         }
@@ -531,12 +551,28 @@ impl GroupActor {
         }
     }
 
+    fn prune(&mut self, peers: &[DeviceId], older_than: Duration) {
+        let unwanted: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, a)| {
+                a.how == SessionKind::Dialed
+                    && peers.contains(&a.session.peer())
+                    && a.since.elapsed() > older_than
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for session in unwanted {
+            self.close(session, close::DONE, "no longer needed by the fan-out");
+        }
+    }
+
     fn connected_changed(&mut self) {
         let connected = self.sessions.values().map(|a| a.session.peer()).collect();
         self.shared.with_peers(|peers| {
             peers
                 .entry(self.id)
-                .or_insert_with(GroupPeers::default)
+                .or_insert_with(PeerView::default)
                 .connected = connected;
         });
     }

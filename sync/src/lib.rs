@@ -20,15 +20,23 @@
 //! * One actor per group, on its own thread, owns the group's document and sessions; a
 //!   dialer with backoff keeps trying member devices at the addresses this device last saw
 //!   them ([`peer_book`]), found by iroh's address lookup, or on the LAN by mDNS.
+//! * Fan-out ([`fanout`]): a small group is a full mesh. In a larger one each device keeps
+//!   sessions only with its neighbors in the group's iroh-gossip swarm (only member devices
+//!   are let into it), and edits flood the swarm session by session. Gossip itself carries
+//!   nothing but small "new heads" [`announce`]ments, on which a device that has not received
+//!   the heads a moment later pulls them by pairwise sync from the device that announced them.
 #![warn(missing_docs)]
 
+pub mod announce;
 mod atomic_file;
 pub mod backoff;
 pub mod config;
 mod error;
+pub mod fanout;
 pub mod frame;
 #[cfg(test)]
 mod fuzz_regressions;
+mod gossip;
 mod group_actor;
 mod invite;
 pub mod join;
@@ -45,6 +53,7 @@ pub mod wire;
 
 pub use config::{NodeConfig, RelayChoice};
 pub use error::SyncError;
+pub use fanout::Fanout;
 pub use invite::{InviteOptions, create_ticket};
 pub use join::Joined;
 pub use node::{Node, NodeHandle, bind_endpoint, node_running};

@@ -4,7 +4,8 @@
 //! ```text
 //!                 ┌── Router ── quire/sync/1 ─┐
 //!   peers ◀──────▶│           ── quire/join/1 ─┼──▶ group actors (one thread each) ──▶ disk
-//!                 └── dialer (backoff) ───────┘          │
+//!                 │           ── iroh-gossip ──┼──▶ swarm per group: neighbors, announcements
+//!                 └── dialer (backoff, fan-out)┘          │
 //!   NodeHandle (UI, CLI) ── edit / invite / join / status ┘── SyncEvent ──▶ subscribers
 //!   scanner: picks up groups other processes create or join in the data dir
 //!   status writer: keeps `node-status.json` current for `quire status` in other processes
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use iroh::endpoint::presets;
 use iroh::protocol::Router;
 use iroh::{Endpoint, EndpointAddr, RelayMode, SecretKey};
+use iroh_gossip::Gossip;
 use jiff::Timestamp;
 use quire_store::storage::DataDir;
 use quire_store::{DeviceId, Group, GroupId};
@@ -30,6 +32,7 @@ use crate::backoff::Backoff;
 use crate::config::{NodeConfig, RelayChoice};
 use crate::error::SyncError;
 use crate::frame::write_frame;
+use crate::gossip::{self, GossipGate};
 use crate::group_actor::{self, GroupActorHandle, GroupMsg, SessionKind};
 use crate::invite::{InviteOptions, create_ticket};
 use crate::join::{self, Joined};
@@ -72,6 +75,8 @@ struct Inner {
     config: NodeConfig,
     shared: Arc<Shared>,
     actors: Mutex<Vec<GroupActorHandle>>,
+    gossip: Gossip,
+    runtime: tokio::runtime::Handle,
     cancel: CancellationToken,
     _lock: File,
 }
@@ -87,12 +92,18 @@ impl Node {
         let endpoint = bind_reusing_port(&config, secret, data.root()).await?;
         let me = device_of(endpoint.id());
         let shared = Shared::new(me, PeerBook::load(data.root()));
+        if let Ok(lookup) = endpoint.address_lookup() {
+            lookup.add(shared.lookup.clone());
+        }
+        let gossip = Gossip::builder().spawn(endpoint.clone());
         let inner = Arc::new(Inner {
             endpoint: endpoint.clone(),
             data,
             config,
             shared: shared.clone(),
             actors: Mutex::new(Vec::new()),
+            gossip: gossip.clone(),
+            runtime: tokio::runtime::Handle::current(),
             cancel: CancellationToken::new(),
             _lock: lock,
         });
@@ -113,10 +124,11 @@ impl Node {
             .accept(
                 wire::JOIN_ALPN,
                 JoinProtocol {
-                    shared,
+                    shared: shared.clone(),
                     endpoint: endpoint.clone(),
                 },
             )
+            .accept(iroh_gossip::ALPN, GossipGate { gossip, shared })
             .spawn();
         // Written once before returning, so `quire invite` right after finds our addresses.
         let status = handle.status().await;
@@ -339,6 +351,13 @@ impl NodeHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(actor);
+        self.inner.runtime.spawn(gossip::run_group(
+            self.inner.gossip.clone(),
+            shared.clone(),
+            id,
+            self.inner.config.fanout,
+            self.inner.cancel.child_token(),
+        ));
         shared.emit(SyncEvent::GroupAdded { group: id });
         shared.wake_dialer.notify_one();
         Ok(())
@@ -346,6 +365,17 @@ impl NodeHandle {
 
     fn remember(&self, addr: &EndpointAddr) {
         self.inner.shared.remember(addr);
+    }
+
+    /// Whether this node has a way to find `device`: an address in the peer book, or a relay
+    /// or mDNS to look it up by.
+    fn reachable(&self, device: DeviceId) -> bool {
+        let config = &self.inner.config;
+        if config.mdns || config.relay != RelayChoice::Off {
+            return true;
+        }
+        self.addr_of(device)
+            .is_some_and(|addr| addr.ip_addrs().next().is_some())
     }
 
     fn addr_of(&self, device: DeviceId) -> Option<EndpointAddr> {
@@ -451,7 +481,11 @@ async fn bind(
     };
     builder = builder
         .secret_key(secret)
-        .alpns(vec![SYNC_ALPN.to_vec(), wire::JOIN_ALPN.to_vec()])
+        .alpns(vec![
+            SYNC_ALPN.to_vec(),
+            wire::JOIN_ALPN.to_vec(),
+            iroh_gossip::ALPN.to_vec(),
+        ])
         .transport_config(transport_config());
     let bad = |addr: std::net::SocketAddr, e: &dyn std::fmt::Display| {
         SyncError::Bind(format!("`{addr}`: {e}"))
@@ -486,9 +520,16 @@ async fn bind(
         .map_err(|e| SyncError::Bind(e.to_string()))
 }
 
-/// Dials every current member device of every group that is not connected, with backoff.
+/// A dialed session the fan-out no longer wants is closed once it is this old (so a pull has
+/// time to finish, and a session is not dropped in the instant it was made).
+const PRUNE_AFTER: Duration = Duration::from_secs(5);
+
+/// Keeps every group connected as its fan-out wants: dials wanted member devices that are not
+/// connected, with backoff, and has the group actors close dialed sessions no longer wanted.
 async fn dialer(node: NodeHandle) {
     let inner = node.inner.clone();
+    let fanout = inner.config.fanout;
+    let me = inner.shared.me;
     let mut backoff: Backoff<(GroupId, DeviceId)> = Backoff::default();
     let mut dialing: HashSet<(GroupId, DeviceId)> = HashSet::new();
     let (done_tx, mut done_rx) = mpsc::channel::<((GroupId, DeviceId), bool)>(64);
@@ -502,36 +543,51 @@ async fn dialer(node: NodeHandle) {
                 if connected { backoff.succeeded(&key) } else { backoff.failed(key, Instant::now()) }
             }
         }
-        let wanted: Vec<(GroupId, DeviceId)> = inner.shared.with_peers(|peers| {
+        let now = Instant::now();
+        let reachable = |d: DeviceId| node.reachable(d);
+        let plan: Vec<(GroupId, Vec<DeviceId>, Vec<DeviceId>)> = inner.shared.with_peers(|peers| {
             peers
-                .iter()
-                .flat_map(|(g, p)| {
-                    p.devices
-                        .iter()
-                        .filter(|d| !p.connected.contains(d))
-                        .map(move |d| (*g, *d))
+                .iter_mut()
+                .map(|(g, view)| {
+                    view.pulls.retain(|_, until| *until > now);
+                    let wanted = fanout.wanted(me, view, now, reachable);
+                    let dial = wanted.difference(&view.connected).copied().collect();
+                    let prune = view.connected.difference(&wanted).copied().collect();
+                    (*g, dial, prune)
                 })
                 .collect()
         });
-        let now = Instant::now();
-        for key in wanted {
-            if dialing.contains(&key) || !backoff.ready(&key, now) {
-                continue;
-            }
-            let (Some(addr), Some(actor)) = (node.addr_of(key.1), inner.shared.group(key.0)) else {
+        for (group, dial_to, prune) in plan {
+            let Some(actor) = inner.shared.group(group) else {
                 continue;
             };
-            dialing.insert(key);
-            let node = node.clone();
-            let done = done_tx.clone();
-            let cancel = inner.cancel.clone();
-            tokio::spawn(async move {
-                let connected = tokio::select! {
-                    _ = cancel.cancelled() => false,
-                    c = dial(&node, addr, key.0, actor) => c,
+            if !prune.is_empty() {
+                let _ = actor.try_send(GroupMsg::Prune {
+                    peers: prune,
+                    older_than: PRUNE_AFTER,
+                });
+            }
+            for device in dial_to {
+                let key = (group, device);
+                if dialing.contains(&key) || !backoff.ready(&key, now) {
+                    continue;
+                }
+                let Some(addr) = node.addr_of(device) else {
+                    continue;
                 };
-                let _ = done.send((key, connected)).await;
-            });
+                dialing.insert(key);
+                let node = node.clone();
+                let done = done_tx.clone();
+                let cancel = inner.cancel.clone();
+                let actor = actor.clone();
+                tokio::spawn(async move {
+                    let connected = tokio::select! {
+                        _ = cancel.cancelled() => false,
+                        c = dial(&node, addr, group, actor) => c,
+                    };
+                    let _ = done.send((key, connected)).await;
+                });
+            }
         }
     }
 }

@@ -66,6 +66,15 @@ impl PeerBook {
         addr
     }
 
+    /// Every peer in the book, with its addresses.
+    pub fn addrs(&self) -> Vec<EndpointAddr> {
+        self.peers
+            .keys()
+            .filter_map(|id| id.parse::<EndpointId>().ok())
+            .map(|id| self.addr_of(id))
+            .collect()
+    }
+
     /// Remembers `addr` (its addresses first, then the ones we knew). True if anything changed.
     pub fn remember(&mut self, addr: &EndpointAddr, now: Timestamp) -> bool {
         let entry = self.peers.entry(addr.id.to_string()).or_default();

@@ -1,14 +1,16 @@
 //! State shared between the node's tasks and its group actors: the event channel, which
 //! peers each group wants connected, and the registry of running group actors.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use automerge::ChangeHash;
 use iroh::EndpointId;
+use iroh::address_lookup::memory::MemoryLookup;
 use quire_store::{DeviceId, GroupId};
 use tokio::sync::{Notify, broadcast, mpsc};
 
+use crate::fanout::PeerView;
 use crate::group_actor::GroupMsg;
 use crate::peer_book::PeerBook;
 use crate::sync_check::Limits;
@@ -55,25 +57,18 @@ pub enum SyncEvent {
     },
 }
 
-/// One group's peers, as the dialer needs them.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct GroupPeers {
-    /// Current member devices, this one excluded.
-    pub devices: BTreeSet<DeviceId>,
-    /// Those connected now.
-    pub connected: BTreeSet<DeviceId>,
-}
-
 /// Node-wide state every group actor and task holds a reference to.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub me: DeviceId,
     pub events: broadcast::Sender<SyncEvent>,
-    pub peers: Mutex<BTreeMap<GroupId, GroupPeers>>,
+    pub peers: Mutex<BTreeMap<GroupId, PeerView>>,
     pub wake_dialer: Notify,
     pub limits: Limits,
     pub groups: Mutex<HashMap<GroupId, mpsc::Sender<GroupMsg>>>,
     pub book: Mutex<PeerBook>,
+    /// The peer book as an address lookup of the endpoint, so gossip can reach members by id.
+    pub lookup: MemoryLookup,
     pub traffic: Traffic,
 }
 
@@ -103,6 +98,7 @@ impl Shared {
             wake_dialer: Notify::new(),
             limits: Limits::default(),
             groups: Mutex::new(HashMap::new()),
+            lookup: lookup_of(&book),
             book: Mutex::new(book),
             traffic: Traffic::default(),
         })
@@ -125,6 +121,7 @@ impl Shared {
     pub fn remember(&self, addr: &iroh::EndpointAddr) {
         let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
         book.keep(addr, jiff::Timestamp::now());
+        self.lookup.add_endpoint_info(book.addr_of(addr.id));
     }
 
     /// Remembers the addresses iroh saw a connected peer at.
@@ -138,9 +135,23 @@ impl Shared {
         }
     }
 
-    pub fn with_peers<R>(&self, f: impl FnOnce(&mut BTreeMap<GroupId, GroupPeers>) -> R) -> R {
+    /// Whether `device` is a current member device of any group here.
+    pub fn is_member_device(&self, device: DeviceId) -> bool {
+        self.with_peers(|peers| peers.values().any(|v| v.devices.contains(&device)))
+    }
+
+    pub fn with_peers<R>(&self, f: impl FnOnce(&mut BTreeMap<GroupId, PeerView>) -> R) -> R {
         f(&mut self.peers.lock().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// Every address in `book`, as an address lookup.
+fn lookup_of(book: &PeerBook) -> MemoryLookup {
+    let lookup = MemoryLookup::new();
+    for addr in book.addrs() {
+        lookup.add_endpoint_info(addr);
+    }
+    lookup
 }
 
 /// The device an iroh endpoint id stands for: the same 32 bytes.

@@ -2,6 +2,9 @@
 //! making data dirs and groups, and summarising timings.
 #![warn(missing_docs)]
 
+pub mod report;
+pub mod workload;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -32,6 +32,7 @@ impl Net {
             mdns: self.mdns,
             bind: None,
             storage: Default::default(),
+            fanout: Default::default(),
         }
     }
 }

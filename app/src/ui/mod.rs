@@ -828,6 +828,7 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 mdns: launch.mdns,
                 bind: launch.bind,
                 storage: Default::default(),
+                fanout: Default::default(),
             };
             let sync = launch.sync.then_some(sync);
             let mut app = QuireApp::with_sync(data_dir, sync, state, repaint);

@@ -15,3 +15,6 @@ mod offline;
 
 /// Peers that send oversized frames, garbage, malicious sync messages, or stall and flood.
 mod hostile;
+
+/// Larger groups: gossip neighbors instead of a full mesh, announcements and pulls.
+mod fanout;

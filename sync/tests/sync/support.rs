@@ -67,9 +67,16 @@ impl Peer {
 
     /// Starts this device's node.
     pub async fn online(&mut self) -> NodeHandle {
-        let node = Node::spawn(NodeConfig::loopback(self.path()))
-            .await
-            .unwrap();
+        self.online_with(quire_sync::Fanout::default()).await
+    }
+
+    /// Starts this device's node with `fanout` instead of the default.
+    pub async fn online_with(&mut self, fanout: quire_sync::Fanout) -> NodeHandle {
+        let config = NodeConfig {
+            fanout,
+            ..NodeConfig::loopback(self.path())
+        };
+        let node = Node::spawn(config).await.unwrap();
         let handle = node.handle();
         self.node = Some(node);
         handle
