@@ -6,9 +6,11 @@ use quire_store::exchange::suggest::{Exchanges, suggestions_with};
 use quire_store::{doc, views};
 use quire_tests::workload::{PER_SUBMISSION, big_group, to_document};
 
-use super::{row, time};
+use quire_tests::report::Report;
 
-pub fn figures(quick: bool) -> anyhow::Result<()> {
+use super::time;
+
+pub fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let (members, critiques) = if quick {
         (100, 10_000)
     } else {
@@ -18,7 +20,6 @@ pub fn figures(quick: bool) -> anyhow::Result<()> {
     let now = Timestamp::from_second(1_800_000_000)?;
     let group = big_group(members, submissions, now);
     let workload = format!("{members} members, {submissions} submissions, {critiques} critiques");
-    println!("exchange: {workload}");
     let me = *group.members.keys().next().expect("members");
     let runs = if quick { 5 } else { 15 };
     let derive = time(runs, |_| {
@@ -52,27 +53,46 @@ pub fn figures(quick: bool) -> anyhow::Result<()> {
         Ok(())
     })?;
 
-    println!("| figure | workload | median ms | p99 ms | target |");
-    println!("| --- | --- | --- | --- | --- |");
-    row(
-        "derive ledgers + queue + suggestions",
-        &workload,
-        &derive,
-        "≤ 200 ms",
-    );
-    row("  of which: every ledger", &workload, &ledger_only, "");
-    row("  of which: queue order", &workload, &queue_only, "");
-    row(
-        "  of which: one member's suggestions",
-        &workload,
-        &next_only,
-        "",
-    );
-    row("read that group from its document", &workload, &read, "");
-    println!(
-        "(writing the document for the read figure took {:.1} s, {} bytes saved)",
-        built.as_secs_f64(),
-        document.save().len()
-    );
+    report
+        .section(
+            "Exchange",
+            "The derived views of a large group, computed from the model in memory: every \
+             member's ledger, the queue order and one member's suggestions; and reading that \
+             group from its automerge document into the model.",
+        )
+        .timing(
+            "derive ledgers + queue + suggestions",
+            &workload,
+            &derive,
+            "≤ 200 ms",
+            Some(derive.median_ms <= 200.0),
+        )
+        .timing(
+            "  of which: every ledger",
+            &workload,
+            &ledger_only,
+            "",
+            None,
+        )
+        .timing("  of which: queue order", &workload, &queue_only, "", None)
+        .timing(
+            "  of which: one member's suggestions",
+            &workload,
+            &next_only,
+            "",
+            None,
+        )
+        .timing(
+            "read that group from its document",
+            &workload,
+            &read,
+            "",
+            None,
+        )
+        .note(&format!(
+            "Writing the document for the read figure took {:.1} s; it saves to {} bytes.",
+            built.as_secs_f64(),
+            document.save().len()
+        ));
     Ok(())
 }

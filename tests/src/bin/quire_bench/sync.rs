@@ -21,10 +21,9 @@ use quire_sync::session::PeerSession;
 use quire_sync::sync_check::Limits;
 use quire_sync::{InviteOptions, Node, NodeConfig, NodeHandle, SyncEvent};
 use quire_tests::Summary;
+use quire_tests::report::{Report, ms};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
-
-use super::row;
 
 /// Untimed edits before the live figure, so connections and caches are warm.
 const WARM_UP: usize = 10;
@@ -40,16 +39,16 @@ const FSYNCS: usize = 50;
 /// Runs of the in-memory catch-up (it is one shot on the nodes, cheap in memory).
 const FLOOR_RUNS: usize = 5;
 
-/// Prints the live-edit and catch-up figures.
-pub fn figures(quick: bool) -> anyhow::Result<()> {
+/// Adds the live-edit and catch-up figures to `report`.
+pub fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(run(quick))
+    runtime.block_on(run(quick, report))
 }
 
-async fn run(quick: bool) -> anyhow::Result<()> {
+async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let edits = if quick { 30 } else { 200 };
     let offline_edits = if quick { 500 } else { 5_000 };
     let mut a = Device::new("Ada")?;
@@ -67,93 +66,101 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         "2 nodes, {edits} bio edits {} ms apart",
         EDIT_GAP.as_millis()
     );
-    println!("sync: two nodes on loopback, relays and lookup off");
-    println!("| figure | workload | median ms | p99 ms | target |");
-    println!("| --- | --- | --- | --- | --- |");
-    row(
-        "live edit on A visible in B's document",
-        &workload,
-        &live.visible,
-        "p99 ≤ 20 ms",
-    );
-    row(
-        "  of which: A's edit durable (op + fsync)",
-        &workload,
-        &live.durable,
-        "",
-    );
-    row(
-        "  fsync of a small append, same disk",
-        &format!("{FSYNCS} appends"),
-        &fsync,
-        "",
-    );
-    row(
-        "  same exchange in memory (floor)",
-        &format!("2 documents, {edits} bio edits"),
-        &floor,
-        "",
-    );
+    let visible = live.visible;
+    let p99_ratio = visible.p99_ms / floor.p99_ms;
+    let median_ratio = visible.median_ms / floor.median_ms;
     let backlog = format!("{offline_edits} + {offline_edits} offline edits");
-    row(
-        "catch-up until both have the same heads",
-        &backlog,
-        &Summary::of(&[caught.time]),
-        "≤ 1 s",
+    let secs = caught.time.as_secs_f64();
+    let bytes_ratio = caught.sent as f64 / caught.missing as f64;
+    let section = report.section(
+        "Sync between two peers",
+        "Two nodes on loopback, relays and address lookup off. A live edit runs from the edit \
+         on A until B's node reports a document holding it (after B's fsync); the catch-up \
+         from starting B's node until both report the same heads.",
     );
-    row(
-        "  of which: B's node starting",
-        &backlog,
-        &Summary::of(&[caught.start]),
-        "",
-    );
-    row(
-        "  same catch-up in memory (floor)",
-        &format!("{backlog}, {FLOOR_RUNS} runs"),
-        &caught.floor_time,
-        "",
-    );
-    println!();
-    let live = live.visible;
-    let p99_ratio = live.p99_ms / floor.p99_ms;
-    println!(
-        "live edit p99 {:.3} ms (target ≤ 20 ms: {}); over in memory: median {:.1}×, p99 {:.1}× (target ≤ 3×: {})",
-        live.p99_ms,
-        met(live.p99_ms <= 20.0),
-        live.median_ms / floor.median_ms,
-        p99_ratio,
-        met(p99_ratio <= 3.0),
-    );
-    if p99_ratio > 3.0 {
-        println!(
-            "  (the loopback path holds two fsyncs, A's before it sends and B's before it reports, and a trip through the kernel's UDP stack; the in-memory floor holds none of them)"
+    section
+        .floor(
+            "live edit, the same exchange in memory",
+            &format!("2 documents, {edits} bio edits"),
+            &floor,
+        )
+        .timing(
+            "live edit on A visible in B's document",
+            &workload,
+            &visible,
+            "p99 ≤ 20 ms",
+            Some(visible.p99_ms <= 20.0),
+        )
+        .value(
+            "live edit over its floor",
+            &workload,
+            &format!("median {median_ratio:.1}×, p99 {p99_ratio:.1}×"),
+            "≤ 3×",
+            Some(median_ratio <= 3.0 && p99_ratio <= 3.0),
+        )
+        .timing(
+            "  of which: A's edit durable (op + fsync)",
+            &workload,
+            &live.durable,
+            "",
+            None,
+        )
+        .timing(
+            "  fsync of a small append, same disk",
+            &format!("{FSYNCS} appends"),
+            &fsync,
+            "",
+            None,
+        )
+        .floor(
+            "catch-up, the same in memory",
+            &format!("{backlog}, {FLOOR_RUNS} runs"),
+            &caught.floor_time,
+        )
+        .value(
+            "catch-up until both have the same heads",
+            &backlog,
+            &ms(secs * 1000.0),
+            "≤ 1 s",
+            Some(secs <= 1.0),
+        )
+        .value(
+            "  of which: B's node starting",
+            &backlog,
+            &ms(caught.start.as_secs_f64() * 1000.0),
+            "",
+            None,
+        )
+        .value(
+            "catch-up bytes over the missing changes",
+            &backlog,
+            &format!(
+                "{bytes_ratio:.3} ({} sent, {} of them by convergence, for {} bytes in {} \
+                 changes; in memory {:.3})",
+                caught.sent,
+                caught.sent_at_convergence,
+                caught.missing,
+                caught.missing_changes,
+                caught.floor_bytes as f64 / caught.missing as f64
+            ),
+            "≤ 1.3",
+            Some(bytes_ratio <= 1.3),
+        );
+    if median_ratio > 3.0 || p99_ratio > 3.0 {
+        section.note(
+            "The loopback path holds two fsyncs, A's before it sends and B's before it \
+             reports, and a trip through the kernel's UDP stack; the in-memory floor holds \
+             none of them. The fsync row above is the price of one.",
         );
     }
-    let secs = caught.time.as_secs_f64();
-    println!(
-        "catch-up {secs:.3} s (target ≤ 1 s: {}); in memory {:.3} s median, {:.1}×; A had B's changes after {:.3} s, B had A's after {:.3} s",
-        met(secs <= 1.0),
-        caught.floor_time.median_ms / 1000.0,
-        caught.time.as_secs_f64() * 1000.0 / caught.floor_time.median_ms,
+    section.note(&format!(
+        "Catch-up: A had B's changes after {:.3} s, B had A's after {:.3} s; the offline edits \
+         took {:.1} s on A and {:.1} s on B, each durable.",
         caught.a_done.as_secs_f64(),
         caught.b_done.as_secs_f64(),
-    );
-    let bytes_ratio = caught.sent as f64 / caught.missing as f64;
-    println!(
-        "catch-up bytes sent by both nodes: {} ({} at the moment of convergence); missing changes: {} bytes ({} changes); ratio {bytes_ratio:.3} (target ≤ 1.3: {}); in memory {} bytes, ratio {:.3}",
-        caught.sent,
-        caught.sent_at_convergence,
-        caught.missing,
-        caught.missing_changes,
-        met(bytes_ratio <= 1.3),
-        caught.floor_bytes,
-        caught.floor_bytes as f64 / caught.missing as f64,
-    );
-    println!(
-        "(offline edits took {:.1} s on A and {:.1} s on B, each durable)",
         caught.edit_a.as_secs_f64(),
         caught.edit_b.as_secs_f64()
-    );
+    ));
     Ok(())
 }
 
@@ -169,20 +176,16 @@ fn fsync_append(dir: &std::path::Path) -> anyhow::Result<Summary> {
     })
 }
 
-fn met(yes: bool) -> &'static str {
-    if yes { "met" } else { "NOT met" }
-}
-
 /// A device: a data dir and, while online, its node.
-struct Device {
-    name: &'static str,
+pub(super) struct Device {
+    pub(super) name: &'static str,
     dir: TempDir,
-    id: DeviceId,
+    pub(super) id: DeviceId,
     node: Option<Node>,
 }
 
 impl Device {
-    fn new(name: &'static str) -> anyhow::Result<Device> {
+    pub(super) fn new(name: &'static str) -> anyhow::Result<Device> {
         let dir = tempfile::tempdir()?;
         let id = quire_tests::device_of(dir.path())?;
         Ok(Device {
@@ -193,12 +196,23 @@ impl Device {
         })
     }
 
-    fn data(&self) -> anyhow::Result<DataDir> {
+    pub(super) fn data(&self) -> anyhow::Result<DataDir> {
         Ok(DataDir::open(self.dir.path())?)
     }
 
-    async fn online(&mut self) -> anyhow::Result<NodeHandle> {
-        let node = Node::spawn(NodeConfig::loopback(self.dir.path()))
+    pub(super) async fn online(&mut self) -> anyhow::Result<NodeHandle> {
+        self.online_with(quire_sync::Fanout::default()).await
+    }
+
+    pub(super) async fn online_with(
+        &mut self,
+        fanout: quire_sync::Fanout,
+    ) -> anyhow::Result<NodeHandle> {
+        let config = NodeConfig {
+            fanout,
+            ..NodeConfig::loopback(self.dir.path())
+        };
+        let node = Node::spawn(config)
             .await
             .with_context(|| format!("cannot start {}'s node", self.name))?;
         let handle = node.handle();
@@ -206,7 +220,7 @@ impl Device {
         Ok(handle)
     }
 
-    async fn offline(&mut self) {
+    pub(super) async fn offline(&mut self) {
         if let Some(node) = self.node.take() {
             node.shutdown().await;
         }
@@ -238,21 +252,34 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Founds a group on this device, offline.
+    pub(super) fn found(&self) -> anyhow::Result<GroupId> {
+        let new = NewGroup {
+            id: GroupId::random(),
+            name: "Bench Writers".into(),
+            description: String::new(),
+            rules: Default::default(),
+            founder: NewMember {
+                id: MemberId::random(),
+                display_name: self.name.into(),
+                device: self.id,
+                device_label: "bench".into(),
+            },
+        };
+        Ok(Group::create(
+            &self.data()?,
+            new,
+            StorageOptions::default(),
+            Timestamp::now(),
+        )?
+        .id())
+    }
+}
+
 /// A group founded by A with B joined, both online and converged.
 async fn pair(a: &mut Device, b: &mut Device) -> anyhow::Result<GroupId> {
-    let new = NewGroup {
-        id: GroupId::random(),
-        name: "Bench Writers".into(),
-        description: String::new(),
-        rules: Default::default(),
-        founder: NewMember {
-            id: MemberId::random(),
-            display_name: a.name.into(),
-            device: a.id,
-            device_label: "bench".into(),
-        },
-    };
-    let group = Group::create(&a.data()?, new, StorageOptions::default(), Timestamp::now())?.id();
+    let group = a.found()?;
     let a_node = a.online().await?;
     let b_node = b.online().await?;
     let ticket = a_node.invite(group, InviteOptions::default()).await?;
@@ -264,7 +291,10 @@ async fn pair(a: &mut Device, b: &mut Device) -> anyhow::Result<GroupId> {
 }
 
 /// Waits until every node holds the same heads for `group` (setup only: it polls).
-async fn converged(nodes: &[&NodeHandle], group: GroupId) -> anyhow::Result<Vec<ChangeHash>> {
+pub(super) async fn converged(
+    nodes: &[&NodeHandle],
+    group: GroupId,
+) -> anyhow::Result<Vec<ChangeHash>> {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let mut all = Vec::new();
@@ -286,7 +316,7 @@ async fn heads(node: &NodeHandle, group: GroupId) -> anyhow::Result<Vec<ChangeHa
     Ok(heads)
 }
 
-fn bio(i: usize) -> ProfilePatch {
+pub(super) fn bio(i: usize) -> ProfilePatch {
     ProfilePatch {
         bio: Some(format!("Writes about mills, draft {i}.")),
         ..Default::default()
@@ -339,7 +369,7 @@ async fn live_edit(a: &Device, b: &Device, group: GroupId, edits: usize) -> anyh
 /// Waits for `node` to report a document of `group` whose heads pass `done`. Reads the
 /// node's heads once first (an event may have gone by before the caller subscribed) and
 /// again if the event channel overflowed.
-async fn wait_for(
+pub(super) async fn wait_for(
     events: &mut broadcast::Receiver<SyncEvent>,
     node: &NodeHandle,
     group: GroupId,
@@ -414,7 +444,7 @@ async fn live_edit_in_memory(
 
 /// Trades messages between two in-memory sessions until neither has anything to say, both
 /// sides speaking first as the nodes do on connecting. Returns the bytes sent, framed.
-fn exchange(
+pub(super) fn exchange(
     a: &mut Automerge,
     a_side: &mut PeerSession,
     b: &mut Automerge,

@@ -1,0 +1,321 @@
+//! Figures of many peers and of big groups on the wire:
+//!
+//! * fan-out: 20 nodes on loopback in one group; an edit on one until every other node
+//!   reports it, with the default fan-out (gossip neighbors, announcements, pulls) and, for
+//!   comparison, as a full mesh; floor: automerge applying the same change to 19 documents
+//!   in memory.
+//! * first sync: a new member joins a group of 1,000 members, 10,000 submissions and 100,000
+//!   critiques; from the join request until the joiner holds the whole group on disk; floor:
+//!   automerge's sync protocol filling an empty document in memory.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use automerge::Automerge;
+use jiff::Timestamp;
+use quire_store::ops;
+use quire_store::storage::StorageOptions;
+use quire_store::{DeviceId, Group, GroupId};
+use quire_sync::session::PeerSession;
+use quire_sync::{Fanout, InviteOptions, NodeHandle};
+use quire_tests::Summary;
+use quire_tests::report::{Report, ms};
+use quire_tests::workload::{big_group, to_document};
+
+use super::sync::{Device, bio, converged, exchange, wait_for};
+
+/// Pause between two timed fan-out edits.
+const EDIT_GAP: Duration = Duration::from_millis(20);
+
+/// Adds the fan-out and first-sync figures to `report`.
+pub fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        fan_out(quick, report).await?;
+        first_sync(quick, report).await
+    })
+}
+
+async fn fan_out(quick: bool, report: &mut Report) -> anyhow::Result<()> {
+    let (peers, edits) = if quick { (10, 10) } else { (20, 100) };
+    let gossip = fan_out_run(peers, edits, Fanout::default()).await?;
+    let mesh = fan_out_run(
+        peers,
+        edits,
+        Fanout {
+            full_mesh_up_to: usize::MAX,
+            ..Fanout::default()
+        },
+    )
+    .await?;
+    let floor = fan_out_floor(peers, edits)?;
+    let workload = format!("{peers} nodes, one group, {edits} bio edits");
+    let section = report.section(
+        "Fan-out",
+        &format!(
+            "{peers} nodes on loopback in one group; each sample runs from an edit on one node \
+             (a different one each time) until every other node reports a document holding it \
+             (after its own fsync)."
+        ),
+    );
+    section
+        .floor(
+            "the change applied to every other document in memory",
+            &format!("{} documents", peers - 1),
+            &floor,
+        )
+        .timing(
+            "live edit reaching every peer (gossip neighbors)",
+            &workload,
+            &gossip.reach,
+            "p99 ≤ 100 ms",
+            Some(gossip.reach.p99_ms <= 100.0),
+        )
+        .timing("the same as a full mesh", &workload, &mesh.reach, "", None)
+        .value(
+            "sessions per node, gossip neighbors",
+            &workload,
+            &format!(
+                "max {}, mean {:.1}",
+                gossip.max_sessions, gossip.mean_sessions
+            ),
+            "",
+            None,
+        )
+        .value(
+            "sessions per node, full mesh",
+            &workload,
+            &format!("max {}, mean {:.1}", mesh.max_sessions, mesh.mean_sessions),
+            "",
+            None,
+        )
+        .value(
+            "sync bytes sent per edit, all nodes",
+            &workload,
+            &format!(
+                "{} (full mesh {})",
+                gossip.bytes_per_edit, mesh.bytes_per_edit
+            ),
+            "",
+            None,
+        )
+        .note(&format!(
+            "A full mesh costs every node {} sessions and every edit a message on each; with \
+             gossip neighbors a node keeps about five, and an edit floods them hop by hop, each \
+             hop forwarding before its own fsync, while its announcement races ahead on gossip.",
+            peers - 1
+        ));
+    Ok(())
+}
+
+/// What one fan-out run measured.
+struct FanOut {
+    reach: Summary,
+    max_sessions: usize,
+    mean_sessions: f64,
+    bytes_per_edit: u64,
+}
+
+async fn fan_out_run(peers: usize, edits: usize, fanout: Fanout) -> anyhow::Result<FanOut> {
+    let mut devices = Vec::with_capacity(peers);
+    for i in 0..peers {
+        devices.push(Device::new(Box::leak(
+            format!("Peer {i}").into_boxed_str(),
+        ))?);
+    }
+    let group = devices[0].found()?;
+    let mut nodes = Vec::with_capacity(peers);
+    for d in &mut devices {
+        nodes.push(d.online_with(fanout).await?);
+    }
+    for (i, d) in devices.iter().enumerate().skip(1) {
+        let ticket = nodes[0].invite(group, InviteOptions::default()).await?;
+        nodes[i]
+            .join(&ticket, Some(d.name.into()), "bench".into())
+            .await
+            .with_context(|| format!("{} cannot join", d.name))?;
+    }
+    let all: Vec<&NodeHandle> = nodes.iter().collect();
+    converged(&all, group).await?;
+    // Let the swarm form and unwanted dials be pruned.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    converged(&all, group).await?;
+
+    let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
+    let sent_before: u64 = nodes.iter().map(|n| n.traffic().0).sum();
+    let mut samples = Vec::with_capacity(edits);
+    for i in 0..edits {
+        let origin = i % peers;
+        let patch = bio(i);
+        let started = Instant::now();
+        let wanted = nodes[origin]
+            .edit(group, move |g| {
+                g.act(|doc, me| ops::update_profile(doc, me, patch, Timestamp::now()))
+                    .map(|_| g.doc().get_heads())
+            })
+            .await??;
+        let mut last = started;
+        for (k, node) in nodes.iter().enumerate() {
+            if k == origin {
+                continue;
+            }
+            let at = wait_for(&mut events[k], node, group, |heads| {
+                wanted.iter().all(|h| heads.contains(h))
+            })
+            .await
+            .with_context(|| format!("edit {i} never reached node {k}"))?;
+            last = last.max(at);
+        }
+        samples.push(last - started);
+        tokio::time::sleep(EDIT_GAP).await;
+    }
+    let sent_after: u64 = nodes.iter().map(|n| n.traffic().0).sum();
+    let mut sessions = Vec::with_capacity(peers);
+    for node in &nodes {
+        let status = node.status().await;
+        sessions.push(
+            status
+                .groups
+                .iter()
+                .map(|g| g.peers.iter().filter(|p| p.connected).count())
+                .sum::<usize>(),
+        );
+    }
+    for d in &mut devices {
+        d.offline().await;
+    }
+    Ok(FanOut {
+        reach: Summary::of(&samples),
+        max_sessions: sessions.iter().copied().max().unwrap_or(0),
+        mean_sessions: sessions.iter().sum::<usize>() as f64 / peers as f64,
+        bytes_per_edit: (sent_after - sent_before) / edits as u64,
+    })
+}
+
+/// One bio change applied to `peers - 1` documents in memory, `edits` times.
+fn fan_out_floor(peers: usize, edits: usize) -> anyhow::Result<Summary> {
+    let device = DeviceId::from_bytes([5; 32]);
+    let me = quire_store::MemberId::random();
+    let mut origin = ops::create_group(
+        ops::NewGroup {
+            id: GroupId::random(),
+            name: "Floor".into(),
+            description: String::new(),
+            rules: Default::default(),
+            founder: ops::NewMember {
+                id: me,
+                display_name: "Floor".into(),
+                device,
+                device_label: "bench".into(),
+            },
+        },
+        quire_store::session_actor(device),
+        Timestamp::now(),
+    )?;
+    let mut others: Vec<Automerge> = (1..peers).map(|_| origin.fork()).collect();
+    let mut samples = Vec::with_capacity(edits);
+    for i in 0..edits {
+        let started = Instant::now();
+        let before = origin.get_heads();
+        ops::update_profile(&mut origin, me, bio(i), Timestamp::now())?;
+        let changes = origin.get_changes(&before);
+        for doc in &mut others {
+            doc.apply_changes(changes.iter().cloned())?;
+        }
+        samples.push(started.elapsed());
+    }
+    Ok(Summary::of(&samples))
+}
+
+async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
+    let (members, submissions) = if quick { (50, 200) } else { (1_000, 10_000) };
+    let now = Timestamp::now();
+    let mut model = big_group(members, submissions, now);
+    let mut founder = Device::new("Founder")?;
+    let mut joiner = Device::new("Joiner")?;
+    // The founder's device is the first member's, so it may invite.
+    let first = model.info.created_by;
+    let member = model.members.get_mut(&first).context("no founder")?;
+    let device = member
+        .devices
+        .values()
+        .next()
+        .cloned()
+        .context("no device")?;
+    member.devices = [(founder.id, device)].into_iter().collect();
+    let document = to_document(&model)?;
+    let entries = members
+        + submissions
+        + model
+            .submissions
+            .values()
+            .map(|s| s.claims.len() + s.critiques.len())
+            .sum::<usize>();
+    let workload = format!(
+        "{members} members, {submissions} submissions, {entries} entries, {} bytes saved",
+        document.save().len()
+    );
+    let group = model.info.id;
+    drop(
+        founder
+            .data()?
+            .create_group(group, document.fork(), StorageOptions::default())?,
+    );
+
+    // Floor: automerge's own sync protocol filling an empty document in memory.
+    let floor_runs = if quick { 3 } else { 2 };
+    let mut floor = Vec::new();
+    for _ in 0..floor_runs {
+        let mut a = document.fork();
+        let mut b = Automerge::new();
+        let mut a_side = PeerSession::new(joiner.id);
+        let mut b_side = PeerSession::new(founder.id);
+        let started = Instant::now();
+        exchange(&mut a, &mut a_side, &mut b, &mut b_side)?;
+        floor.push(started.elapsed());
+        anyhow::ensure!(b.get_heads() == a.get_heads(), "the floor did not converge");
+    }
+    let floor = Summary::of(&floor);
+
+    let inviter = founder.online().await?;
+    let node = joiner.online().await?;
+    let ticket = inviter.invite(group, InviteOptions::default()).await?;
+    let started = Instant::now();
+    node.join(&ticket, Some("Joiner".into()), "bench".into())
+        .await
+        .context("the joiner cannot join the big group")?;
+    let joined = started.elapsed();
+    let on_disk =
+        Group::open(&joiner.data()?, group, joiner.id, StorageOptions::default())?.read()?;
+    anyhow::ensure!(
+        on_disk.submissions.len() == submissions,
+        "the joiner holds {} of {submissions} submissions",
+        on_disk.submissions.len()
+    );
+    founder.offline().await;
+    joiner.offline().await;
+
+    let secs = joined.as_secs_f64();
+    report
+        .section(
+            "First sync of a new member",
+            "A new member joins with a ticket; from the join request until the joiner has \
+             written the whole group to disk (the join returns only then). One run.",
+        )
+        .floor("automerge sync into an empty document", &workload, &floor)
+        .value(
+            "first sync of a new member",
+            &workload,
+            &ms(secs * 1000.0),
+            "≤ 3 s",
+            Some(secs <= 3.0),
+        )
+        .note(&format!(
+            "{:.2}× the in-memory floor.",
+            secs * 1000.0 / floor.median_ms
+        ));
+    Ok(())
+}
