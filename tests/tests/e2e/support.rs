@@ -74,3 +74,12 @@ pub fn seed() -> u64 {
     eprintln!("QUIRE_TEST_SEED={seed}");
     seed
 }
+
+/// The whole number in the environment variable `name`, or `default` when it is unset or not
+/// one: how long or how large a test runs, set by hand for a longer run.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
