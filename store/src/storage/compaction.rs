@@ -18,10 +18,11 @@
 //! every log from the start, since our own log was emptied and may have grown again.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 
 use automerge::ReadDoc;
 
+use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil::{self, Owner, Stamp};
 use super::group_storage::GroupStorage;
@@ -65,7 +66,7 @@ impl GroupStorage {
         } else {
             self.pending_salvage.clear();
             for held in &pass.held {
-                match fs::remove_file(&held.path) {
+                match disk::remove_file(&held.path) {
                     Ok(()) => logs_removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e).at("remove compacted log", &held.path),
@@ -73,7 +74,7 @@ impl GroupStorage {
                 self.cursors.remove(&held.name);
             }
             if logs_removed > 0 {
-                fsutil::sync_dir(&log_dir).at("fsync directory", &log_dir)?;
+                disk::sync_dir(&log_dir).at("fsync directory", &log_dir)?;
             }
         }
         drop(pass);
@@ -125,21 +126,18 @@ impl GroupStorage {
         let path = self.dir.join(SNAPSHOT);
         let tmp = self.dir.join(SNAPSHOT_TMP);
         let bytes = self.doc.save();
-        let written = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .and_then(|mut f| {
-                f.write_all(&bytes)?;
-                f.sync_all()
-            });
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        let written = disk::open(&options, &tmp).and_then(|mut f| {
+            disk::write_all_at(&mut f, 0, &bytes)?;
+            disk::sync_all(&f)
+        });
         if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
+            let _ = disk::remove_file(&tmp);
             return Err(e).at("write snapshot", &tmp);
         }
-        fs::rename(&tmp, &path).at("replace snapshot", &path)?;
-        fsutil::sync_dir(&self.dir).at("fsync directory", &self.dir)?;
+        disk::rename(&tmp, &path).at("replace snapshot", &path)?;
+        disk::sync_dir(&self.dir).at("fsync directory", &self.dir)?;
         if let Ok(meta) = fs::metadata(&path) {
             self.snapshot_seen = Some(Stamp::of(&meta));
         }
@@ -167,7 +165,7 @@ impl GroupStorage {
                 continue;
             };
             if fsutil::probe_owner(&file, &path) == Owner::Dead && fsutil::still_at(&file, &path) {
-                match fs::remove_file(&path) {
+                match disk::remove_file(&path) {
                     Ok(()) => tracing::debug!(path = %path.display(), "removed stale log"),
                     Err(error) => {
                         tracing::debug!(path = %path.display(), %error, "cannot remove stale log");

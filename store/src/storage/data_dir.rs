@@ -6,12 +6,13 @@
 //! `groups/` that are not group ids (such as leftovers of a creation that crashed) are ignored.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use automerge::{ActorId, Automerge};
 
 use super::device_key;
+use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil::{self, Stamp};
 use super::group_storage::GroupStorage;
@@ -31,7 +32,7 @@ impl DataDir {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
         let groups = root.join(GROUPS_DIR);
-        fs::create_dir_all(&groups).at("create directory", &groups)?;
+        disk::create_dir_all(&groups).at("create directory", &groups)?;
         Ok(Self { root })
     }
 
@@ -85,11 +86,11 @@ impl DataDir {
         }
         let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
         if let Err(e) = write_group_dir(&tmp, &doc.save()) {
-            let _ = fs::remove_dir_all(&tmp);
+            let _ = disk::remove_dir_all(&tmp);
             return Err(e);
         }
-        if let Err(e) = fs::rename(&tmp, &dir) {
-            let _ = fs::remove_dir_all(&tmp);
+        if let Err(e) = disk::rename(&tmp, &dir) {
+            let _ = disk::remove_dir_all(&tmp);
             let exists = matches!(
                 e.kind(),
                 io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
@@ -99,7 +100,7 @@ impl DataDir {
             }
             return Err(e).at("create group", &dir);
         }
-        fsutil::sync_dir(&groups).at("fsync directory", &groups)?;
+        disk::sync_dir(&groups).at("fsync directory", &groups)?;
         let snapshot = fs::metadata(dir.join(SNAPSHOT)).ok().map(|m| Stamp::of(&m));
         tracing::info!(path = %dir.display(), "created group");
         Ok(GroupStorage::created(id, dir, doc, options, snapshot))
@@ -122,22 +123,23 @@ impl DataDir {
 /// Makes a complete group directory at `dir`: snapshot, empty `log/`, `compact.lock`, all
 /// fsynced.
 fn write_group_dir(dir: &Path, snapshot: &[u8]) -> Result<(), StorageError> {
-    fs::create_dir(dir).at("create directory", dir)?;
+    disk::create_dir(dir).at("create directory", dir)?;
     let log_dir = dir.join(LOG_DIR);
-    fs::create_dir(&log_dir).at("create directory", &log_dir)?;
+    disk::create_dir(&log_dir).at("create directory", &log_dir)?;
     let path = dir.join(SNAPSHOT);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    disk::open(&options, &path)
         .and_then(|mut f| {
-            f.write_all(snapshot)?;
-            f.sync_all()
+            disk::write_all_at(&mut f, 0, snapshot)?;
+            disk::sync_all(&f)
         })
         .at("write snapshot", &path)?;
     let lock = dir.join(COMPACT_LOCK);
-    fs::File::create(&lock).at("create lock", &lock)?;
-    fsutil::sync_dir(dir).at("fsync directory", dir)
+    options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    disk::open(&options, &lock).at("create lock", &lock)?;
+    disk::sync_dir(dir).at("fsync directory", dir)
 }
 
 #[cfg(test)]

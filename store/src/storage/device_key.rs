@@ -6,9 +6,10 @@
 //! appears complete or not at all.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
+use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil;
 
@@ -43,9 +44,9 @@ fn create(path: &Path) -> Result<[u8; 32], StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("device.key.tmp-{}", fsutil::random_name()));
     let result = write_private(&tmp, &key).and_then(|()| link(&tmp, path));
-    let _ = fs::remove_file(&tmp);
+    let _ = disk::remove_file(&tmp);
     let won = result?;
-    fsutil::sync_dir(dir).at("fsync directory", dir)?;
+    disk::sync_dir(dir).at("fsync directory", dir)?;
     if won {
         tracing::info!(path = %path.display(), "created device key");
         return Ok(key);
@@ -67,18 +68,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options
-        .open(path)
+    disk::open(&options, path)
         .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
+            disk::write_all_at(&mut f, 0, bytes)?;
+            disk::sync_all(&f)
         })
         .at("write device key", path)
 }
 
 /// Links `tmp` to `path` unless `path` exists; whether we linked it.
 fn link(tmp: &Path, path: &Path) -> Result<bool, StorageError> {
-    match fs::hard_link(tmp, path) {
+    match disk::hard_link(tmp, path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).at("create device key", path),

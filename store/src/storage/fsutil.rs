@@ -1,4 +1,4 @@
-//! Small filesystem helpers: directory fsync, file identity, reading a file's tail, lock probes
+//! Small filesystem helpers: file identity, reading a file's tail, lock probes
 //! and the quarantine move.
 //!
 //! Nothing here deletes user data: an unreadable file is *moved* into the group's
@@ -10,23 +10,13 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::disk;
+
 /// The name of a group's quarantine directory.
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 
-/// Flushes a directory's entries (creations, renames, deletions) to disk.
-#[cfg(unix)]
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Flushes a directory's entries to disk (a no-op where directories cannot be opened).
-#[cfg(not(unix))]
-pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
 /// Which file an open handle or a path refers to (device and inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct FileId {
     dev: u64,
     ino: u64,
@@ -116,7 +106,14 @@ pub(crate) fn probe_owner(file: &File, path: &Path) -> Owner {
 
 /// Opens `path` for reading and locking; `None` if it vanished.
 pub(crate) fn open_if_exists(path: &Path, write: bool) -> io::Result<Option<File>> {
-    match OpenOptions::new().read(true).write(write).open(path) {
+    let mut options = OpenOptions::new();
+    options.read(true).write(write);
+    let opened = if write {
+        disk::open(&options, path)
+    } else {
+        options.open(path)
+    };
+    match opened {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -132,7 +129,7 @@ pub(crate) fn random_name() -> String {
 /// went. Never overwrites: a name that is taken gets a counter.
 pub(crate) fn quarantine(group_dir: &Path, file: &Path) -> io::Result<PathBuf> {
     let dir = group_dir.join(QUARANTINE_DIR);
-    fs::create_dir_all(&dir)?;
+    disk::create_dir_all(&dir)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -146,10 +143,10 @@ pub(crate) fn quarantine(group_dir: &Path, file: &Path) -> io::Result<PathBuf> {
         target = dir.join(format!("{name}.{stamp}-{n}"));
         n += 1;
     }
-    fs::rename(file, &target)?;
-    sync_dir(&dir)?;
+    disk::rename(file, &target)?;
+    disk::sync_dir(&dir)?;
     if let Some(parent) = file.parent() {
-        sync_dir(parent)?;
+        disk::sync_dir(parent)?;
     }
     Ok(target)
 }

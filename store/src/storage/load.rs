@@ -17,6 +17,11 @@
 //!   prefix is applied, kept as raw records for our next persist, and the file is moved to the
 //!   quarantine.
 //!
+//! Records read from any log count as durable only once the log has been fsynced by us: its
+//! writer may not have fsynced them yet (or died before it could), and an edit of ours built on
+//! them must not outlive them in a power cut. If that fsync fails, they are left to our next
+//! persist to write again.
+//!
 //! Erring towards *live* is always safe (nothing is truncated, deleted or quarantined), and it
 //! happens: a child process spawned by any thread inherits open descriptors, flocks included,
 //! until it execs, so a lock just released can look held for a moment.
@@ -32,6 +37,7 @@ use std::path::{Path, PathBuf};
 use automerge::Automerge;
 
 use super::chunks;
+use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil::{self, FileId, Owner, Stamp};
 use super::group_storage::GroupStorage;
@@ -84,6 +90,8 @@ pub(crate) struct Pass {
     pub(crate) held: Vec<HeldLog>,
     /// Something must be persisted again: salvaged records, or data of a lost snapshot.
     pub(crate) salvaged: bool,
+    /// Records were applied from a log we could not fsync: they may not be on disk yet.
+    pub(crate) unsynced: bool,
 }
 
 /// What reading one log found.
@@ -133,7 +141,7 @@ impl GroupStorage {
         if lost {
             self.durable_heads.clear();
             pass.salvaged = true;
-        } else if durable_current {
+        } else if durable_current && !pass.unsynced {
             self.durable_heads = self.heads();
         }
         if !self.pending_salvage.is_empty() {
@@ -308,6 +316,13 @@ impl GroupStorage {
         }
         let cursor = cursor.clone();
         let read = self.read_log(path, &file, &cursor, owner == Owner::Dead)?;
+        if let LogRead::Valid { records, .. } | LogRead::Torn { records, .. } = read
+            && records > 0
+            && let Err(error) = disk::sync_data(&file)
+        {
+            tracing::debug!(path = %path.display(), %error, "cannot fsync log read; its records stay undurable");
+            pass.unsynced = true;
+        }
         let cursor = self.cursors.entry(name.to_owned()).or_default();
         match read {
             LogRead::Valid {

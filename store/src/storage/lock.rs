@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 
+use super::disk;
 use super::error::{IoContext, StorageError};
 
 /// The lock file's name inside the group directory.
@@ -42,11 +43,9 @@ impl CompactLock {
 fn open(path: &Path) -> io::Result<File> {
     match File::open(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)?;
+            let mut options = OpenOptions::new();
+            options.write(true).create(true).truncate(false);
+            disk::open(&options, path)?;
             File::open(path)
         }
         other => other,

@@ -13,10 +13,11 @@
 //! fails the log is abandoned (a fresh one is taken next time, and the torn tail is dropped by
 //! whoever adopts this one).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::fs::{File, OpenOptions};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil::{self, Owner};
 use super::group_storage::GroupStorage;
@@ -69,17 +70,14 @@ impl OwnLog {
 
     /// Creates a new log in `log_dir`.
     fn create(log_dir: &Path) -> Result<Self, StorageError> {
-        fs::create_dir_all(log_dir).at("create log directory", log_dir)?;
+        disk::create_dir_all(log_dir).at("create log directory", log_dir)?;
         let mut last_error = None;
         for _ in 0..8 {
             let stem = fsutil::random_name();
             let tmp = log_dir.join(format!("{stem}{LOG_TMP_SUFFIX}"));
-            let file = match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-            {
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create_new(true);
+            let file = match disk::open(&options, &tmp) {
                 Ok(file) => file,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e).at("create log", &tmp),
@@ -90,18 +88,18 @@ impl OwnLog {
             }
             let name = format!("{stem}{LOG_SUFFIX}");
             let path = log_dir.join(&name);
-            match fs::rename(&tmp, &path) {
+            match disk::rename(&tmp, &path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     last_error = Some(e);
                     continue;
                 }
                 Err(e) => {
-                    let _ = fs::remove_file(&tmp);
+                    let _ = disk::remove_file(&tmp);
                     return Err(e).at("create log", &path);
                 }
             }
-            fsutil::sync_dir(log_dir).at("fsync directory", log_dir)?;
+            disk::sync_dir(log_dir).at("fsync directory", log_dir)?;
             tracing::debug!(path = %path.display(), "created log");
             return Ok(Self {
                 name,
@@ -127,17 +125,16 @@ pub(crate) trait AppendTarget {
 
 impl AppendTarget for File {
     fn write_all_at_offset(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.seek(SeekFrom::Start(offset))?;
-        self.write_all(bytes)
+        disk::write_all_at(self, offset, bytes)
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.sync_data()
+        disk::sync_data(self)
     }
 
     fn truncate_to(&mut self, len: u64) -> io::Result<()> {
-        self.set_len(len)?;
-        self.sync_data()
+        disk::set_len(self, len)?;
+        disk::sync_data(self)
     }
 }
 
@@ -180,8 +177,9 @@ impl GroupStorage {
         let adopted = {
             let _lock = CompactLock::shared(&self.dir)?;
             let durable_current = self.durable_is_current();
-            let adopted = self.adopt(&log_dir);
-            if durable_current {
+            let mut pass = Pass::default();
+            let adopted = self.adopt(&log_dir, &mut pass);
+            if durable_current && !pass.unsynced {
                 self.durable_heads = self.heads();
             }
             adopted?
@@ -193,8 +191,7 @@ impl GroupStorage {
     }
 
     /// Finds a dead log, reads it to its end and takes it over.
-    fn adopt(&mut self, log_dir: &Path) -> Result<Option<OwnLog>, StorageError> {
-        let mut pass = Pass::default();
+    fn adopt(&mut self, log_dir: &Path, pass: &mut Pass) -> Result<Option<OwnLog>, StorageError> {
         for name in list_logs(log_dir)? {
             let path = log_dir.join(&name);
             let file = match fsutil::open_if_exists(&path, true) {
@@ -209,7 +206,7 @@ impl GroupStorage {
                 continue;
             }
             let Settled::Dead { mut file, end, len } =
-                self.read_and_settle(&name, &path, file, Owner::Dead, &mut pass)?
+                self.read_and_settle(&name, &path, file, Owner::Dead, pass)?
             else {
                 continue;
             };
@@ -235,6 +232,8 @@ impl GroupStorage {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     /// A target that accepts `room` bytes, then fails; optionally fails to truncate too.

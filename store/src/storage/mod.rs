@@ -40,6 +40,7 @@ mod chunks;
 mod compaction;
 mod data_dir;
 mod device_key;
+mod disk;
 mod error;
 mod fsutil;
 mod group_storage;
@@ -48,6 +49,8 @@ mod load;
 mod lock;
 mod log_file;
 mod options;
+#[cfg(feature = "power-loss-sim")]
+pub mod power_loss;
 mod record;
 mod warning;
 mod watch;

@@ -15,6 +15,10 @@ mod convergence;
 /// A group kept on a real file system through `Group`.
 mod durable;
 
+/// Power cut at any step of a recorded workload: every acknowledged edit survives.
+#[cfg(unix)]
+mod power_loss;
+
 /// The critique exchange: rules over time, credits and ledgers, tips, claims that lapse and
 /// move up, suggestions, reliability and activity.
 mod exchange;
