@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::doc;
 use crate::error::{Error, OpError};
 use crate::ids::{DeviceId, GroupId, MemberId};
-use crate::live_view::LiveView;
+use crate::live_view::{Changed, LiveView};
 use crate::model;
 use crate::ops::{self, NewGroup};
 use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, StorageOptions};
@@ -24,6 +24,8 @@ pub struct Group {
     device: DeviceId,
     /// The model, kept current lazily by [`Group::view`].
     view: Option<LiveView>,
+    /// What the model's catch-ups changed since [`Group::view_changed`] last said.
+    changed: Changed,
 }
 
 /// A fresh automerge actor for one session of `device`: the device's key followed by eight
@@ -57,6 +59,7 @@ impl Group {
             storage,
             device,
             view: None,
+            changed: Changed::everything(),
         })
     }
 
@@ -82,6 +85,7 @@ impl Group {
             storage,
             device,
             view: None,
+            changed: Changed::everything(),
         })
     }
 
@@ -131,13 +135,31 @@ impl Group {
             Some(view) => view.catch_up(doc),
             None => LiveView::load(doc).map(|v| {
                 self.view = Some(v);
+                Changed::everything()
             }),
         };
-        if let Err(problem) = result {
-            self.view = None;
-            return Err(self.doc_error(problem));
+        match result {
+            Ok(changed) => self.changed.merge(changed),
+            Err(problem) => {
+                self.view = None;
+                return Err(self.doc_error(problem));
+            }
         }
         Ok(self.view.as_ref().map(LiveView::group).expect("set above"))
+    }
+
+    /// [`Group::view`], with what changed in the model since the last call of this method
+    /// (everything, the first time), for whoever keeps views derived from it current.
+    pub fn view_changed(&mut self) -> Result<(&model::Group, Changed), Error> {
+        self.view()?;
+        let changed = std::mem::take(&mut self.changed);
+        Ok((
+            self.view
+                .as_ref()
+                .map(LiveView::group)
+                .expect("set by view"),
+            changed,
+        ))
     }
 
     /// Submits `draft` as this device's member; durable before it returns. When the group

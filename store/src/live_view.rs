@@ -6,6 +6,10 @@
 //! the new changes touched and reads just those again. Derived views are then computed from a
 //! model that is never more than one catch-up behind, and every catch-up costs what the changes
 //! touched, not what the group holds.
+//!
+//! Each catch-up also says what it changed ([`Changed`]): the group's info, and which members
+//! and submissions were read again, so that what is derived from the model (the app's lists)
+//! can be brought up to date the same way, row by row.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -13,6 +17,7 @@ use std::str::FromStr;
 use automerge::{Automerge, ChangeHash, PatchAction, Prop};
 
 use crate::doc::{self, DocError};
+use crate::ids::{MemberId, SubmissionId};
 use crate::model::{Group, SkippedEntry};
 
 /// Beyond this many touched entries a full read is cheaper than reading them one by one.
@@ -23,6 +28,46 @@ const FULL_READ_ABOVE: usize = 2_000;
 pub struct LiveView {
     heads: Vec<ChangeHash>,
     group: Group,
+}
+
+/// What a catch-up changed in the model. Entries named here may have been added, edited or
+/// removed; nothing else in the model changed, except the list of skipped entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// The whole model was read again: anything may have changed.
+    pub everything: bool,
+    /// The group's info (name, description, rules, rule changes).
+    pub info: bool,
+    /// Members read again.
+    pub members: BTreeSet<MemberId>,
+    /// Submissions read again.
+    pub submissions: BTreeSet<SubmissionId>,
+}
+
+impl Changed {
+    /// Everything: the model was read afresh.
+    pub fn everything() -> Self {
+        Self {
+            everything: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && !self.info && self.members.is_empty() && self.submissions.is_empty()
+    }
+
+    /// Adds what `later` changed, for changes gathered over several catch-ups.
+    pub fn merge(&mut self, later: Changed) {
+        if self.everything || later.everything {
+            *self = Self::everything();
+            return;
+        }
+        self.info |= later.info;
+        self.members.extend(later.members);
+        self.submissions.extend(later.submissions);
+    }
 }
 
 /// What a set of changes touched.
@@ -53,17 +98,18 @@ impl LiveView {
         &self.group
     }
 
-    /// Brings the model up to `doc`'s heads, reading only the entries that changed.
-    pub fn catch_up(&mut self, doc: &Automerge) -> Result<(), DocError> {
+    /// Brings the model up to `doc`'s heads, reading only the entries that changed, and says
+    /// what changed. If it fails the model is left as it was.
+    pub fn catch_up(&mut self, doc: &Automerge) -> Result<Changed, DocError> {
         let heads = doc.get_heads();
         if heads == self.heads {
-            return Ok(());
+            return Ok(Changed::default());
         }
         let touched = touched(doc, &self.heads, &heads);
         let many = touched.members.len() + touched.submissions.len() > FULL_READ_ABOVE;
         if touched.other || many {
             *self = Self::load(doc)?;
-            return Ok(());
+            return Ok(Changed::everything());
         }
         doc::check_schema(doc)?;
         // Everything is read before anything changes, so a failed catch-up leaves the view as
@@ -86,6 +132,12 @@ impl LiveView {
             submissions.push((key, doc::reread_submission(doc, key, &mut skipped)?));
         }
 
+        let changed = Changed {
+            everything: false,
+            info: info.is_some(),
+            members: changed_ids(&members),
+            submissions: changed_ids(&submissions),
+        };
         if let Some(info) = info {
             self.group.info = info;
         }
@@ -94,7 +146,7 @@ impl LiveView {
         doc::sort_skipped(&mut skipped);
         self.group.skipped = skipped;
         self.heads = heads;
-        Ok(())
+        Ok(changed)
     }
 }
 
@@ -107,6 +159,20 @@ fn forget_skipped(skipped: &mut Vec<SkippedEntry>, path: &str) {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         !under
     });
+}
+
+/// The ids of the entries read again: each touched key that is an id, and whatever was read
+/// under it.
+fn changed_ids<K, V>(reread: &[(&String, BTreeMap<K, V>)]) -> BTreeSet<K>
+where
+    K: FromStr + Ord + Copy,
+{
+    let mut out = BTreeSet::new();
+    for (key, read) in reread {
+        out.extend(key.parse::<K>().ok());
+        out.extend(read.keys().copied());
+    }
+    out
 }
 
 /// Puts the entries read again under each touched key in place of what the model held there;

@@ -67,14 +67,23 @@ pub enum LinePosition {
 /// the time to write the critique. A delivered critique keeps its slot for good; one delivered
 /// by a member who had no slot (offline, say) takes one anyway when it arrives.
 pub fn claim_line(sub: &Submission, now: Timestamp) -> ClaimLine {
+    claim_line_until(sub, now).0
+}
+
+/// The claim line of `sub` at `now`, and the first moment after `now` at which it reads
+/// differently although the submission stays as it is: a claim lapses or is let go, one in
+/// line moves up, a critique delivered takes or keeps its slot. `None` if the line stays as
+/// it is for good. Whoever keeps views of the line needs to look again only then.
+pub fn claim_line_until(sub: &Submission, now: Timestamp) -> (ClaimLine, Option<Timestamp>) {
     let delivered: BTreeSet<MemberId> = sub.critiques.values().map(|c| c.reviewer).collect();
     let replay = replay(sub, None, now);
-    ClaimLine {
+    let line = ClaimLine {
         delivered: delivered.into_iter().collect(),
         holders: replay.holders,
         waiting: replay.waiting,
         lapsed: replay.lapsed,
-    }
+    };
+    (line, replay.next)
 }
 
 /// Whether `member`'s claim on `sub` held a slot at `t`, counting their own critique as not
@@ -90,6 +99,9 @@ struct Replay {
     holders: Vec<(MemberId, Claim)>,
     waiting: Vec<(MemberId, Claim)>,
     lapsed: Vec<(MemberId, Timestamp)>,
+    /// The first moment after `now` at which the replay would go on, or a holder's critique
+    /// would count as delivered.
+    next: Option<Timestamp>,
 }
 
 /// Someone in the replay: a claim, a critique, or both.
@@ -153,12 +165,18 @@ fn replay(sub: &Submission, undelivered: Option<MemberId>, now: Timestamp) -> Re
     let mut place = vec![Place::Before; parties.len()];
     let mut waiting: Vec<usize> = Vec::new();
     let mut lapsed: Vec<(MemberId, Timestamp)> = Vec::new();
+    let mut later: Option<Timestamp>;
     loop {
         // The next thing to happen, at or before `now`: (time, kind, party). At the same
         // moment a slot ends before a critique forces its way in, before a claim arrives.
+        // What would happen after `now` is noted too: once nothing is left before it, the
+        // soonest of it is when the line changes next.
         let mut next: Option<(Timestamp, u8, usize)> = None;
+        later = None;
         let mut consider = |t: Timestamp, kind: u8, i: usize| {
-            if t <= now && next.is_none_or(|n| (t, kind, i) < n) {
+            if t > now {
+                later = Some(later.map_or(t, |l: Timestamp| l.min(t)));
+            } else if next.is_none_or(|n| (t, kind, i) < n) {
                 next = Some((t, kind, i));
             }
         };
@@ -244,6 +262,10 @@ fn replay(sub: &Submission, undelivered: Option<MemberId>, now: Timestamp) -> Re
             && p.delivered.is_none_or(|d| d > now)
         {
             holders.push((p.member, claim));
+            // A holder's critique, once delivered, fills its slot instead of the claim.
+            if let Some(d) = p.delivered {
+                later = Some(later.map_or(d, |l| l.min(d)));
+            }
         }
     }
     holders.sort_by_key(|(member, claim)| (claim.at, *member));
@@ -254,6 +276,7 @@ fn replay(sub: &Submission, undelivered: Option<MemberId>, now: Timestamp) -> Re
             .filter_map(|w| parties[*w].claim.map(|c| (parties[*w].member, c)))
             .collect(),
         lapsed,
+        next: later,
     }
 }
 
@@ -351,33 +374,146 @@ pub struct QueueEntry {
     pub status: Status,
 }
 
+/// Where a row stands in the queue: lower first.
+pub type QueueKey = (u8, (bool, Option<Date>), Timestamp, SubmissionId);
+
 /// The queue at `now`: pieces still wanting critiques first, soonest due first, then finished
 /// and withdrawn pieces; ties broken by submission time and id so every peer agrees.
 pub fn queue(group: &Group, now: Timestamp) -> Vec<QueueEntry> {
     let mut rows: Vec<QueueEntry> = group
         .submissions
         .values()
-        .map(|s| {
-            let line = claim_line(s, now);
-            QueueEntry {
-                id: s.id,
-                title: s.title.clone(),
-                author: s.author,
-                author_name: group.name_of(s.author),
-                genre: s.genre.clone(),
-                word_count: s.word_count,
-                due_at: s.due_at,
-                submitted_at: s.submitted_at,
-                critiques: line.delivered.len() as u32,
-                status: status_on(s, &line),
-            }
-        })
+        .map(|s| queue_entry(group, s, &claim_line(s, now)))
         .collect();
-    let rank = |s: &Status| match s {
+    rows.sort_by_key(queue_key);
+    rows
+}
+
+/// The queue row of `sub`, whose claim line is `line`.
+pub fn queue_entry(group: &Group, sub: &Submission, line: &ClaimLine) -> QueueEntry {
+    QueueEntry {
+        id: sub.id,
+        title: sub.title.clone(),
+        author: sub.author,
+        author_name: group.name_of(sub.author),
+        genre: sub.genre.clone(),
+        word_count: sub.word_count,
+        due_at: sub.due_at,
+        submitted_at: sub.submitted_at,
+        critiques: line.delivered.len() as u32,
+        status: status_on(sub, line),
+    }
+}
+
+/// Where `entry` stands in [`queue`]'s order.
+pub fn queue_key(entry: &QueueEntry) -> QueueKey {
+    let rank = match entry.status {
         Status::Open | Status::Claimed { .. } => 0,
         Status::Critiqued => 1,
         Status::Withdrawn => 2,
     };
-    rows.sort_by_key(|r| (rank(&r.status), due_order(r.due_at), r.submitted_at, r.id));
-    rows
+    (rank, due_order(entry.due_at), entry.submitted_at, entry.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CritiqueId;
+    use crate::model::Critique;
+    use jiff::SignedDuration;
+    use proptest::prelude::*;
+
+    fn at(hours: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + SignedDuration::from_hours(1_000 + hours)
+    }
+
+    /// A piece with up to six parties: (member, claimed at, period, released after,
+    /// delivered at), hours from the epoch.
+    type Party = (u8, Option<(i64, i64, Option<i64>)>, Option<i64>);
+
+    fn piece(wanted: u32, parties: &[Party]) -> Submission {
+        let mut sub = Submission {
+            id: SubmissionId::from_bytes([1; 16]),
+            author: MemberId::from_bytes([0; 16]),
+            title: "The Mill".into(),
+            genre: "ya".into(),
+            word_count: 10,
+            text: String::new(),
+            feedback_wanted: String::new(),
+            content_notes: String::new(),
+            submitted_at: at(0),
+            due_at: None,
+            critiques_wanted: wanted,
+            withdrawn_at: None,
+            claims: BTreeMap::new(),
+            critiques: BTreeMap::new(),
+        };
+        for (member, claim, delivered) in parties {
+            let m = MemberId::from_bytes([*member; 16]);
+            if let Some((claimed, period, released)) = claim {
+                sub.claims.insert(
+                    m,
+                    Claim {
+                        at: at(*claimed),
+                        expires_at: at(claimed + period),
+                        released_at: released.map(|r| at(claimed + r)),
+                    },
+                );
+            }
+            if let Some(d) = delivered {
+                let id = CritiqueId::from_bytes([*member; 16]);
+                sub.critiques.insert(
+                    id,
+                    Critique {
+                        id,
+                        reviewer: m,
+                        body: "ok".into(),
+                        word_count: 1,
+                        delivered_at: at(*d),
+                        rating: None,
+                        thanked_at: None,
+                        tipped_at: None,
+                    },
+                );
+            }
+        }
+        sub
+    }
+
+    fn party() -> impl Strategy<Value = Party> {
+        (
+            1u8..7,
+            proptest::option::of((0i64..100, 1i64..50, proptest::option::of(0i64..60))),
+            proptest::option::weighted(0.4, 0i64..150),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The line reads the same at every moment before the change `claim_line_until` names.
+        #[test]
+        fn the_line_stays_as_it_is_until_its_next_change(
+            wanted in 0u32..4,
+            parties in proptest::collection::vec(party(), 0..6),
+            now in -10i64..160,
+            fractions in proptest::collection::vec(0.0f64..1.0, 4),
+        ) {
+            let sub = piece(wanted, &parties);
+            let now = at(now);
+            let (line, next) = claim_line_until(&sub, now);
+            prop_assert_eq!(&line, &claim_line(&sub, now));
+            let until = next.unwrap_or(at(10_000));
+            prop_assert!(until > now);
+            let span = until.duration_since(now).as_secs_f64();
+            for f in fractions {
+                let t = now + SignedDuration::from_secs_f64(span * f);
+                if t < until {
+                    prop_assert_eq!(&claim_line(&sub, t), &line, "at {} (next {:?})", t, next);
+                }
+            }
+            let just_before = until - SignedDuration::from_nanos(1);
+            prop_assert_eq!(&claim_line(&sub, just_before), &line);
+        }
+    }
 }

@@ -16,7 +16,8 @@ use quire_store::{
 use tokio::sync::mpsc;
 
 use super::drafts::Drafts;
-use super::snapshot::{derive_snapshot, member_detail, submission_detail};
+use super::live_snapshot::LiveSnapshot;
+use super::snapshot::{member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
 
@@ -84,6 +85,8 @@ struct OpenGroup {
     group: Group,
     /// The document's history, oldest first, extended change by change.
     history: Vec<Change>,
+    /// What the UI was last sent, kept current row by row; `None` until first derived.
+    live: Option<LiveSnapshot>,
     version: u64,
     dirty: bool,
     focus_submission: Option<SubmissionId>,
@@ -374,6 +377,7 @@ impl Actor {
             OpenGroup {
                 group,
                 history,
+                live: None,
                 version: 0,
                 dirty: true,
                 focus_submission: None,
@@ -407,8 +411,8 @@ impl Actor {
         let mut sent = false;
         for open in self.groups.values_mut().filter(|g| g.dirty) {
             open.dirty = false;
-            let model = match open.group.view() {
-                Ok(model) => model,
+            let (model, changed) = match open.group.view_changed() {
+                Ok(view) => view,
                 Err(err) => {
                     let _ = self.events.send(Event::Failed(err.to_string()));
                     sent = true;
@@ -416,7 +420,15 @@ impl Actor {
                 }
             };
             let me = model.member_for_device(device).map(|m| m.id);
-            let mut snapshot = derive_snapshot(model, me, &open.history, now, open.version);
+            let mut snapshot = match &mut open.live {
+                Some(live) => live.update(model, &changed, me, &open.history, now, open.version),
+                None => {
+                    let (live, snapshot) =
+                        LiveSnapshot::derive(model, me, &open.history, now, open.version);
+                    open.live = Some(live);
+                    snapshot
+                }
+            };
             snapshot.skipped.extend(open.warnings.iter().cloned());
             tracing::debug!(group = %model.info.name, ms = snapshot.derive_ms, "derived");
             let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));

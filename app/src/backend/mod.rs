@@ -11,14 +11,16 @@
 //! ```
 //!
 //! The UI never waits on the backend: sending is non-blocking and events are drained once per
-//! frame. After each batch of commands the actor recomputes the derived lists of the groups
-//! that changed (from [`quire_store::Group::view`], which reads only what changed) and sends
-//! them as one immutable [`GroupSnapshot`] the UI keeps until the next.
+//! frame. After each batch of commands the actor brings the derived lists of the groups that
+//! changed up to date (from [`quire_store::Group::view_changed`], which reads only what
+//! changed and says what that was, the [`LiveSnapshot`] redoes only the rows it feeds) and
+//! sends them as one immutable [`GroupSnapshot`] the UI keeps until the next.
 
 mod actor;
 pub mod data;
 pub mod demo;
 pub mod drafts;
+mod live_snapshot;
 mod snapshot;
 pub mod sync;
 
@@ -31,6 +33,7 @@ use quire_store::ops::SubmissionDraft;
 use quire_store::{CritiqueId, GroupId, MemberId, SubmissionId};
 use tokio::sync::mpsc;
 
+pub use live_snapshot::LiveSnapshot;
 pub use snapshot::{
     GroupSnapshot, MemberDetail, MemberRow, QueueRow, SubmissionDetail, derive_snapshot,
 };

@@ -4,18 +4,23 @@
 //! activity) as plain values with their display text made once, so drawing a frame formats
 //! nothing and reads nothing but the rows on screen. The long texts (pieces, critiques) stay
 //! out of it: the one submission on screen comes as a [`SubmissionDetail`].
+//!
+//! [`derive_snapshot`] makes one from scratch and is the definition of what a snapshot holds;
+//! the backend keeps its snapshots current row by row instead ([`super::live_snapshot`]),
+//! and its tests check that the two always agree.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use quire_store::exchange::activity::{Activity, Change, activity};
 use quire_store::exchange::ledger::{Ledger, ledger};
 use quire_store::exchange::reliability::{Interaction, Reliability, interactions, reliability};
-use quire_store::exchange::suggest::{Exchanges, Suggestion, suggestions_with};
+use quire_store::exchange::suggest::{Exchanges, Suggestion, best_suggestions};
 use quire_store::exchange::{Credits, ledger::others_open, ledger::submission_cost};
 use quire_store::model::{Group, Member, Role, Rules, Submission};
-use quire_store::views::{self, ClaimLine, LinePosition, QueueEntry, Status};
+use quire_store::views::{self, ClaimLine, LinePosition, QueueEntry, QueueKey, Status};
 use quire_store::{GroupId, MemberId, SubmissionId};
 
 /// Activity lines kept in a snapshot: the newest.
@@ -24,7 +29,7 @@ pub const ACTIVITY_SHOWN: usize = 500;
 pub const SUGGESTIONS_SHOWN: usize = 25;
 
 /// One row of the queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QueueRow {
     /// The entry as the store derives it.
     pub entry: QueueEntry,
@@ -45,7 +50,7 @@ pub struct QueueRow {
 }
 
 /// One row of the roster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberRow {
     /// Who.
     pub id: MemberId,
@@ -76,7 +81,10 @@ pub struct MemberRow {
 }
 
 /// A group as the UI shows it, as of one version of its document.
-#[derive(Debug, Clone)]
+///
+/// The rows of the long lists are shared (`Arc`) between one snapshot and the next, so a
+/// snapshot made after a small change copies pointers, not rows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupSnapshot {
     /// The group.
     pub id: GroupId,
@@ -99,13 +107,13 @@ pub struct GroupSnapshot {
     /// Who changed the rules last, and when.
     pub rules_changed: Option<(Timestamp, String)>,
     /// The queue, in the store's order.
-    pub queue: Vec<QueueRow>,
+    pub queue: Vec<Arc<QueueRow>>,
     /// Current members, by name.
-    pub members: Vec<MemberRow>,
+    pub members: Vec<Arc<MemberRow>>,
     /// Every genre in the roster and the queue, for filters.
     pub genres: Vec<String>,
     /// My ledger.
-    pub ledger: Option<Ledger>,
+    pub ledger: Option<Arc<Ledger>>,
     /// What a submission would cost me now.
     pub next_submission_cost: Credits,
     /// What to critique next.
@@ -179,12 +187,11 @@ pub fn derive_snapshot(
     version: u64,
 ) -> GroupSnapshot {
     let started = std::time::Instant::now();
-    let today = now.to_zoned(jiff::tz::TimeZone::system()).date();
-    let rules = group.info.rules_at(now);
-    let exchanges = Exchanges::of(group);
+    let today = local_date(now);
     let mut given: BTreeMap<MemberId, u32> = BTreeMap::new();
     let mut received: BTreeMap<MemberId, u32> = BTreeMap::new();
     let mut genres: BTreeSet<String> = BTreeSet::new();
+    let mut queue: Vec<(QueueKey, Arc<QueueRow>)> = Vec::with_capacity(group.submissions.len());
     for sub in group.submissions.values() {
         *received.entry(sub.author).or_default() += sub.critiques.len() as u32;
         for c in sub.critiques.values() {
@@ -193,38 +200,68 @@ pub fn derive_snapshot(
         if !genres.contains(&sub.genre) {
             genres.insert(sub.genre.clone());
         }
+        let row = queue_row(group, sub, &views::claim_line(sub, now), me);
+        queue.push((views::queue_key(&row.entry), Arc::new(row)));
     }
-    let mut members: Vec<MemberRow> = group
+    queue.sort_unstable_by_key(|(key, _)| *key);
+    let mut members: Vec<(MemberKey, Arc<MemberRow>)> = group
         .members
         .values()
         .filter(|m| m.is_current())
         .map(|m| {
             genres.extend(m.profile.genres.iter().cloned());
-            member_row(m, today, &given, &received)
+            let row = member_row(m, today, &given, &received);
+            (member_key(&row), Arc::new(row))
         })
         .collect();
-    members.sort_by_key(|m| (m.name.to_lowercase(), m.id));
+    members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-    let queue = views::queue(group, now)
-        .into_iter()
-        .map(|entry| queue_row(group, entry, me, now))
-        .collect();
+    let (ledger, suggestions) = match me {
+        Some(me) => {
+            let next = best_suggestions(group, &Exchanges::of(group), me, now, SUGGESTIONS_SHOWN);
+            (Some(Arc::new(ledger(group, me))), next)
+        }
+        None => (None, Vec::new()),
+    };
+    let mut snapshot = header(group, me, now, version);
+    snapshot.next_submission_cost = match me {
+        Some(me) => submission_cost(
+            &snapshot.rules,
+            others_open(group, me, now, SubmissionId::from_bytes([0; 16])),
+        ),
+        None => snapshot.rules.submission_cost,
+    };
+    let recent = &history[history.len().saturating_sub(ACTIVITY_SHOWN)..];
+    snapshot.queue = queue.into_iter().map(|(_, row)| row).collect();
+    snapshot.members = members.into_iter().map(|(_, row)| row).collect();
+    snapshot.genres = genres.into_iter().collect();
+    snapshot.ledger = ledger;
+    snapshot.suggestions = suggestions;
+    snapshot.activity = activity(group, recent, None);
+    snapshot.derive_ms = started.elapsed().as_secs_f64() * 1000.0;
+    snapshot
+}
 
+/// The date of `now` where the user is: hiatuses end on local days.
+pub(super) fn local_date(now: Timestamp) -> Date {
+    now.to_zoned(jiff::tz::TimeZone::system()).date()
+}
+
+/// A snapshot with the fields that need no pass over the group (who I am, the rules, the
+/// names) and the lists empty.
+pub(super) fn header(
+    group: &Group,
+    me: Option<MemberId>,
+    now: Timestamp,
+    version: u64,
+) -> GroupSnapshot {
+    let today = local_date(now);
+    let rules = group.info.rules_at(now);
     let my_member = me.and_then(|me| group.members.get(&me)).cloned();
     let my_hiatus = my_member
         .as_ref()
         .filter(|m| m.on_hiatus(today))
         .and_then(|m| m.profile.hiatus_until);
-    let (ledger, suggestions, next_submission_cost) = match me {
-        Some(me) => {
-            let mut next = suggestions_with(group, &exchanges, me, now);
-            next.truncate(SUGGESTIONS_SHOWN);
-            let open = others_open(group, me, now, SubmissionId::from_bytes([0; 16]));
-            (Some(ledger(group, me)), next, submission_cost(&rules, open))
-        }
-        None => (None, Vec::new(), rules.submission_cost),
-    };
-    let recent = &history[history.len().saturating_sub(ACTIVITY_SHOWN)..];
     let rules_changed = group
         .info
         .rule_changes
@@ -240,22 +277,30 @@ pub fn derive_snapshot(
         my_name: me.map(|m| group.name_of(m)).unwrap_or_default(),
         organizer: my_member.as_ref().is_some_and(|m| m.organizer),
         my_member,
+        next_submission_cost: rules.submission_cost,
         rules,
         rules_changed,
-        queue,
-        members,
-        genres: genres.into_iter().collect(),
-        ledger,
-        next_submission_cost,
-        suggestions,
+        queue: Vec::new(),
+        members: Vec::new(),
+        genres: Vec::new(),
+        ledger: None,
+        suggestions: Vec::new(),
         my_hiatus,
-        activity: activity(group, recent, None),
+        activity: Vec::new(),
         skipped: group.skipped.iter().map(ToString::to_string).collect(),
-        derive_ms: started.elapsed().as_secs_f64() * 1000.0,
+        derive_ms: 0.0,
     }
 }
 
-fn member_row(
+/// Where a row stands in the roster: by name, then id.
+pub(super) type MemberKey = (String, MemberId);
+
+/// Where `row` stands in the roster.
+pub(super) fn member_key(row: &MemberRow) -> MemberKey {
+    (row.name.to_lowercase(), row.id)
+}
+
+pub(super) fn member_row(
     m: &Member,
     today: Date,
     given: &BTreeMap<MemberId, u32>,
@@ -289,14 +334,17 @@ fn member_row(
     }
 }
 
-fn queue_row(group: &Group, entry: QueueEntry, me: Option<MemberId>, now: Timestamp) -> QueueRow {
-    let sub = &group.submissions[&entry.id];
+/// The queue row of `sub`, whose claim line is `line`, as `me` sees it.
+pub(super) fn queue_row(
+    group: &Group,
+    sub: &Submission,
+    line: &ClaimLine,
+    me: Option<MemberId>,
+) -> QueueRow {
+    let entry = views::queue_entry(group, sub, line);
     let (my_claim, critiqued_by_me) = match me {
-        Some(me) if sub.claims.contains_key(&me) || sub.critique_by(me).is_some() => (
-            views::claim_line(sub, now).position_of(me),
-            sub.critique_by(me).is_some(),
-        ),
-        _ => (None, false),
+        Some(me) => (line.position_of(me), sub.critique_by(me).is_some()),
+        None => (None, false),
     };
     let taken = match entry.status {
         Status::Claimed { taken, .. } => taken,

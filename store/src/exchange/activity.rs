@@ -49,16 +49,35 @@ pub fn activity(group: &Group, changes: &[Change], since: Option<Timestamp>) -> 
             critiques.insert(*id, sub.id);
         }
     }
+    activity_with(
+        group,
+        |d| owners.get(&d).copied(),
+        |c| critiques.get(&c).copied(),
+        changes,
+        since,
+    )
+}
+
+/// [`activity`] for whoever keeps the lookups it needs: the member who owns a device (of
+/// several, the greatest id), and the submission a critique belongs to (of several, the
+/// greatest id).
+pub fn activity_with(
+    group: &Group,
+    owner_of: impl Fn(DeviceId) -> Option<MemberId>,
+    submission_of: impl Fn(CritiqueId) -> Option<SubmissionId>,
+    changes: &[Change],
+    since: Option<Timestamp>,
+) -> Vec<Activity> {
     let mut out: Vec<Activity> = changes
         .iter()
         .filter(|c| since.is_none_or(|s| c.at >= s))
         .map(|c| {
-            let member = c.device.and_then(|d| owners.get(&d).copied());
+            let member = c.device.and_then(&owner_of);
             Activity {
                 at: c.at,
                 member,
                 who: member.map_or_else(|| "someone".to_string(), |m| group.name_of(m)),
-                what: describe(group, &critiques, &c.message),
+                what: describe(group, &submission_of, &c.message),
             }
         })
         .collect();
@@ -71,7 +90,7 @@ pub fn activity(group: &Group, changes: &[Change], since: Option<Timestamp>) -> 
 /// A change message in words, with the ids it names replaced by titles.
 pub fn describe(
     group: &Group,
-    critiques: &BTreeMap<CritiqueId, SubmissionId>,
+    submission_of: impl Fn(CritiqueId) -> Option<SubmissionId>,
     message: &str,
 ) -> String {
     let (verb, rest) = message.split_once(' ').unwrap_or((message, ""));
@@ -85,7 +104,7 @@ pub fn describe(
     let of_critique = rest
         .parse::<CritiqueId>()
         .ok()
-        .and_then(|c| critiques.get(&c).copied())
+        .and_then(submission_of)
         .map(title);
     match (verb, piece, of_critique) {
         ("claim", Some(t), _) => format!("claimed {t}"),

@@ -181,13 +181,17 @@ enum EventKind<'a> {
 
 /// Every member's ledger (removed members included), from the whole history.
 pub fn ledgers(group: &Group) -> BTreeMap<MemberId, Ledger> {
-    ledgers_of(group, |_| true)
+    ledgers_of(group, group.submissions.values(), |_| true)
 }
 
-/// The ledgers of the members `wanted` keeps. Events that touch none of them are never
-/// gathered, so one member's ledger (the credit check on every submission) does not pay for
-/// everyone's.
-fn ledgers_of(group: &Group, wanted: impl Fn(MemberId) -> bool) -> BTreeMap<MemberId, Ledger> {
+/// The ledgers of the members `wanted` keeps, from the submissions `subs` (in id order).
+/// Events that touch none of them are never gathered, so one member's ledger (the credit
+/// check on every submission) does not pay for everyone's.
+fn ledgers_of<'a>(
+    group: &'a Group,
+    subs: impl Iterator<Item = &'a Submission> + Clone,
+    wanted: impl Fn(MemberId) -> bool,
+) -> BTreeMap<MemberId, Ledger> {
     let mut events: Vec<Event<'_>> = Vec::new();
     for m in group.members.values().filter(|m| wanted(m.id)) {
         events.push(Event {
@@ -196,8 +200,8 @@ fn ledgers_of(group: &Group, wanted: impl Fn(MemberId) -> bool) -> BTreeMap<Memb
             kind: EventKind::Joined(m.id),
         });
     }
-    let others_open = others_open_at_submission(group, &wanted);
-    for sub in group.submissions.values() {
+    let others_open = others_open_at_submission(subs.clone(), &wanted);
+    for sub in subs {
         if let Some(open) = others_open.get(&sub.id).copied() {
             events.push(Event {
                 at: sub.submitted_at,
@@ -224,7 +228,9 @@ fn ledgers_of(group: &Group, wanted: impl Fn(MemberId) -> bool) -> BTreeMap<Memb
             }
         }
     }
-    events.sort_unstable_by_key(|e| (e.at, e.rank));
+    // Stable, so that events alike in time and rank (only a hostile document has them) keep
+    // the order of `subs` whichever of them are gathered.
+    events.sort_by_key(|e| (e.at, e.rank));
 
     let mut out: BTreeMap<MemberId, Ledger> = group
         .members
@@ -298,7 +304,18 @@ fn ledgers_of(group: &Group, wanted: impl Fn(MemberId) -> bool) -> BTreeMap<Memb
 
 /// `member`'s ledger.
 pub fn ledger(group: &Group, member: MemberId) -> Ledger {
-    ledgers_of(group, |id| id == member)
+    ledger_among(group, member, group.submissions.values())
+}
+
+/// `member`'s ledger, read from `subs` alone: the submissions in the group, in id order, that
+/// `member` wrote or critiqued. No other submission moves their credits, so this is
+/// [`ledger`] for whoever keeps that list and does not want to look through the whole group.
+pub fn ledger_among<'a>(
+    group: &'a Group,
+    member: MemberId,
+    subs: impl Iterator<Item = &'a Submission> + Clone,
+) -> Ledger {
+    ledgers_of(group, subs, |id| id == member)
         .remove(&member)
         .unwrap_or_else(|| Ledger::new(member))
 }
@@ -325,10 +342,17 @@ pub fn open_at(sub: &Submission, t: Timestamp) -> bool {
 
 /// How many of `author`'s pieces submitted before `(at, id)` are still open at `at`.
 pub fn others_open(group: &Group, author: MemberId, at: Timestamp, id: SubmissionId) -> u32 {
-    group
-        .submissions
-        .values()
-        .filter(|s| s.author == author && (s.submitted_at, s.id) < (at, id))
+    others_open_among(group.submissions.values(), author, at, id)
+}
+
+/// [`others_open`] counted among `subs`, which must hold all of `author`'s pieces.
+pub fn others_open_among<'a>(
+    subs: impl Iterator<Item = &'a Submission>,
+    author: MemberId,
+    at: Timestamp,
+    id: SubmissionId,
+) -> u32 {
+    subs.filter(|s| s.author == author && (s.submitted_at, s.id) < (at, id))
         .filter(|s| open_at(s, at))
         .count() as u32
 }
@@ -339,14 +363,14 @@ pub fn others_open(group: &Group, author: MemberId, at: Timestamp, id: Submissio
 /// One sweep per author in submission order, holding the closing times of the pieces still
 /// open in a min-heap: `O(k log k)` for an author with `k` pieces, where comparing every pair
 /// made one prolific author cost seconds.
-fn others_open_at_submission(
-    group: &Group,
+fn others_open_at_submission<'a>(
+    subs: impl Iterator<Item = &'a Submission>,
     wanted: impl Fn(MemberId) -> bool,
 ) -> BTreeMap<SubmissionId, u32> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let mut by_author: BTreeMap<MemberId, Vec<&Submission>> = BTreeMap::new();
-    for s in group.submissions.values().filter(|s| wanted(s.author)) {
+    for s in subs.filter(|s| wanted(s.author)) {
         by_author.entry(s.author).or_default().push(s);
     }
     let mut out = BTreeMap::new();

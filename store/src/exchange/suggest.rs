@@ -3,15 +3,15 @@
 //! repaid, then the nearest deadline. Members on hiatus get no suggestions.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::ids::{MemberId, SubmissionId};
-use crate::model::Group;
-use crate::views::{claim_line, due_order};
+use crate::model::{Group, Submission};
+use crate::views::{ClaimLine, claim_line, due_order};
 
 /// One piece to critique, with the reasons it is suggested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,8 +45,14 @@ pub struct Exchanges(BTreeMap<(MemberId, MemberId), u32>);
 impl Exchanges {
     /// Counts every critique in the group.
     pub fn of(group: &Group) -> Self {
+        Self::among(group.submissions.values())
+    }
+
+    /// Counts the critiques of `subs`. Those a member wrote or critiqued are enough for what
+    /// they owe and are owed ([`Exchanges::owed`] with them as `me`).
+    pub fn among<'a>(subs: impl Iterator<Item = &'a Submission>) -> Self {
         let mut given = BTreeMap::new();
-        for sub in group.submissions.values() {
+        for sub in subs {
             for c in sub.critiques.values() {
                 *given.entry((c.reviewer, sub.author)).or_insert(0) += 1;
             }
@@ -71,6 +77,112 @@ pub fn suggestions(group: &Group, me: MemberId, now: Timestamp) -> Vec<Suggestio
     suggestions_with(group, &Exchanges::of(group), me, now)
 }
 
+/// A piece `me` could take: not theirs, not withdrawn, not critiqued or claimed by them, with
+/// a slot free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// Critiques delivered so far.
+    pub critiques: u32,
+    /// Slots free to claim now.
+    pub open_slots: u32,
+}
+
+impl Opening {
+    /// Whether `sub`, whose claim line is `line`, is open to `me`.
+    pub fn of(sub: &Submission, line: &ClaimLine, me: MemberId) -> Option<Opening> {
+        if sub.withdrawn_at.is_some() || sub.author == me || sub.critique_by(me).is_some() {
+            return None;
+        }
+        if line.position_of(me).is_some() {
+            return None;
+        }
+        let taken = line.delivered.len() + line.holders.len();
+        let open_slots = (sub.critiques_wanted as usize).saturating_sub(taken) as u32;
+        (open_slots > 0).then_some(Opening {
+            critiques: line.delivered.len() as u32,
+            open_slots,
+        })
+    }
+}
+
+/// Where a suggestion ranks, best first: the least critiqued, then in the member's genres,
+/// then by authors they owe, then the nearest deadline, then the oldest.
+pub type Rank = (
+    u32,
+    Reverse<bool>,
+    Reverse<bool>,
+    (bool, Option<Date>),
+    Timestamp,
+    SubmissionId,
+);
+
+/// The rank of `sub` with `opening` for a member whose genres hold it or not (`in_genre`) and
+/// who owes its author or not (`owes`).
+pub fn rank(sub: &Submission, opening: Opening, in_genre: bool, owes: bool) -> Rank {
+    (
+        opening.critiques,
+        Reverse(in_genre),
+        Reverse(owes),
+        due_order(sub.due_at),
+        sub.submitted_at,
+        sub.id,
+    )
+}
+
+/// The suggestion of `sub` with `opening` to `me`, whose genres are `genres`, with the reasons.
+pub fn suggestion(
+    group: &Group,
+    exchanges: &Exchanges,
+    me: MemberId,
+    genres: &BTreeSet<String>,
+    sub: &Submission,
+    opening: Opening,
+) -> Suggestion {
+    let critiques = opening.critiques;
+    let in_genre = genres.contains(&sub.genre);
+    let owed = exchanges.owed(me, sub.author);
+    let author_name = group.name_of(sub.author);
+    let mut reasons = vec![match critiques {
+        0 => "no critiques yet".to_string(),
+        n => format!("{n} of {} critiques so far", sub.critiques_wanted),
+    }];
+    if in_genre {
+        reasons.push(format!("in your genre ({})", sub.genre));
+    }
+    if owed > 0 {
+        let times = if owed == 1 {
+            "once".to_string()
+        } else {
+            format!("{owed} times")
+        };
+        reasons.push(format!(
+            "{author_name} critiqued you {times} more than you critiqued them"
+        ));
+    }
+    if let Some(due) = sub.due_at {
+        reasons.push(format!("due {due}"));
+    }
+    Suggestion {
+        submission: sub.id,
+        title: sub.title.clone(),
+        author: sub.author,
+        author_name,
+        genre: sub.genre.clone(),
+        word_count: sub.word_count,
+        due_at: sub.due_at,
+        critiques,
+        open_slots: opening.open_slots,
+        reasons,
+    }
+}
+
+/// Whether `me` gets suggestions at `now`: a current member, not on hiatus. Their genres if so.
+pub fn suggested_to(group: &Group, me: MemberId, now: Timestamp) -> Option<&BTreeSet<String>> {
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let member = group.members.get(&me).filter(|m| m.is_current())?;
+    (!member.on_hiatus(today)).then_some(&member.profile.genres)
+}
+
 /// [`suggestions`] with the exchange counts already made, for suggesting to many members.
 pub fn suggestions_with(
     group: &Group,
@@ -78,76 +190,39 @@ pub fn suggestions_with(
     me: MemberId,
     now: Timestamp,
 ) -> Vec<Suggestion> {
-    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let Some(member) = group.members.get(&me).filter(|m| m.is_current()) else {
+    best_suggestions(group, exchanges, me, now, usize::MAX)
+}
+
+/// The first `n` of [`suggestions_with`]; only those are put in words.
+pub fn best_suggestions(
+    group: &Group,
+    exchanges: &Exchanges,
+    me: MemberId,
+    now: Timestamp,
+    n: usize,
+) -> Vec<Suggestion> {
+    let Some(genres) = suggested_to(group, me, now) else {
         return Vec::new();
     };
-    if member.on_hiatus(today) {
-        return Vec::new();
-    }
-    let genres = &member.profile.genres;
     let mut ranked = Vec::new();
     for sub in group.submissions.values() {
         if sub.withdrawn_at.is_some() || sub.author == me || sub.critique_by(me).is_some() {
             continue;
         }
-        let line = claim_line(sub, now);
-        if line.position_of(me).is_some() {
+        let Some(opening) = Opening::of(sub, &claim_line(sub, now), me) else {
             continue;
-        }
-        let taken = line.delivered.len() + line.holders.len();
-        let open_slots = (sub.critiques_wanted as usize).saturating_sub(taken) as u32;
-        if open_slots == 0 {
-            continue;
-        }
-        let critiques = line.delivered.len() as u32;
-        let in_genre = genres.contains(&sub.genre);
-        let owed = exchanges.owed(me, sub.author);
-        let author_name = group.name_of(sub.author);
-        let mut reasons = vec![match critiques {
-            0 => "no critiques yet".to_string(),
-            n => format!("{n} of {} critiques so far", sub.critiques_wanted),
-        }];
-        if in_genre {
-            reasons.push(format!("in your genre ({})", sub.genre));
-        }
-        if owed > 0 {
-            let times = if owed == 1 {
-                "once".to_string()
-            } else {
-                format!("{owed} times")
-            };
-            reasons.push(format!(
-                "{author_name} critiqued you {times} more than you critiqued them"
-            ));
-        }
-        if let Some(due) = sub.due_at {
-            reasons.push(format!("due {due}"));
-        }
-        let key = (
-            critiques,
-            Reverse(in_genre),
-            Reverse(owed > 0),
-            due_order(sub.due_at),
-            sub.submitted_at,
-            sub.id,
-        );
+        };
+        let owes = exchanges.owed(me, sub.author) > 0;
         ranked.push((
-            key,
-            Suggestion {
-                submission: sub.id,
-                title: sub.title.clone(),
-                author: sub.author,
-                author_name,
-                genre: sub.genre.clone(),
-                word_count: sub.word_count,
-                due_at: sub.due_at,
-                critiques,
-                open_slots,
-                reasons,
-            },
+            rank(sub, opening, genres.contains(&sub.genre), owes),
+            sub,
+            opening,
         ));
     }
-    ranked.sort_by_key(|(key, _)| *key);
-    ranked.into_iter().map(|(_, s)| s).collect()
+    ranked.sort_by_key(|(key, _, _)| *key);
+    ranked
+        .into_iter()
+        .take(n)
+        .map(|(_, sub, opening)| suggestion(group, exchanges, me, genres, sub, opening))
+        .collect()
 }

@@ -1,0 +1,366 @@
+//! Open and derived views: a large group from disk until the desktop client has everything it
+//! shows (its peak resident memory measured in a child process doing only that), and the
+//! derived views brought up to date after one change from a peer.
+//!
+//! * open until ready: `Group::open` (snapshot from disk), the live view's first read into
+//!   the model, the history, and the first [`LiveSnapshot`], as the backend does on start.
+//! * peak resident memory: the same, alone in a fresh `quire-bench --open-only` process;
+//!   its VmHWM.
+//! * update after one remote change: a change made on a peer's fork of the document arrives
+//!   (`apply_changes` on the open group), the history grows, the live view catches up and the
+//!   snapshot is brought up to date; floor: automerge applying the change alone.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, Automerge, Change};
+use jiff::{SignedDuration, Timestamp};
+use quire::backend::{LiveSnapshot, derive_snapshot};
+use quire_store::doc::{self, ProfilePatch};
+use quire_store::exchange::activity::Change as HistoryChange;
+use quire_store::ops;
+use quire_store::storage::{DataDir, StorageOptions};
+use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, SubmissionId};
+use quire_tests::Summary;
+use quire_tests::report::{Report, ms};
+use quire_tests::workload::{PER_SUBMISSION, big_group, to_document};
+
+/// The device the figures open the group as: member 1's (shared with a few others, as the
+/// workload hands out devices).
+const DEVICE: [u8; 32] = [1; 32];
+
+/// The clock of the workload: the group's last year ends here.
+fn now() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).expect("a valid time")
+}
+
+/// The open-and-update figures, as a section of `report`.
+pub(crate) fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
+    let (members, submissions) = if quick { (100, 300) } else { (1_000, 10_000) };
+    let critiques = submissions * PER_SUBMISSION;
+    let workload = format!("{members} members, {submissions} submissions, {critiques} critiques");
+    let opens = if quick { 3 } else { 7 };
+    let changes = if quick { 40 } else { 200 };
+
+    let dir = tempfile::tempdir()?;
+    let data = DataDir::open(dir.path())?;
+    let model = big_group(members, submissions, now());
+    let id = model.info.id;
+    drop(data.create_group(id, to_document(&model)?, StorageOptions::default())?);
+    drop(model);
+
+    let mut parts = [Vec::new(), Vec::new(), Vec::new()];
+    let mut open_samples = Vec::new();
+    for _ in 0..opens {
+        let opened = open(&data, id)?;
+        open_samples.push(opened.took.iter().sum());
+        for (part, took) in parts.iter_mut().zip(opened.took) {
+            part.push(took);
+        }
+    }
+    let open_time = Summary::of(&open_samples);
+    let child = open_in_child(dir.path())?;
+
+    let mut opened = open(&data, id)?;
+    let update = remote_changes(&mut opened, changes)?;
+    let full = full_derives(&mut opened, 3)?;
+
+    let section = report.section(
+        "Open and derived views",
+        "A group written to disk as one snapshot, opened as the desktop client opens it until \
+         every list it shows is derived; then changes a peer made on its fork of the document \
+         arrive one at a time and the derived lists are brought up to date.",
+    );
+    let target_ms = 1_000.0;
+    section.timing(
+        "open until ready",
+        &workload,
+        &open_time,
+        "≤ 1 s",
+        Some(open_time.p99_ms <= target_ms),
+    );
+    let labels = [
+        "  of which: load from disk",
+        "  of which: read into the model",
+        "  of which: derive every list",
+    ];
+    for (label, samples) in labels.iter().zip(&parts) {
+        section.timing(label, &workload, &Summary::of(samples), "", None);
+    }
+    let mib = child.peak_bytes as f64 / (1024.0 * 1024.0);
+    section.value(
+        "peak resident memory, open until ready",
+        &format!("{workload}, a process doing only that"),
+        &format!("{mib:.0} MiB"),
+        "≤ 300 MB",
+        Some(child.peak_bytes <= 300_000_000),
+    );
+    section.timing(
+        "update derived views after one remote change",
+        &workload,
+        &update.total,
+        "≤ 5 ms",
+        Some(update.total.median_ms <= 5.0 && update.total.p99_ms <= 5.0),
+    );
+    section.floor("automerge applies the change", &workload, &update.apply);
+    section.timing(
+        "  of which: live view catches up",
+        &workload,
+        &update.catch_up,
+        "",
+        None,
+    );
+    section.timing(
+        "  of which: snapshot rows updated",
+        &workload,
+        &update.snapshot,
+        "",
+        None,
+    );
+    section.timing(
+        "derive every list anew after a change (before)",
+        &workload,
+        &full,
+        "",
+        None,
+    );
+    section.note(&format!(
+        "The child process opened the group in {} (peak resident {mib:.0} MiB).",
+        ms(child.open_ms)
+    ));
+    section.note(&format!(
+        "Keeping the snapshot current row by row instead of deriving it anew: {} → {} median \
+         per change ({:.0}× less).",
+        ms(full.median_ms),
+        ms(update.snapshot.median_ms),
+        full.median_ms / update.snapshot.median_ms.max(1e-6)
+    ));
+    Ok(())
+}
+
+/// The hidden `--open-only <data dir>` mode: open the one group in the data dir as the
+/// figures do and print how long it took and this process's peak resident memory.
+pub(crate) fn open_only(root: &Path) -> anyhow::Result<()> {
+    let data = DataDir::open(root)?;
+    let id = *data
+        .group_ids()?
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no group in `{}`", root.display()))?;
+    let opened = open(&data, id)?;
+    let took: Duration = opened.took.iter().sum();
+    let peak = peak_resident_bytes().ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc"))?;
+    println!("open-only {} {peak}", took.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+/// What the child process reported.
+struct ChildOpen {
+    open_ms: f64,
+    peak_bytes: u64,
+}
+
+fn open_in_child(root: &Path) -> anyhow::Result<ChildOpen> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--open-only")
+        .arg(root)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "`quire-bench --open-only` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("open-only "))
+        .ok_or_else(|| anyhow::anyhow!("`quire-bench --open-only` said `{stdout}`"))?;
+    let mut words = line.split_whitespace();
+    let open_ms = words.next().unwrap_or_default().parse()?;
+    let peak_bytes = words.next().unwrap_or_default().parse()?;
+    Ok(ChildOpen {
+        open_ms,
+        peak_bytes,
+    })
+}
+
+/// This process's peak resident memory (VmHWM), in bytes.
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// A group open as the backend holds it.
+struct Opened {
+    group: Group,
+    me: Option<MemberId>,
+    history: Vec<HistoryChange>,
+    live: LiveSnapshot,
+    version: u64,
+    /// Load from disk, read into the model, derive.
+    took: [Duration; 3],
+}
+
+fn open(data: &DataDir, id: GroupId) -> anyhow::Result<Opened> {
+    let started = Instant::now();
+    let mut group = Group::open(
+        data,
+        id,
+        DeviceId::from_bytes(DEVICE),
+        StorageOptions::default(),
+    )?;
+    let loaded = started.elapsed();
+    group.view_changed()?;
+    let read = started.elapsed() - loaded;
+    let history = doc::history(group.doc());
+    let (model, _) = group.view_changed()?;
+    let me = model
+        .member_for_device(DeviceId::from_bytes(DEVICE))
+        .map(|m| m.id);
+    let (live, snapshot) = LiveSnapshot::derive(model, me, &history, now(), 0);
+    anyhow::ensure!(
+        snapshot.queue.len() == model.submissions.len(),
+        "the queue is incomplete"
+    );
+    let derived = started.elapsed() - loaded - read;
+    Ok(Opened {
+        group,
+        me,
+        history,
+        live,
+        version: 0,
+        took: [loaded, read, derived],
+    })
+}
+
+/// The update figures: total, and its parts.
+struct Update {
+    total: Summary,
+    apply: Summary,
+    catch_up: Summary,
+    snapshot: Summary,
+}
+
+/// `n` changes made on a peer's fork, each applied to the open group and the snapshot brought
+/// up to date. A fifth of them touch pieces of the member the group is open as.
+fn remote_changes(opened: &mut Opened, n: usize) -> anyhow::Result<Update> {
+    let mut peer = opened
+        .group
+        .doc()
+        .fork()
+        .with_actor(ActorId::from(vec![0xbe; 16]));
+    let model = doc::read_group(&peer)?;
+    let members: Vec<MemberId> = model.members.keys().copied().collect();
+    let subs: Vec<SubmissionId> = model.submissions.keys().copied().collect();
+    let me = opened
+        .me
+        .ok_or_else(|| anyhow::anyhow!("the device is no member's"))?;
+    let my_subs: Vec<SubmissionId> = model
+        .submissions
+        .values()
+        .filter(|s| s.author == me)
+        .map(|s| s.id)
+        .collect();
+    drop(model);
+    let mut rng = fastrand::Rng::with_seed(6);
+    let mut samples: [Vec<Duration>; 4] = Default::default();
+    let mut at = now();
+    for i in 0..n {
+        at += SignedDuration::from_secs(30);
+        let sub = if i % 5 == 0 {
+            my_subs[rng.usize(..my_subs.len())]
+        } else {
+            subs[rng.usize(..subs.len())]
+        };
+        let change = peer_change(&mut peer, &members, sub, i, at, &mut rng)?;
+        let t = Instant::now();
+        let before = opened.group.doc().get_heads();
+        opened.group.storage_mut().doc_mut().apply_changes(change)?;
+        let applied = t.elapsed();
+        opened
+            .history
+            .extend(doc::history_since(opened.group.doc(), &before));
+        let (model, changed) = opened.group.view_changed()?;
+        let caught_up = t.elapsed();
+        opened.version += 1;
+        let snapshot = opened.live.update(
+            model,
+            &changed,
+            opened.me,
+            &opened.history,
+            at,
+            opened.version,
+        );
+        let done = t.elapsed();
+        anyhow::ensure!(!snapshot.queue.is_empty(), "no queue");
+        samples[0].push(done);
+        samples[1].push(applied);
+        samples[2].push(caught_up - applied);
+        samples[3].push(done - caught_up);
+    }
+    Ok(Update {
+        total: Summary::of(&samples[0]),
+        apply: Summary::of(&samples[1]),
+        catch_up: Summary::of(&samples[2]),
+        snapshot: Summary::of(&samples[3]),
+    })
+}
+
+/// One change on the peer's fork: a claim, a critique after a claim, or a profile edit, by
+/// some member; returns it as automerge sends it.
+fn peer_change(
+    peer: &mut Automerge,
+    members: &[MemberId],
+    sub: SubmissionId,
+    i: usize,
+    at: Timestamp,
+    rng: &mut fastrand::Rng,
+) -> anyhow::Result<Vec<Change>> {
+    let heads = peer.get_heads();
+    let who = members[rng.usize(..members.len())];
+    let done = match i % 4 {
+        0 | 1 => ops::claim(peer, who, sub, at).map(|_| ()),
+        2 => ops::claim(peer, who, sub, at).and_then(|_| {
+            let id = CritiqueId::from_bytes(rng.u128(..).to_be_bytes());
+            ops::critique(peer, who, sub, id, "A careful critique, start to end.", at).map(|_| ())
+        }),
+        _ => {
+            let patch = ProfilePatch {
+                bio: Some(format!("Bio {i}")),
+                ..Default::default()
+            };
+            ops::update_profile(peer, who, patch, at).map(|_| ())
+        }
+    };
+    if done.is_err() {
+        // Refused (the piece is theirs, say): a profile edit instead.
+        let patch = ProfilePatch {
+            bio: Some(format!("Bio {i}")),
+            ..Default::default()
+        };
+        ops::update_profile(peer, who, patch, at)?;
+    }
+    // A claim and its critique are two changes, arriving together.
+    let changes: Vec<Change> = peer.get_changes(&heads);
+    anyhow::ensure!(!changes.is_empty(), "the peer made no change");
+    Ok(changes)
+}
+
+/// What the backend did before: the whole snapshot derived anew after a change.
+fn full_derives(opened: &mut Opened, n: usize) -> anyhow::Result<Summary> {
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        let (model, _) = opened.group.view_changed()?;
+        let t = Instant::now();
+        let snapshot = derive_snapshot(model, opened.me, &opened.history, now(), 0);
+        samples.push(t.elapsed());
+        anyhow::ensure!(!snapshot.queue.is_empty(), "no queue");
+    }
+    Ok(Summary::of(&samples))
+}
