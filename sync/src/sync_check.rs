@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{Message, MessageVersion, ReadMessageError};
-use automerge::{ActorId, Automerge, Change, ExpandedChange};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange, ReadDoc};
 
 /// The first byte of a V1 sync message.
 const SYNC_V1: u8 = 0x42;
@@ -291,6 +291,13 @@ pub fn check_sync_message(bytes: &[u8], limits: &Limits) -> Result<Message, BadS
 /// that its saved form does not reproduce, so the document saves into a snapshot that no
 /// longer loads; and a change that names an object nobody made panics while it is applied.
 /// A change that does not parse is left to automerge, which refuses it.
+///
+/// A change whose dependencies are neither in `doc` nor in the message (nor depend only on
+/// such) cannot be checked yet, and is left to automerge, which holds it back until they
+/// arrive: an honest peer sends such changes whenever its bloom filter of our changes gives a
+/// false positive, and refusing them would shut that peer out for good, since it would send
+/// the same message on every reconnect. Should a held-back change be hostile after all, the
+/// group actor catches automerge's panic when it is finally applied and reloads the group.
 pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMessage> {
     let mut parsed = Vec::new();
     let mut changes = Vec::new();
@@ -306,6 +313,12 @@ pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMe
         parsed.push((index, change));
         changes.push(expanded);
     }
+    let deferred = waiting_for_dependencies(doc, &parsed);
+    let (parsed, changes): (Vec<_>, Vec<_>) = parsed
+        .into_iter()
+        .zip(changes)
+        .filter(|((_, change), _)| !deferred.contains(&change.hash()))
+        .unzip();
     let mut created = HashSet::new();
     for change in &changes {
         for (offset, op) in (0u64..).zip(&change.operations) {
@@ -315,7 +328,8 @@ pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMe
             }
         }
     }
-    for (index, change) in changes.iter().enumerate() {
+    for ((index, _), change) in parsed.iter().zip(&changes) {
+        let index = *index;
         for op in &change.operations {
             let ObjectId::Id(obj) = &op.obj else {
                 continue;
@@ -333,6 +347,32 @@ pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMe
         return Ok(());
     }
     check_sequences(doc, &parsed)
+}
+
+/// The hashes of the changes in `parsed` that depend on a change neither `doc` nor the rest
+/// of the message holds, directly or through another such change.
+fn waiting_for_dependencies(doc: &Automerge, parsed: &[(usize, Change)]) -> HashSet<ChangeHash> {
+    let in_message: HashSet<ChangeHash> = parsed.iter().map(|(_, c)| c.hash()).collect();
+    let mut deferred: HashSet<ChangeHash> = HashSet::new();
+    loop {
+        let before = deferred.len();
+        for (_, change) in parsed {
+            let hash = change.hash();
+            if deferred.contains(&hash) {
+                continue;
+            }
+            let missing = change.deps().iter().any(|dep| {
+                deferred.contains(dep)
+                    || (!in_message.contains(dep) && doc.get_change_by_hash(dep).is_none())
+            });
+            if missing {
+                deferred.insert(hash);
+            }
+        }
+        if deferred.len() == before {
+            return deferred;
+        }
+    }
 }
 
 /// Checks that each actor's new changes continue its sequence numbers from the last change of
@@ -823,6 +863,38 @@ mod tests {
         check_sync_message(bytes, &Limits::default())
     }
 
+    /// Found by the soak test: a peer whose bloom filter of our changes gave a false positive
+    /// sent a change without the change it depends on (which made the object it writes into).
+    /// Refusing it shut that honest peer out on every reconnect; it must go to automerge,
+    /// which holds it back until the missing change arrives.
+    #[test]
+    fn a_change_whose_dependency_has_not_arrived_is_left_to_automerge() {
+        let mut origin = Automerge::new();
+        let mut tx = origin.transaction();
+        let map = tx
+            .put_object(ROOT, "invite", automerge::ObjType::Map)
+            .expect("make");
+        tx.commit();
+        let mut tx = origin.transaction();
+        tx.put(&map, "used", 1).expect("put");
+        tx.commit();
+        let changes = origin.get_changes(&[]);
+        let (first, second) = (changes[0].raw_bytes(), changes[1].raw_bytes());
+
+        let mut doc = Automerge::new();
+        let msg = check(&message_with_changes(&[second])).expect("well-formed");
+        check_changes(&doc, &msg).expect("not checkable yet, so not refused");
+        doc.receive_sync_message(&mut State::new(), msg)
+            .expect("held back");
+        assert!(doc.get_heads().is_empty(), "nothing applied yet");
+
+        let msg = check(&message_with_changes(&[first])).expect("well-formed");
+        check_changes(&doc, &msg).expect("the missing change");
+        doc.receive_sync_message(&mut State::new(), msg)
+            .expect("applied");
+        assert_eq!(doc.get_heads(), origin.get_heads());
+    }
+
     #[test]
     fn honest_sync_passes_and_round_trips() {
         let messages = synced_messages();
@@ -1247,8 +1319,14 @@ mod tests {
         let refs: Vec<&[u8]> = all.iter().map(Vec::as_slice).collect();
         let msg = check(&message_with_changes(&refs)).expect("wire");
         check_changes(&two, &msg).expect("held changes skipped, the new one next");
+        // Seq 4 alone depends on seq 3, which is missing: held back by automerge, not refused.
         let skipping = check(&message_with_changes(&[refs[3]])).expect("wire");
-        check_changes(&Automerge::new(), &skipping).expect_err("seq 4 before 1 to 3");
+        let mut empty = Automerge::new();
+        check_changes(&empty, &skipping).expect("seq 4 waits for 1 to 3");
+        empty
+            .receive_sync_message(&mut State::new(), skipping)
+            .expect("held back");
+        assert!(empty.get_heads().is_empty());
     }
 
     /// Found by the `sync_message` fuzz target and still open: a change that passes every check
