@@ -303,10 +303,12 @@ impl World {
                 n => format!("rate {}", CritiqueId::from_bytes([(n % 256) as u8; 16])),
             },
         };
+        let actor = rng.below(10);
         self.history.push(Change {
             at: now,
-            device: Some(device(rng.below(10))),
+            device: Some(device(actor)),
             message,
+            order: (vec![actor as u8], self.history.len() as u64),
         });
     }
 }

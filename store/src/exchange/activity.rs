@@ -21,6 +21,9 @@ pub struct Change {
     pub device: Option<DeviceId>,
     /// What the operation wrote as its message.
     pub message: String,
+    /// Its actor and sequence number: the order of changes made in the same second, the
+    /// same on every device whatever order the changes arrived in.
+    pub order: (Vec<u8>, u64),
 }
 
 /// One line of the activity feed.
@@ -68,9 +71,15 @@ pub fn activity_with(
     changes: &[Change],
     since: Option<Timestamp>,
 ) -> Vec<Activity> {
-    let mut out: Vec<Activity> = changes
+    let mut sorted: Vec<&Change> = changes
         .iter()
         .filter(|c| since.is_none_or(|s| c.at >= s))
+        .collect();
+    // Newest first; changes of the same second by actor and sequence number, so devices that
+    // received concurrent changes in different orders still show the same feed.
+    sorted.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.order.cmp(&a.order)));
+    sorted
+        .into_iter()
         .map(|c| {
             let member = c.device.and_then(&owner_of);
             Activity {
@@ -80,11 +89,7 @@ pub fn activity_with(
                 what: describe(group, &submission_of, &c.message),
             }
         })
-        .collect();
-    // Stable: changes at the same second keep the history's order, newest first.
-    out.reverse();
-    out.sort_by_key(|a| std::cmp::Reverse(a.at));
-    out
+        .collect()
 }
 
 /// A change message in words, with the ids it names replaced by titles.
