@@ -23,12 +23,22 @@
 //!   that needs a log (its torn tail cut off) or deleted by a compaction that absorbed it.
 //! * Persisting is `write_all` + `sync_data` of one batch of records; a failed append is cut
 //!   back off, so logs only ever hold complete records plus, after a crash, one torn tail.
+//! * A reader fsyncs a log before the records it read from it count as durable: its writer may
+//!   not have fsynced them yet, and an edit built on them must not outlive them in a power cut.
+//! * Every file and directory made is made durable in its parent by an fsync of the parent
+//!   before anything relies on it (new logs, snapshots, group and data directories).
 //! * Readers never block writers: they read complete records of live logs and come back later
 //!   for the rest. Compaction takes `compact.lock` exclusively so no reader sees a snapshot
 //!   replaced without the logs it absorbed being gone, or the other way round.
 //! * Damage is never fatal and never deleted: a torn tail of a dead log is dropped with a
 //!   warning; an unreadable snapshot or a corrupt dead log is moved to `quarantine/`, whatever
 //!   could be read from it is kept and written again, and the group loads from what is left.
+//!
+//! # Power loss
+//!
+//! Every change to the file system goes through one module (`disk`). With the
+//! `power-loss-sim` feature, `power_loss` records them and rebuilds what a disk could hold had
+//! the power failed after any of them; the crate's tests check every acknowledged edit survives.
 //!
 //! # Use
 //!

@@ -10,8 +10,9 @@
 //! * [`End::Clean`]: the last record ends exactly at the end.
 //! * [`End::Incomplete`]: what follows the last valid record looks like one record that has not
 //!   all reached the disk: it runs to or past the end (short header, declared length past the
-//!   end, or a bad crc on a record ending exactly at the end), or the rest is all zero bytes (the
-//!   file grew before its data was written), and no valid record starts anywhere after it. In a
+//!   end, or a bad crc on a record ending exactly at the end), or the rest is all zero bytes past
+//!   its first header (the file grew before its data was written, perhaps mid-header), and no
+//!   valid record starts anywhere after it. In a
 //!   live log it may still be in flight; in a dead one it is a torn tail.
 //! * [`End::Corrupt`]: an invalid record with more data behind it. Nothing after it is trusted.
 //!
@@ -178,7 +179,10 @@ fn classify(bytes: &[u8], offset: usize, defect: Defect) -> End {
             HEADER_LEN + declared >= rest.len()
         }
     };
-    let tail_shaped = reaches_end || rest.iter().all(|&b| b == 0);
+    // A write cut short may leave part of a header followed by zeros (the file's new length
+    // reached the disk, the data did not): the length field then reads as something smaller.
+    let zeros_after_header = rest.iter().skip(HEADER_LEN).all(|&b| b == 0);
+    let tail_shaped = reaches_end || zeros_after_header;
     if tail_shaped && !valid_record_after(rest) {
         End::Incomplete { offset }
     } else {
@@ -259,6 +263,16 @@ mod tests {
     fn zeros_after_the_last_record_are_incomplete() {
         let mut log = log_of(&[b"first"]);
         log.extend_from_slice(&[0; 40]);
+        assert_eq!(parse(&log).end, End::Incomplete { offset: 13 });
+    }
+
+    #[test]
+    fn a_torn_length_followed_by_zeros_is_incomplete() {
+        // Regression: only the first byte of a 1150-byte record's length arrived (126), then
+        // zeros; the log was quarantined as corrupt instead of losing a torn tail.
+        let mut log = log_of(&[b"first"]);
+        log.push(126);
+        log.extend_from_slice(&[0; 1157]);
         assert_eq!(parse(&log).end, End::Incomplete { offset: 13 });
     }
 
