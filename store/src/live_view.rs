@@ -11,10 +11,11 @@
 //! and submissions were read again, so that what is derived from the model (the app's lists)
 //! can be brought up to date the same way, row by row.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
-use automerge::{Automerge, ChangeHash, PatchAction, Prop};
+use automerge::legacy::{Key, ObjectId};
+use automerge::{Automerge, ChangeHash, Prop, ReadDoc};
 
 use crate::doc::{self, DocError};
 use crate::ids::{MemberId, SubmissionId};
@@ -105,7 +106,7 @@ impl LiveView {
         if heads == self.heads {
             return Ok(Changed::default());
         }
-        let touched = touched(doc, &self.heads, &heads);
+        let touched = touched(doc, &self.heads);
         let many = touched.members.len() + touched.submissions.len() > FULL_READ_ABOVE;
         if touched.other || many {
             *self = Self::load(doc)?;
@@ -189,39 +190,84 @@ where
     }
 }
 
-/// Which top-level entries the changes between `before` and `after` touched.
-fn touched(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Touched {
+/// Which top-level entries the changes made since `before` touched.
+///
+/// Read from the changes themselves: each operation names the object it writes to, and the
+/// object's parents name the collection and entry it lies under. This costs what the changes
+/// hold; asking automerge for the patches between two heads walked the whole document.
+/// An operation on an object no longer reachable, or overwritten, still names an entry; that
+/// entry is read again for nothing, never missed.
+fn touched(doc: &Automerge, before: &[ChangeHash]) -> Touched {
     let mut touched = Touched::default();
-    for patch in doc.diff(before, after) {
-        let key_of = |action: &PatchAction| match action {
-            PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
-            _ => None,
-        };
-        // The path runs from the root: (root, collection), (collection map, entry key), ...
-        let collection = match patch.path.first() {
-            Some((_, Prop::Map(name))) => Some(name.clone()),
-            Some(_) => None,
-            None => key_of(&patch.action),
-        };
-        let entry = match patch.path.get(1) {
-            Some((_, Prop::Map(key))) => Some(key.clone()),
-            Some(_) => None,
-            None if !patch.path.is_empty() => key_of(&patch.action),
-            None => None,
-        };
-        match (collection.as_deref(), entry) {
-            (Some("group"), _) => touched.group = true,
-            (Some("members"), Some(key)) => {
-                touched.members.insert(key);
+    let mut placed: HashMap<String, Place> = HashMap::new();
+    for change in doc.get_changes(before) {
+        for op in change.decode().operations {
+            let key = match &op.key {
+                Key::Map(k) => Some(k.to_string()),
+                Key::Seq(_) => None,
+            };
+            let (collection, entry) = match &op.obj {
+                ObjectId::Root => (key, None),
+                ObjectId::Id(_) => {
+                    let id = op.obj.to_string();
+                    let place = match placed.get(&id) {
+                        Some(place) => place.clone(),
+                        None => {
+                            let place = place_of(doc, &id);
+                            placed.insert(id, place.clone());
+                            place
+                        }
+                    };
+                    match place {
+                        // The op writes into a collection: its key is the entry.
+                        Place::Collection(c) => (Some(c), key),
+                        Place::Entry(c, e) => (Some(c), Some(e)),
+                        Place::Unknown => (None, None),
+                    }
+                }
+            };
+            match (collection.as_deref(), entry) {
+                (Some("group"), _) => touched.group = true,
+                (Some("members"), Some(key)) => {
+                    touched.members.insert(key);
+                }
+                (Some("submissions"), Some(key)) => {
+                    touched.submissions.insert(key);
+                }
+                (Some("invites"), _) => {}
+                _ => touched.other = true,
             }
-            (Some("submissions"), Some(key)) => {
-                touched.submissions.insert(key);
-            }
-            (Some("invites"), _) => {}
-            _ => touched.other = true,
         }
     }
     touched
+}
+
+/// Where an object lies in the document.
+#[derive(Debug, Clone)]
+enum Place {
+    /// It is a collection (`members`, ...): a map under the root.
+    Collection(String),
+    /// It lies under an entry of a collection.
+    Entry(String, String),
+    /// Somewhere the schema has nothing (or it cannot be found).
+    Unknown,
+}
+
+/// Where the object `id` (as automerge prints it) lies: the first two keys of its path.
+fn place_of(doc: &Automerge, id: &str) -> Place {
+    let Ok(obj) = doc.import_obj(id) else {
+        return Place::Unknown;
+    };
+    let Ok(parents) = doc.parents(&obj) else {
+        return Place::Unknown;
+    };
+    let mut path: Vec<Prop> = parents.map(|p| p.prop).collect();
+    path.reverse();
+    match (path.first(), path.get(1)) {
+        (Some(Prop::Map(c)), None) => Place::Collection(c.clone()),
+        (Some(Prop::Map(c)), Some(Prop::Map(e))) => Place::Entry(c.clone(), e.clone()),
+        _ => Place::Unknown,
+    }
 }
 
 #[cfg(test)]
@@ -338,5 +384,124 @@ mod tests {
         let fresh = doc::read_group(&doc).unwrap();
         assert!(fresh.skipped.is_empty(), "{:?}", fresh.skipped);
         assert_eq!(view.group(), &fresh);
+    }
+
+    /// Random writes anywhere in the schema (and outside it), some on a fork merged later:
+    /// a catch-up after each reads what a fresh read does, so no entry a change touched is
+    /// missed, whatever the change wrote.
+    mod hostile {
+        use super::*;
+        use automerge::transaction::Transactable;
+        use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+        use proptest::prelude::*;
+
+        /// The map at `path`, or the deepest map on the way there.
+        fn resolve(doc: &Automerge, path: &[String]) -> ObjId {
+            let mut obj = ROOT;
+            for part in path {
+                match doc.get(&obj, part.as_str()) {
+                    Ok(Some((Value::Object(ObjType::Map), id))) => obj = id,
+                    _ => break,
+                }
+            }
+            obj
+        }
+
+        fn write(doc: &mut Automerge, path: &[String], key: &str, action: u8) {
+            let obj = resolve(doc, path);
+            let mut tx = doc.transaction();
+            let _ = match action % 8 {
+                0 => tx.put(&obj, key, "text"),
+                1 => tx.put(&obj, key, 7i64),
+                2 => tx.put(&obj, key, ScalarValue::F64(1.5)),
+                3 => tx.put_object(&obj, key, ObjType::Map).map(|_| ()),
+                4 => tx.put_object(&obj, key, ObjType::List).map(|_| ()),
+                5 => tx.delete(&obj, key),
+                6 => tx.put(&obj, key, ScalarValue::Timestamp(5)),
+                _ => tx
+                    .put_object(&obj, key, ObjType::Map)
+                    .and_then(|m| tx.put(&m, "label", "nested")),
+            };
+            tx.commit();
+        }
+
+        proptest! {
+            #[test]
+            fn a_catch_up_after_any_write_reads_what_a_fresh_read_does(
+                steps in proptest::collection::vec(
+                    (any::<bool>(), 0usize..16, 0usize..16, any::<u8>(), any::<bool>()),
+                    1..40,
+                ),
+            ) {
+                let mut doc = founded();
+                let me = MemberId::from_bytes([2; 16]);
+                let sub = SubmissionId::from_bytes([10; 16]);
+                let now = jiff::Timestamp::UNIX_EPOCH;
+                let draft = SubmissionDraft {
+                    title: "The Mill".into(),
+                    genre: "ya".into(),
+                    text: "words".into(),
+                    ..Default::default()
+                };
+                ops::submit(&mut doc, me, sub, draft, now).unwrap();
+                let (m, s, d) = (
+                    me.to_string(),
+                    sub.to_string(),
+                    DeviceId::from_bytes([3; 32]).to_string(),
+                );
+                let p = |parts: &[&str]| parts.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+                let paths = [
+                    p(&[]),
+                    p(&["group"]),
+                    p(&["group", "rules"]),
+                    p(&["members"]),
+                    p(&["members", &m]),
+                    p(&["members", &m, "devices"]),
+                    p(&["members", &m, "devices", &d]),
+                    p(&["members", &m, "genres"]),
+                    p(&["invites"]),
+                    p(&["submissions"]),
+                    p(&["submissions", &s]),
+                    p(&["submissions", &s, "claims"]),
+                    p(&["submissions", &s, "claims", &m]),
+                    p(&["submissions", &s, "critiques"]),
+                    p(&["submissions", &s, "title"]),
+                    p(&["nowhere"]),
+                ];
+                let keys = [
+                    m.as_str(), s.as_str(), d.as_str(), "title", "members", "submissions",
+                    "group", "claims", "critiques", "devices", "at", "expires_at", "name",
+                    "schema", "display_name", "not an id",
+                ];
+                let mut view = LiveView::load(&doc).unwrap();
+                let mut fork = doc.fork().with_actor(automerge::ActorId::from(vec![7u8; 16]));
+                for (on_fork, path, key, action, merge) in steps {
+                    let target = if on_fork { &mut fork } else { &mut doc };
+                    write(target, &paths[path], keys[key], action);
+                    if merge {
+                        doc.merge(&mut fork).unwrap();
+                    }
+                    let fresh = LiveView::load(&doc);
+                    let caught = view.catch_up(&doc);
+                    match (fresh, caught) {
+                        (Ok(fresh), Ok(_)) => prop_assert_eq!(view.group(), fresh.group()),
+                        (Err(_), Err(_)) => view = LiveView::load(&founded()).unwrap(),
+                        (fresh, caught) => prop_assert!(
+                            false,
+                            "fresh {:?} vs caught up {:?}",
+                            fresh.err(),
+                            caught.err()
+                        ),
+                    }
+                    if view.heads() != doc.get_heads() {
+                        // The view was reset after a document it could not read.
+                        view = match LiveView::load(&doc) {
+                            Ok(v) => v,
+                            Err(_) => break,
+                        };
+                    }
+                }
+            }
+        }
     }
 }
