@@ -29,6 +29,8 @@ pub struct Fanout {
     /// Keep at least this many sessions in a larger group, topping up from known members.
     pub min_sessions: usize,
     /// How long announced heads may take to arrive through sessions before they are pulled.
+    /// Flooding takes milliseconds; this is a fallback for when it fails, and on a busy
+    /// machine a short wait would turn every slow flood into a pull.
     pub pull_after: Duration,
     /// How long a pull session is kept before it is dropped again.
     pub pull_for: Duration,
@@ -40,8 +42,8 @@ impl Default for Fanout {
             full_mesh_up_to: 8,
             neighbor_sessions: true,
             min_sessions: 2,
-            pull_after: Duration::from_millis(500),
-            pull_for: Duration::from_secs(20),
+            pull_after: Duration::from_secs(2),
+            pull_for: Duration::from_secs(10),
         }
     }
 }
