@@ -129,12 +129,27 @@ pub(crate) fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         ms(child.open_ms)
     ));
     section.note(&format!(
-        "Keeping the snapshot current row by row instead of deriving it anew: {} → {} median \
-         per change ({:.0}× less).",
+        "After each change the backend derived the whole snapshot anew ({} median, the row \
+         above); it now keeps it current row by row: {} median ({:.0}× less).",
         ms(full.median_ms),
         ms(update.snapshot.median_ms),
-        full.median_ms / update.snapshot.median_ms.max(1e-6)
+        full.median_ms / update.snapshot.median_ms.max(1e-6),
     ));
+    section.note(
+        "The live view's catch-up read what changed from automerge's diff between the old and \
+         new heads, which walks the whole document: 490 ms median per change at full size. It \
+         now reads the new changes' operations and looks up the parents of the objects they \
+         write: 0.45 ms.",
+    );
+    section.note(
+        "Where opening goes (callgrind, full size, 17.1 G instructions): automerge's load \
+         10.6 G (62%; its change collector rebuilds and hashes every change to build the change \
+         graph, whether or not heads are verified), reading the model 5.8 G (34%; automerge's \
+         document iterator 3.3 G, assembling the tree 1.9 G, records 0.7 G), deriving every \
+         list 0.6 G (3.5%). Automerge's load alone takes longer than the target on this \
+         machine; meeting it needs the model (or the snapshot) cached beside the document and \
+         shown while the document loads.",
+    );
     Ok(())
 }
 
