@@ -193,18 +193,14 @@ impl Group {
     }
 
     /// The member this device belongs to.
+    ///
+    /// Looks the device up in each current member's devices without reading the members
+    /// (every operation asks, and reading a thousand profiles took 20 ms).
     pub fn me(&self) -> Result<MemberId, Error> {
-        let mut skipped = Vec::new();
-        let members = doc::read_members(self.doc(), &mut skipped)
-            .map_err(|problem| self.doc_error(problem))?;
-        members
-            .values()
-            .find(|m| m.is_current() && m.devices.contains_key(&self.device))
-            .map(|m| m.id)
-            .ok_or_else(|| Error::NotAMember {
-                group: self.name(),
-                device: self.device.short(),
-            })
+        doc::current_member_of_device(self.doc(), self.device).ok_or_else(|| Error::NotAMember {
+            group: self.name(),
+            device: self.device.short(),
+        })
     }
 
     /// Runs operation `op` as this device's member and makes its change durable before

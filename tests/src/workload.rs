@@ -142,7 +142,13 @@ pub fn big_group(members: usize, submissions: usize, now: Timestamp) -> Group {
     }
 }
 
-/// The same group written into an automerge document in one change.
+/// Submissions written per change by [`to_document`].
+pub const SUBMISSIONS_PER_CHANGE: usize = 100;
+
+/// The same group written into an automerge document: the group and its members in one change,
+/// then [`SUBMISSIONS_PER_CHANGE`] submissions (with their claims and critiques) per change, so
+/// that no change is larger than a sync frame can carry (a real group's history is many small
+/// changes).
 pub fn to_document(group: &Group) -> anyhow::Result<Automerge> {
     let founder = &group.members[&group.info.created_by];
     let mut document = Automerge::new();
@@ -151,12 +157,17 @@ pub fn to_document(group: &Group) -> anyhow::Result<Automerge> {
     for m in group.members.values() {
         doc::put_member(&mut tx, m)?;
     }
-    for s in group.submissions.values() {
-        doc::put_submission(&mut tx, s)?;
-    }
     for c in &group.info.rule_changes {
         doc::put_rule_change(&mut tx, c)?;
     }
     tx.commit();
+    let submissions: Vec<_> = group.submissions.values().collect();
+    for batch in submissions.chunks(SUBMISSIONS_PER_CHANGE) {
+        let mut tx = document.transaction();
+        for s in batch {
+            doc::put_submission(&mut tx, s)?;
+        }
+        tx.commit();
+    }
     Ok(document)
 }

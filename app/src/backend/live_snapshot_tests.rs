@@ -308,7 +308,7 @@ impl World {
             at: now,
             device: Some(device(actor)),
             message,
-            order: (vec![actor as u8], self.history.len() as u64),
+            order: (self.history.len() as u64, vec![actor as u8]),
         });
     }
 }

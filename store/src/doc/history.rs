@@ -17,7 +17,7 @@ pub fn history_since(doc: &Automerge, heads: &[automerge::ChangeHash]) -> Vec<Ch
             at: jiff::Timestamp::from_second(c.timestamp).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             device: crate::device_of_actor(&c.actor),
             message: c.message.map(|m| m.into_owned()).unwrap_or_default(),
-            order: (c.actor.to_bytes().to_vec(), c.seq),
+            order: (c.start_op, c.actor.to_bytes().to_vec()),
         })
         .collect()
 }

@@ -21,9 +21,10 @@ pub struct Change {
     pub device: Option<DeviceId>,
     /// What the operation wrote as its message.
     pub message: String,
-    /// Its actor and sequence number: the order of changes made in the same second, the
-    /// same on every device whatever order the changes arrived in.
-    pub order: (Vec<u8>, u64),
+    /// Its first op's counter (a Lamport clock: a change always counts higher than every
+    /// change it builds on) and its actor: the order of changes made in the same second,
+    /// causal, and the same on every device whatever order the changes arrived in.
+    pub order: (u64, Vec<u8>),
 }
 
 /// One line of the activity feed.
@@ -75,7 +76,7 @@ pub fn activity_with(
         .iter()
         .filter(|c| since.is_none_or(|s| c.at >= s))
         .collect();
-    // Newest first; changes of the same second by actor and sequence number, so devices that
+    // Newest first; changes of the same second by Lamport clock, then actor, so devices that
     // received concurrent changes in different orders still show the same feed.
     sorted.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.order.cmp(&a.order)));
     sorted

@@ -124,14 +124,8 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let label = member.devices.values().next().cloned();
     member.devices = label.map(|d| (device, d)).into_iter().collect();
     let large = to_document(&model)?;
-    let entries = members
-        + submissions
-        + model
-            .submissions
-            .values()
-            .map(|s| s.claims.len() + s.critiques.len())
-            .sum::<usize>();
-    let workload = format!("{members} members, {entries} entries");
+    let critiques: usize = model.submissions.values().map(|s| s.critiques.len()).sum();
+    let workload = format!("{members} members, {submissions} submissions, {critiques} critiques");
 
     // Floor: the same operation on an in-memory document, no disk.
     let mut floor_doc = large.fork();

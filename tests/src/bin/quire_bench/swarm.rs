@@ -141,7 +141,7 @@ async fn fan_out_run(peers: usize, edits: usize, fanout: Fanout) -> anyhow::Resu
     let all: Vec<&NodeHandle> = nodes.iter().collect();
     converged(&all, group).await?;
     // Let the swarm form and unwanted dials be pruned.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(Duration::from_secs(if peers > 10 { 8 } else { 4 })).await;
     converged(&all, group).await?;
 
     let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
@@ -247,15 +247,9 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         .context("no device")?;
     member.devices = [(founder.id, device)].into_iter().collect();
     let document = to_document(&model)?;
-    let entries = members
-        + submissions
-        + model
-            .submissions
-            .values()
-            .map(|s| s.claims.len() + s.critiques.len())
-            .sum::<usize>();
+    let critiques: usize = model.submissions.values().map(|s| s.critiques.len()).sum();
     let workload = format!(
-        "{members} members, {submissions} submissions, {entries} entries, {} bytes saved",
+        "{members} members, {submissions} submissions, {critiques} critiques, {} bytes saved",
         document.save().len()
     );
     let group = model.info.id;
