@@ -56,6 +56,21 @@ pub fn current_devices<D: ReadDoc>(doc: &D) -> BTreeMap<DeviceId, MemberId> {
     out
 }
 
+/// Whether `member` is current and lists `device`: a handful of seeks, to check again a member
+/// found before instead of searching every member.
+pub fn is_current_device_of<D: ReadDoc>(doc: &D, member: MemberId, device: DeviceId) -> bool {
+    let Some(members) = map_at(doc, &ROOT, key::MEMBERS) else {
+        return false;
+    };
+    let Some(obj) = map_at(doc, &members, &member.to_string()) else {
+        return false;
+    };
+    !is_set(doc, &obj, "removed_at")
+        && map_at(doc, &obj, "devices")
+            .and_then(|devices| map_at(doc, &devices, &device.to_string()))
+            .is_some()
+}
+
 /// The current member `device` belongs to, if any; see [`current_devices`].
 pub fn current_member_of_device<D: ReadDoc>(doc: &D, device: DeviceId) -> Option<MemberId> {
     let key = device.to_string();

@@ -14,7 +14,9 @@ mod tree;
 
 pub use history::{history, history_since};
 pub use invites::{put_invite, put_invite_use, read_invite, read_invites};
-pub use membership::{current_devices, current_member_of_device, put_device, set_removed};
+pub use membership::{
+    current_devices, current_member_of_device, is_current_device_of, put_device, set_removed,
+};
 
 use std::collections::BTreeMap;
 
