@@ -142,6 +142,35 @@ pub fn big_group(members: usize, submissions: usize, now: Timestamp) -> Group {
     }
 }
 
+/// Makes `device` the only device of the group's founder, so that a benchmark's own device
+/// may act (edit, invite) as that member. Returns the founder.
+pub fn founder_on(group: &mut Group, device: DeviceId) -> MemberId {
+    let founder = group.info.created_by;
+    let member = group
+        .members
+        .get_mut(&founder)
+        .expect("big_group's founder is a member");
+    let record = member
+        .devices
+        .values()
+        .next()
+        .cloned()
+        .expect("big_group gives every member a device");
+    member.devices = [(device, record)].into_iter().collect();
+    founder
+}
+
+/// "1000 members, 10000 submissions, 100000 critiques": the size of `group`, as the
+/// benchmark's workload column names it.
+pub fn size_of(group: &Group) -> String {
+    let critiques: usize = group.submissions.values().map(|s| s.critiques.len()).sum();
+    format!(
+        "{} members, {} submissions, {critiques} critiques",
+        group.members.len(),
+        group.submissions.len()
+    )
+}
+
 /// Submissions written per change by [`to_document`].
 pub const SUBMISSIONS_PER_CHANGE: usize = 100;
 

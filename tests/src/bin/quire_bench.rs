@@ -24,7 +24,7 @@ use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{DeviceId, Group, GroupId, MemberId, SubmissionId};
 use quire_tests::Summary;
 use quire_tests::report::Report;
-use quire_tests::workload::{big_group, to_document};
+use quire_tests::workload::{big_group, founder_on, size_of, to_document};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -116,16 +116,9 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     // separately below).
     let mut model = big_group(members, submissions, start);
     model.info.rules.credits = false;
-    let first = model.info.created_by;
-    let member = model
-        .members
-        .get_mut(&first)
-        .ok_or_else(|| anyhow::anyhow!("no founder"))?;
-    let label = member.devices.values().next().cloned();
-    member.devices = label.map(|d| (device, d)).into_iter().collect();
+    let first = founder_on(&mut model, device);
     let large = to_document(&model)?;
-    let critiques: usize = model.submissions.values().map(|s| s.critiques.len()).sum();
-    let workload = format!("{members} members, {submissions} submissions, {critiques} critiques");
+    let workload = size_of(&model);
 
     // Floor: the same operation on an in-memory document, no disk.
     let mut floor_doc = large.fork();

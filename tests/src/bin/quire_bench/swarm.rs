@@ -20,7 +20,7 @@ use quire_sync::session::PeerSession;
 use quire_sync::{Fanout, InviteOptions, NodeHandle};
 use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
-use quire_tests::workload::{big_group, to_document};
+use quire_tests::workload::{big_group, founder_on, size_of, to_document};
 
 use super::sync::{Device, bio, converged, exchange, wait_for};
 
@@ -237,21 +237,9 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let mut founder = Device::new("Founder")?;
     let mut joiner = Device::new("Joiner")?;
     // The founder's device is the first member's, so it may invite.
-    let first = model.info.created_by;
-    let member = model.members.get_mut(&first).context("no founder")?;
-    let device = member
-        .devices
-        .values()
-        .next()
-        .cloned()
-        .context("no device")?;
-    member.devices = [(founder.id, device)].into_iter().collect();
+    founder_on(&mut model, founder.id);
     let document = to_document(&model)?;
-    let critiques: usize = model.submissions.values().map(|s| s.critiques.len()).sum();
-    let workload = format!(
-        "{members} members, {submissions} submissions, {critiques} critiques, {} bytes saved",
-        document.save().len()
-    );
+    let workload = format!("{}, {} bytes saved", size_of(&model), document.save().len());
     let group = model.info.id;
     drop(
         founder
