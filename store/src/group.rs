@@ -17,7 +17,7 @@ use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, Storage
 ///
 /// Every change goes through [`Group::act`], which returns only once the change is fsynced: a
 /// caller that reports success to a user after `act` returns `Ok` never reports a change that
-/// a crash could lose.
+/// a crash could lose. (Inside [`Group::holding_fsync`] the caller takes over the fsync.)
 #[derive(Debug)]
 pub struct Group {
     storage: GroupStorage,
@@ -28,6 +28,8 @@ pub struct Group {
     changed: Changed,
     /// The member this device was found to belong to, checked again on every use.
     me: std::sync::Mutex<Option<MemberId>>,
+    /// Inside [`Group::holding_fsync`]: operations leave their changes to the caller's persist.
+    holding: bool,
 }
 
 /// A fresh automerge actor for one session of `device`: the device's key followed by eight
@@ -63,6 +65,7 @@ impl Group {
             view: None,
             changed: Changed::everything(),
             me: std::sync::Mutex::new(None),
+            holding: false,
         })
     }
 
@@ -90,6 +93,7 @@ impl Group {
             view: None,
             changed: Changed::everything(),
             me: std::sync::Mutex::new(None),
+            holding: false,
         })
     }
 
@@ -185,7 +189,7 @@ impl Group {
         }
         let known = self.view.as_ref().filter(|_| credits);
         let sub = ops::submit_with(self.storage.doc_mut(), me, id, draft, now, known)?;
-        self.storage.persist()?;
+        self.persist_unless_held()?;
         Ok(sub)
     }
 
@@ -227,13 +231,40 @@ impl Group {
     ) -> Result<T, Error> {
         let me = self.me()?;
         let out = op(self.storage.doc_mut(), me)?;
-        self.storage.persist()?;
+        self.persist_unless_held()?;
         Ok(out)
+    }
+
+    /// Runs `f` with the fsync of its operations held back: [`Group::act`] and
+    /// [`Group::submit`] apply their change in memory and return, and the caller makes the
+    /// changes durable with [`Group::persist`] before it acknowledges them to anyone.
+    ///
+    /// For the sync actor, which sends a local edit to its peers before the fsync: until the
+    /// fsync the change is safe on a peer, and since each process writes as a fresh automerge
+    /// actor ([`session_actor`]), a change lost in a crash can never clash with a later one.
+    pub fn holding_fsync<T>(&mut self, f: impl FnOnce(&mut Group) -> T) -> T {
+        let was = std::mem::replace(&mut self.holding, true);
+        let out = f(self);
+        self.holding = was;
+        out
+    }
+
+    fn persist_unless_held(&mut self) -> Result<(), Error> {
+        if !self.holding {
+            self.storage.persist()?;
+        }
+        Ok(())
     }
 
     /// Makes any change not yet on disk durable.
     pub fn persist(&mut self) -> Result<PersistOutcome, Error> {
         Ok(self.storage.persist()?)
+    }
+
+    /// Writes any change not yet on disk to the log without waiting for the disk, so other
+    /// processes can read it at once; the next [`Group::persist`] makes it durable.
+    pub fn write(&mut self) -> Result<(), Error> {
+        Ok(self.storage.write()?)
     }
 
     /// Picks up changes other processes wrote to this group. True if anything arrived.

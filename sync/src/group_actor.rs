@@ -55,8 +55,13 @@ pub(crate) enum Outbound {
     Close { code: u32, reason: String },
 }
 
-/// A closure run on the actor's thread against the group.
-pub(crate) type EditFn = Box<dyn FnOnce(&mut Group) + Send>;
+/// A closure run on the actor's thread against the group, with the fsync of its changes held
+/// back ([`Group::holding_fsync`]); it returns how to answer its caller.
+pub(crate) type EditFn = Box<dyn FnOnce(&mut Group) -> EditReply + Send>;
+
+/// Answers an edit's caller, given whether its changes were made durable: called only after
+/// the fsync, so a caller never hears of success before the change is safe on this disk.
+pub(crate) type EditReply = Box<dyn FnOnce(Result<(), quire_store::Error>) + Send>;
 
 /// The actor's inbox.
 pub(crate) enum GroupMsg {
@@ -247,11 +252,13 @@ impl GroupActor {
                 }
                 GroupMsg::Edit(f) => {
                     let before = self.group.doc().get_heads();
-                    f(&mut self.group);
-                    if self.group.doc().get_heads() != before {
-                        self.persist();
-                        self.changed(false);
-                    }
+                    let reply = self.group.holding_fsync(f);
+                    let saved = if self.group.doc().get_heads() != before {
+                        self.changed(false)
+                    } else {
+                        self.group.persist().map(drop)
+                    };
+                    reply(saved);
                 }
                 GroupMsg::Redeem {
                     hash,
@@ -379,7 +386,7 @@ impl GroupActor {
         record.last_seen = Some(now);
         record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
         if self.group.doc().get_heads() != before {
-            self.changed(true);
+            let _ = self.changed(true);
         } else {
             self.offer(session);
         }
@@ -436,9 +443,9 @@ impl GroupActor {
         }
     }
 
-    /// The document moved on: re-read who may sync, tell every peer at once, make it durable,
-    /// then tell subscribers.
-    fn changed(&mut self, from_peer: bool) {
+    /// The document moved on: re-read who may sync, tell every peer at once, write it to our
+    /// log and tell subscribers, then make it durable. Returns whether that last step worked.
+    fn changed(&mut self, from_peer: bool) -> Result<(), quire_store::Error> {
         self.read_devices();
         let gone: Vec<SessionId> = self
             .sessions
@@ -457,10 +464,28 @@ impl GroupActor {
         for session in sessions {
             self.offer(session);
         }
-        // Peers first, disk second: a change from a peer is still on that peer if we crash
-        // now, and every hop of a chain would otherwise wait for an fsync. Subscribers (which
-        // may read the group from disk) hear of it only once it is durable here.
-        self.persist();
+        // Peers first, the fsync last: a change from a peer is still on that peer if we crash
+        // now, a local edit is on its peers (and is acknowledged only after the fsync), and
+        // every hop of a chain would otherwise wait for an fsync. Subscribers (which may read
+        // the group from disk) hear of it once it is in our log, where other processes read
+        // it; if that write fails they hear after the persist that retries it.
+        let written = self.group.write();
+        if let Err(e) = &written {
+            tracing::warn!(group = %self.id.short(), error = %e, "cannot write changes to the log; persisting them instead");
+        } else {
+            self.emit_changed(from_peer);
+        }
+        let persisted = self.group.persist().map(drop);
+        if let Err(e) = &persisted {
+            tracing::error!(group = %self.id.short(), error = %e, "cannot save changes; they stay in memory and are retried with the next change");
+        }
+        if written.is_err() {
+            self.emit_changed(from_peer);
+        }
+        persisted
+    }
+
+    fn emit_changed(&self, from_peer: bool) {
         self.shared.emit(SyncEvent::DocumentChanged {
             group: self.id,
             heads: self.group.doc().get_heads(),
@@ -474,7 +499,7 @@ impl GroupActor {
         match (self.reopen)() {
             Ok(group) => {
                 self.group = group;
-                self.changed(false);
+                let _ = self.changed(false);
             }
             Err(e) => {
                 tracing::error!(group = %self.id.short(), error = %e, "cannot reload the group; stopping its sync");
@@ -499,7 +524,9 @@ impl GroupActor {
     /// invite just made by `quire invite`, a member just removed by `quire remove-member`.
     fn catch_up_with_disk(&mut self) {
         match self.group.refresh() {
-            Ok(true) => self.changed(false),
+            Ok(true) => {
+                let _ = self.changed(false);
+            }
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(group = %self.id.short(), error = %e, "cannot read changes from other processes")
@@ -521,7 +548,7 @@ impl GroupActor {
                 self.persist();
                 tracing::info!(group = %self.id.short(), device = %device.short(), member = %redeemed.display_name, "invite redeemed");
                 if redeemed.added {
-                    self.changed(false);
+                    let _ = self.changed(false);
                 }
                 Ok(redeemed)
             }

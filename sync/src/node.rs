@@ -33,7 +33,7 @@ use crate::config::{NodeConfig, RelayChoice};
 use crate::error::SyncError;
 use crate::frame::write_frame;
 use crate::gossip::{self, GossipGate};
-use crate::group_actor::{self, GroupActorHandle, GroupMsg, SessionKind};
+use crate::group_actor::{self, EditFn, GroupActorHandle, GroupMsg, SessionKind};
 use crate::invite::{InviteOptions, create_ticket};
 use crate::join::{self, Joined};
 use crate::peer_book::PeerBook;
@@ -202,8 +202,10 @@ impl NodeHandle {
         self.inner.shared.events.subscribe()
     }
 
-    /// Runs `f` on `group` on its actor's thread, then pushes any change it made to every
-    /// connected peer at once. Edits through [`Group::act`] are durable when it returns.
+    /// Runs `f` on `group` on its actor's thread, pushes any change it made to every connected
+    /// peer at once, then makes it durable; returns `f`'s result only after that fsync (or the
+    /// store's error if it failed). Inside `f`, [`Group::act`] applies its change without the
+    /// fsync, which the actor does once the peers have it.
     pub async fn edit<R: Send + 'static>(
         &self,
         group: GroupId,
@@ -215,14 +217,17 @@ impl NodeHandle {
             .group(group)
             .ok_or(SyncError::NoGroup(group))?;
         let (tx, rx) = oneshot::channel();
-        let run = Box::new(move |g: &mut Group| {
-            let _ = tx.send(f(g));
+        let run: EditFn = Box::new(move |g: &mut Group| {
+            let out = f(g);
+            Box::new(move |saved: Result<(), quire_store::Error>| {
+                let _ = tx.send(saved.map(|()| out));
+            })
         });
         actor
             .send(GroupMsg::Edit(run))
             .await
             .map_err(|_| SyncError::Closed)?;
-        rx.await.map_err(|_| SyncError::Closed)
+        Ok(rx.await.map_err(|_| SyncError::Closed)??)
     }
 
     /// Makes an invite to `group` and returns its ticket, which carries this node's address.

@@ -55,6 +55,7 @@ impl GroupStorage {
         let pass = self.load_pass(LoadMode::Hold)?;
         let snapshot_bytes = self.write_snapshot()?;
         self.durable_heads = self.heads();
+        self.forget_written();
         let log_dir = self.dir.join(LOG_DIR);
         let keep_dead = !self.doc.get_missing_deps(&[]).is_empty();
         let mut logs_removed = 0;

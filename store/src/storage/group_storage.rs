@@ -34,6 +34,7 @@ use super::options::StorageOptions;
 use super::record::{self, MAX_PAYLOAD_LEN};
 use super::warning::LoadWarning;
 use super::watch::GroupWatcher;
+use super::write_behind::Written;
 use crate::ids::GroupId;
 
 /// What one [`GroupStorage::persist`] did.
@@ -61,6 +62,8 @@ pub struct GroupStorage {
     /// Payloads salvaged from quarantined logs, to be written to our log by the next persist.
     pub(crate) pending_salvage: Vec<Vec<u8>>,
     pub(crate) own_log: Option<OwnLog>,
+    /// Records [`write`](Self::write) appended to our log that are not fsynced yet.
+    pub(crate) written: Option<Written>,
     /// The snapshot file last loaded (or written) by us.
     pub(crate) snapshot_seen: Option<Stamp>,
     /// How far each other log has been read, by file name.
@@ -130,6 +133,7 @@ impl GroupStorage {
             durable_heads: Vec::new(),
             pending_salvage: Vec::new(),
             own_log: None,
+            written: None,
             snapshot_seen: None,
             cursors: BTreeMap::new(),
             warnings: Vec::new(),
@@ -168,12 +172,21 @@ impl GroupStorage {
     /// [`StorageOptions`]' thresholds, the group is compacted; a failed compaction is logged and
     /// does not fail the persist, whose data is already safe.
     pub fn persist(&mut self) -> Result<PersistOutcome, StorageError> {
+        let synced = self.sync_written()?;
         if !self.has_unsaved_changes() {
-            return Ok(PersistOutcome::default());
+            if synced == 0 {
+                return Ok(PersistOutcome::default());
+            }
+            let compacted = self.auto_compact();
+            return Ok(PersistOutcome {
+                bytes_written: synced,
+                compacted,
+            });
         }
         let mut own = self.take_own_log()?;
         let heads = self.heads();
-        let batch = match self.unsaved_batch(own.path()) {
+        let durable = self.durable_heads.clone();
+        let batch = match self.batch_since(&durable, own.path()) {
             Ok(batch) => batch,
             Err(e) => {
                 self.own_log = Some(own);
@@ -206,7 +219,7 @@ impl GroupStorage {
         self.pending_salvage.clear();
         let compacted = self.auto_compact();
         Ok(PersistOutcome {
-            bytes_written: batch.len(),
+            bytes_written: synced + batch.len(),
             compacted,
         })
     }
@@ -281,15 +294,19 @@ impl GroupStorage {
         }
     }
 
-    /// The records to append: salvaged payloads, then every change not durable, packed into
+    /// The records to append: salvaged payloads, then every change after `since`, packed into
     /// records of at most [`MAX_PAYLOAD_LEN`] bytes.
-    fn unsaved_batch(&self, log: &Path) -> Result<Vec<u8>, StorageError> {
+    pub(crate) fn batch_since(
+        &self,
+        since: &[ChangeHash],
+        log: &Path,
+    ) -> Result<Vec<u8>, StorageError> {
         let mut out = Vec::new();
         for payload in &self.pending_salvage {
             record::encode_into(&mut out, payload);
         }
         let mut payload = Vec::new();
-        for change in self.doc.get_changes(&self.durable_heads) {
+        for change in self.doc.get_changes(since) {
             let raw = change.raw_bytes();
             if raw.len() > MAX_PAYLOAD_LEN {
                 return Err(StorageError::ChangeTooLarge {

@@ -140,6 +140,7 @@ impl GroupStorage {
         self.load_logs(mode, &mut pass)?;
         if lost {
             self.durable_heads.clear();
+            self.forget_written();
             pass.salvaged = true;
         } else if durable_current && !pass.unsynced {
             self.durable_heads = self.heads();

@@ -61,6 +61,11 @@ impl OwnLog {
         self.len += bytes;
     }
 
+    /// Forgets records from `len` on, after they were cut back off the file.
+    pub(crate) fn rewind(&mut self, len: u64) {
+        self.len = len;
+    }
+
     /// Empties the log (its changes are in a new snapshot) and syncs.
     pub(crate) fn truncate_all(&mut self) -> Result<(), StorageError> {
         self.file.truncate_to(0).at("truncate log", &self.path)?;

@@ -23,6 +23,8 @@
 //!   that needs a log (its torn tail cut off) or deleted by a compaction that absorbed it.
 //! * Persisting is `write_all` + `sync_data` of one batch of records; a failed append is cut
 //!   back off, so logs only ever hold complete records plus, after a crash, one torn tail.
+//!   `write` appends without the `sync_data`, for a process that wants readers to see a change
+//!   at once; the next persist syncs it before it counts as durable.
 //! * A reader fsyncs a log before the records it read from it count as durable: its writer may
 //!   not have fsynced them yet, and an edit built on them must not outlive them in a power cut.
 //! * Every file and directory made is made durable in its parent by an fsync of the parent
@@ -64,6 +66,7 @@ pub mod power_loss;
 mod record;
 mod warning;
 mod watch;
+mod write_behind;
 
 #[cfg(test)]
 mod tests;

@@ -95,3 +95,61 @@ fn snapshot_of_files(dir: &std::path::Path) -> Vec<(String, u64)> {
     out.sort();
     out
 }
+
+#[test]
+fn an_edit_held_from_its_fsync_is_written_for_readers_then_made_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::open(dir.path()).unwrap();
+    let mut writer = new_group(&data);
+    let mut reader =
+        Group::open(&data, writer.id(), device(0), StorageOptions::default()).unwrap();
+    let id = SubmissionId::random();
+    writer
+        .holding_fsync(|g| g.act(|doc, me| ops::submit(doc, me, id, draft("Held"), after(1))))
+        .unwrap();
+    assert!(
+        writer.storage_mut().has_unsaved_changes(),
+        "an edit inside holding_fsync is left to the caller"
+    );
+    assert!(!reader.refresh().unwrap(), "nothing is on disk before the write");
+
+    writer.write().unwrap();
+    assert!(reader.refresh().unwrap(), "a reader sees a written edit at once");
+    assert_eq!(reader.read().unwrap().submissions[&id].title, "Held");
+    assert!(
+        writer.storage_mut().has_unsaved_changes(),
+        "a written edit is not durable before its fsync"
+    );
+
+    let outcome = writer.persist().unwrap();
+    assert!(outcome.bytes_written > 0, "the persist fsyncs what was written");
+    assert!(!writer.storage_mut().has_unsaved_changes());
+    assert_eq!(
+        writer.persist().unwrap().bytes_written,
+        0,
+        "nothing is written twice"
+    );
+    let gid = writer.id();
+    drop((writer, reader));
+    let reopened = Group::open(&data, gid, device(0), StorageOptions::default()).unwrap();
+    assert_eq!(reopened.read().unwrap().submissions[&id].title, "Held");
+}
+
+#[test]
+fn a_compaction_after_a_write_keeps_the_written_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::open(dir.path()).unwrap();
+    let mut group = new_group(&data);
+    let id = SubmissionId::random();
+    group
+        .holding_fsync(|g| g.act(|doc, me| ops::submit(doc, me, id, draft("Folded"), after(1))))
+        .unwrap();
+    group.write().unwrap();
+    group.storage_mut().compact().unwrap();
+    assert!(!group.storage_mut().has_unsaved_changes());
+    assert_eq!(group.persist().unwrap().bytes_written, 0);
+    let gid = group.id();
+    drop(group);
+    let reopened = Group::open(&data, gid, device(0), StorageOptions::default()).unwrap();
+    assert_eq!(reopened.read().unwrap().submissions[&id].title, "Folded");
+}

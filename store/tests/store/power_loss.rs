@@ -133,9 +133,27 @@ fn workload(root: &Path, rng: &mut Rng, edits: usize) -> Acknowledged {
             }
             _ => {}
         }
-        let writer = if rng.one_in(2) { &mut a } else { &mut b };
-        let id = submit(writer, rng, n);
-        acked.push((recorder.steps(), id));
+        let (writer, other) = if rng.one_in(2) {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        if rng.one_in(3) {
+            // Written before it is durable, as the sync actor does with a peer's change; the
+            // other writer may read it and build an edit on it before its fsync.
+            let id = writer.holding_fsync(|g| submit(g, rng, n));
+            writer.write().unwrap();
+            if rng.one_in(2) {
+                other.refresh().unwrap();
+                let built_on = submit(other, rng, n);
+                acked.push((recorder.steps(), built_on));
+            }
+            writer.persist().unwrap();
+            acked.push((recorder.steps(), id));
+        } else {
+            let id = submit(writer, rng, n);
+            acked.push((recorder.steps(), id));
+        }
     }
     drop((a, b));
     Acknowledged {

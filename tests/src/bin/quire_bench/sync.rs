@@ -3,7 +3,9 @@
 //! [`PeerSession`], no network and no disk.
 //!
 //! * live edit: a bio change on A through the node, until B's node reports a document that
-//!   has A's new heads (B's `DocumentChanged` event, after B's fsync).
+//!   has A's new heads (B's `DocumentChanged` event, once B has written the change to its
+//!   log, where the desktop client reads it; B's fsync follows). A sends before its own fsync
+//!   and acknowledges the edit after it.
 //! * catch-up: both devices edit their own profile offline, then B's node starts
 //!   and the figure runs until both nodes report the same heads; bytes are what both nodes
 //!   sent on their sync streams meanwhile, against the size of the changes each side lacked.
@@ -75,7 +77,8 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let section = report.section(
         "Sync between two peers",
         "Two nodes on loopback, relays and address lookup off. A live edit runs from the edit \
-         on A until B's node reports a document holding it (after B's fsync); the catch-up \
+         on A until B's node reports a document holding it (written to B's log, where B's \
+         client reads it; A sends before its fsync, B fsyncs after reporting); the catch-up \
          from starting B's node until both report the same heads.",
     );
     section
@@ -99,7 +102,7 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             Some(median_ratio <= 3.0 && p99_ratio <= 3.0),
         )
         .timing(
-            "  of which: A's edit durable (op + fsync)",
+            "A's edit acknowledged (op, sent to B, fsync)",
             &workload,
             &live.durable,
             "",
@@ -148,9 +151,9 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         );
     if median_ratio > 3.0 || p99_ratio > 3.0 {
         section.note(
-            "The loopback path holds two fsyncs, A's before it sends and B's before it \
-             reports, and a trip through the kernel's UDP stack; the in-memory floor holds \
-             none of them. The fsync row above is the price of one.",
+            "The loopback path holds A's actor and B's, B's write to its log, and a trip \
+             through the kernel's UDP stack and QUIC; the in-memory floor holds none of them. \
+             No fsync is on it any more (the fsync row above is the price of one).",
         );
     }
     section.note(&format!(
@@ -327,7 +330,7 @@ pub(super) fn bio(i: usize) -> ProfilePatch {
 struct Live {
     /// From the edit on A until B's node reports A's new heads.
     visible: Summary,
-    /// Of which until A's node acknowledged the edit (the operation and its fsync).
+    /// From the edit until A's node acknowledged it (the operation, its send and its fsync).
     durable: Summary,
 }
 
