@@ -6,10 +6,12 @@
 //!   NodeHandle ── Edit / Redeem / Status ────────▶ │ (a thread) │ ── SyncEvent ──▶ subscribers
 //!                                                  └────────────┘
 //! ```
-//! It runs on a thread of its own because every change it accepts is fsynced before it is
-//! passed on, and disk waits must not stall the async runtime. Whenever the document moves
-//! on, for whatever reason, every connected session is offered the news at once, and the
-//! set of member devices is read again: a device whose member was removed is disconnected.
+//! It runs on a thread of its own because every change it accepts is written and fsynced
+//! there, and disk waits must not stall the async runtime. Whenever the document moves on,
+//! for whatever reason, the set of member devices is read again (a device whose member was
+//! removed is disconnected), every connected session is offered the news at once, and only
+//! then is the change written, reported and fsynced: a local edit is acknowledged to its
+//! caller after that fsync.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

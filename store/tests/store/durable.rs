@@ -101,8 +101,7 @@ fn an_edit_held_from_its_fsync_is_written_for_readers_then_made_durable() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::open(dir.path()).unwrap();
     let mut writer = new_group(&data);
-    let mut reader =
-        Group::open(&data, writer.id(), device(0), StorageOptions::default()).unwrap();
+    let mut reader = Group::open(&data, writer.id(), device(0), StorageOptions::default()).unwrap();
     let id = SubmissionId::random();
     writer
         .holding_fsync(|g| g.act(|doc, me| ops::submit(doc, me, id, draft("Held"), after(1))))
@@ -111,10 +110,16 @@ fn an_edit_held_from_its_fsync_is_written_for_readers_then_made_durable() {
         writer.storage_mut().has_unsaved_changes(),
         "an edit inside holding_fsync is left to the caller"
     );
-    assert!(!reader.refresh().unwrap(), "nothing is on disk before the write");
+    assert!(
+        !reader.refresh().unwrap(),
+        "nothing is on disk before the write"
+    );
 
     writer.write().unwrap();
-    assert!(reader.refresh().unwrap(), "a reader sees a written edit at once");
+    assert!(
+        reader.refresh().unwrap(),
+        "a reader sees a written edit at once"
+    );
     assert_eq!(reader.read().unwrap().submissions[&id].title, "Held");
     assert!(
         writer.storage_mut().has_unsaved_changes(),
@@ -122,7 +127,10 @@ fn an_edit_held_from_its_fsync_is_written_for_readers_then_made_durable() {
     );
 
     let outcome = writer.persist().unwrap();
-    assert!(outcome.bytes_written > 0, "the persist fsyncs what was written");
+    assert!(
+        outcome.bytes_written > 0,
+        "the persist fsyncs what was written"
+    );
     assert!(!writer.storage_mut().has_unsaved_changes());
     assert_eq!(
         writer.persist().unwrap().bytes_written,

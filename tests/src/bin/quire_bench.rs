@@ -220,6 +220,8 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[path = "quire_bench/arrivals.rs"]
+mod arrivals;
 #[path = "quire_bench/exchange.rs"]
 mod exchange;
 #[path = "quire_bench/swarm.rs"]

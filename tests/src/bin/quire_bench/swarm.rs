@@ -1,7 +1,7 @@
 //! Figures of many peers and of big groups on the wire:
 //!
 //! * fan-out: 20 nodes on loopback in one group; an edit on one until every other node
-//!   reports it, with the default fan-out (gossip neighbors, announcements, pulls) and, for
+//!   reports it (stamped as each report arrives, see `arrivals`), with the default fan-out (gossip neighbors, announcements, pulls) and, for
 //!   comparison, as a full mesh; floor: automerge applying the same change to 19 documents
 //!   in memory.
 //! * first sync: a new member joins a group of 1,000 members, 10,000 submissions and 100,000
@@ -22,7 +22,8 @@ use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
 use quire_tests::workload::{big_group, founder_on, size_of, to_document};
 
-use super::sync::{Device, bio, converged, exchange, wait_for};
+use super::arrivals::Arrivals;
+use super::sync::{Device, bio, converged, exchange};
 
 /// Pause between two timed fan-out edits.
 const EDIT_GAP: Duration = Duration::from_millis(20);
@@ -58,7 +59,7 @@ async fn fan_out(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         &format!(
             "{peers} nodes on loopback in one group; each sample runs from an edit on one node \
              (a different one each time) until every other node reports a document holding it \
-             (after its own fsync)."
+             (written to its log; its fsync follows), each report stamped as it arrives."
         ),
     );
     section
@@ -144,7 +145,7 @@ async fn fan_out_run(peers: usize, edits: usize, fanout: Fanout) -> anyhow::Resu
     tokio::time::sleep(Duration::from_secs(if peers > 10 { 8 } else { 4 })).await;
     converged(&all, group).await?;
 
-    let mut events: Vec<_> = nodes.iter().map(|n| n.subscribe()).collect();
+    let mut arrivals: Vec<_> = nodes.iter().map(|n| Arrivals::watch(n, group)).collect();
     let sent_before: u64 = nodes.iter().map(|n| n.traffic().0).sum();
     let mut samples = Vec::with_capacity(edits);
     for i in 0..edits {
@@ -158,15 +159,14 @@ async fn fan_out_run(peers: usize, edits: usize, fanout: Fanout) -> anyhow::Resu
             })
             .await??;
         let mut last = started;
-        for (k, node) in nodes.iter().enumerate() {
+        for (k, arrived) in arrivals.iter_mut().enumerate() {
             if k == origin {
                 continue;
             }
-            let at = wait_for(&mut events[k], node, group, |heads| {
-                wanted.iter().all(|h| heads.contains(h))
-            })
-            .await
-            .with_context(|| format!("edit {i} never reached node {k}"))?;
+            let at = arrived
+                .until(&wanted)
+                .await
+                .with_context(|| format!("edit {i} never reached node {k}"))?;
             last = last.max(at);
         }
         samples.push(last - started);
