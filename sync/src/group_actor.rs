@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use automerge::{ChangeHash, ReadDoc};
+use automerge::ChangeHash;
 use jiff::Timestamp;
 use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
@@ -274,7 +274,9 @@ impl GroupActor {
                 }
                 GroupMsg::HasHeads { heads, reply } => {
                     let doc = self.group.doc();
-                    let has = heads.iter().all(|h| doc.get_change_by_hash(h).is_some());
+                    let has = heads
+                        .iter()
+                        .all(|h| doc.get_change_meta_by_hash(h).is_some());
                     let _ = reply.send(has);
                 }
                 GroupMsg::Prune { peers, older_than } => self.prune(&peers, older_than),
@@ -395,7 +397,7 @@ impl GroupActor {
         let in_sync = self
             .sessions
             .get(&session)
-            .is_some_and(|a| a.session.distance(self.group.doc()) == Distance::InSync);
+            .is_some_and(|a| a.session.in_sync(self.group.doc()));
         if in_sync {
             self.records.entry(peer).or_default().last_synced = Some(now);
         }

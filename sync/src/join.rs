@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use automerge::{Automerge, ReadDoc};
+use automerge::Automerge;
 use iroh::endpoint::Connection;
 use iroh::{Endpoint, EndpointAddr};
 use quire_store::ops::Joiner;
@@ -203,7 +203,10 @@ async fn receive_group(
                 .map_err(|e| failed("cannot send", &e))?;
         }
         let complete = session.their_heads().is_some_and(|theirs| {
-            !theirs.is_empty() && theirs.iter().all(|h| doc.get_change_by_hash(h).is_some())
+            !theirs.is_empty()
+                && theirs
+                    .iter()
+                    .all(|h| doc.get_change_meta_by_hash(h).is_some())
         });
         if complete {
             break;

@@ -2,7 +2,7 @@
 //! peer. Sans-IO: bytes in, bytes out, the caller moves them.
 
 use automerge::sync::{ChunkList, State, SyncDoc};
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use quire_store::DeviceId;
 
 use crate::sync_check::{BadSyncMessage, Limits, check_changes, check_sync_message};
@@ -118,6 +118,16 @@ impl PeerSession {
         self.state.their_heads.as_deref()
     }
 
+    /// Whether the peer's last message named exactly our heads: [`distance`](Self::distance)'s
+    /// [`Distance::InSync`] without counting anything when not.
+    pub fn in_sync(&self, doc: &Automerge) -> bool {
+        self.their_heads().is_some_and(|theirs| {
+            let mut theirs = theirs.to_vec();
+            theirs.sort();
+            theirs == doc.get_heads()
+        })
+    }
+
     /// How far apart we are.
     pub fn distance(&self, doc: &Automerge) -> Distance {
         match self.their_heads() {
@@ -138,23 +148,23 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
     }
     let we_lack = theirs
         .iter()
-        .filter(|h| doc.get_change_by_hash(h).is_none())
+        .filter(|h| doc.get_change_meta_by_hash(h).is_none())
         .count();
     let known: Vec<ChangeHash> = theirs
         .iter()
         .copied()
-        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
         .collect();
     // Heads of theirs we lack hide what lies behind them, so this counts what we have beyond
     // the heads we share: exact when we lack nothing, an upper bound otherwise.
-    let they_lack = doc.get_changes(&known).len();
+    let they_lack = doc.get_changes_meta(&known).len();
     Distance::Apart { they_lack, we_lack }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::ROOT;
+    use automerge::{ROOT, ReadDoc};
     use automerge::transaction::Transactable;
 
     fn device(n: u8) -> DeviceId {

@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{Message, MessageVersion, ReadMessageError};
-use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange};
 
 /// The first byte of a V1 sync message.
 const SYNC_V1: u8 = 0x42;
@@ -363,7 +363,7 @@ fn waiting_for_dependencies(doc: &Automerge, parsed: &[(usize, Change)]) -> Hash
             }
             let missing = change.deps().iter().any(|dep| {
                 deferred.contains(dep)
-                    || (!in_message.contains(dep) && doc.get_change_by_hash(dep).is_none())
+                    || (!in_message.contains(dep) && doc.get_change_meta_by_hash(dep).is_none())
             });
             if missing {
                 deferred.insert(hash);

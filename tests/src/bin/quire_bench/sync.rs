@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use jiff::Timestamp;
 use quire_store::doc::ProfilePatch;
 use quire_store::ops::{self, NewGroup, NewMember};
@@ -440,8 +440,11 @@ async fn live_edit_in_memory(
         let started = Instant::now();
         ops::update_profile(&mut a_doc, me, bio(i), Timestamp::now())?;
         let wanted = a_doc.get_heads();
-        let arrived =
-            |b_doc: &Automerge| wanted.iter().all(|h| b_doc.get_change_by_hash(h).is_some());
+        let arrived = |b_doc: &Automerge| {
+            wanted
+                .iter()
+                .all(|h| b_doc.get_change_meta_by_hash(h).is_some())
+        };
         let mut rounds = 0;
         loop {
             for m in a_side.outgoing(&a_doc) {
