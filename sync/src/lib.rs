@@ -43,6 +43,7 @@ pub mod join;
 mod node;
 pub mod peer_book;
 mod protocols;
+pub mod seq_index;
 pub mod session;
 mod shared;
 pub mod status;

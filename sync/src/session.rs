@@ -5,7 +5,8 @@ use automerge::sync::{ChunkList, State, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 use quire_store::DeviceId;
 
-use crate::sync_check::{BadSyncMessage, Limits, check_changes, check_sync_message};
+use crate::seq_index::SeqIndex;
+use crate::sync_check::{BadSyncMessage, Limits, check_changes_with, check_sync_message};
 
 /// Messages whose changes add up to more than this are sent in parts (frames are capped at
 /// 16 MiB).
@@ -44,6 +45,8 @@ pub enum Distance {
 pub struct PeerSession {
     peer: DeviceId,
     state: State,
+    /// Our actors' last sequence numbers, for checking the peer's changes.
+    seqs: SeqIndex,
 }
 
 impl PeerSession {
@@ -53,6 +56,7 @@ impl PeerSession {
         PeerSession {
             peer,
             state: State::new(),
+            seqs: SeqIndex::new(),
         }
     }
 
@@ -108,7 +112,7 @@ impl PeerSession {
         limits: &Limits,
     ) -> Result<(), PeerError> {
         let msg = check_sync_message(bytes, limits)?;
-        check_changes(doc, &msg)?;
+        check_changes_with(doc, &msg, &mut self.seqs)?;
         doc.receive_sync_message(&mut self.state, msg)?;
         Ok(())
     }
@@ -164,8 +168,8 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::{ROOT, ReadDoc};
     use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
 
     fn device(n: u8) -> DeviceId {
         DeviceId::from_bytes([n; 32])

@@ -24,6 +24,8 @@ use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{Message, MessageVersion, ReadMessageError};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange};
 
+use crate::seq_index::SeqIndex;
+
 /// The first byte of a V1 sync message.
 const SYNC_V1: u8 = 0x42;
 /// The first byte of a V2 sync message, which we never accept.
@@ -299,6 +301,17 @@ pub fn check_sync_message(bytes: &[u8], limits: &Limits) -> Result<Message, BadS
 /// the same message on every reconnect. Should a held-back change be hostile after all, the
 /// group actor catches automerge's panic when it is finally applied and reloads the group.
 pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMessage> {
+    check_changes_with(doc, message, &mut SeqIndex::new())
+}
+
+/// [`check_changes`], reading the actors' last sequence numbers from `seqs`, which is brought
+/// up to `doc` first: a session that keeps one pays for the changes new since its last
+/// message instead of a pass over the whole history.
+pub fn check_changes_with(
+    doc: &Automerge,
+    message: &Message,
+    seqs: &mut SeqIndex,
+) -> Result<(), BadSyncMessage> {
     let mut parsed = Vec::new();
     let mut changes = Vec::new();
     for (index, bytes) in message.changes.iter().enumerate() {
@@ -346,7 +359,8 @@ pub fn check_changes(doc: &Automerge, message: &Message) -> Result<(), BadSyncMe
     if parsed.is_empty() {
         return Ok(());
     }
-    check_sequences(doc, &parsed)
+    seqs.catch_up(doc);
+    check_sequences(doc, seqs, &parsed)
 }
 
 /// The hashes of the changes in `parsed` that depend on a change neither `doc` nor the rest
@@ -376,16 +390,13 @@ fn waiting_for_dependencies(doc: &Automerge, parsed: &[(usize, Change)]) -> Hash
 }
 
 /// Checks that each actor's new changes continue its sequence numbers from the last change of
-/// that actor in `doc`, one by one: automerge asserts it (a panic) as it adds them to its graph.
-///
-/// This reads every change's metadata in `doc`, so it costs a pass over the history for each
-/// message that carries changes.
-fn check_sequences(doc: &Automerge, parsed: &[(usize, Change)]) -> Result<(), BadSyncMessage> {
-    let mut last: HashMap<ActorId, u64> = HashMap::new();
-    for meta in doc.get_changes_meta(&[]) {
-        let seq = last.entry(meta.actor.into_owned()).or_default();
-        *seq = (*seq).max(meta.seq);
-    }
+/// that actor in `doc` (as `seqs`, caught up with `doc`, knows it), one by one: automerge
+/// asserts it (a panic) as it adds them to its graph.
+fn check_sequences(
+    doc: &Automerge,
+    seqs: &SeqIndex,
+    parsed: &[(usize, Change)],
+) -> Result<(), BadSyncMessage> {
     let mut seen = HashSet::new();
     let mut incoming: HashMap<&ActorId, Vec<(u64, usize)>> = HashMap::new();
     for (index, change) in parsed {
@@ -408,10 +419,10 @@ fn check_sequences(doc: &Automerge, parsed: &[(usize, Change)]) -> Result<(), Ba
             .or_default()
             .push((seq, index));
     }
-    for (actor, mut seqs) in incoming {
-        seqs.sort_unstable();
-        let mut expected = last.get(actor).copied().unwrap_or(0);
-        for (seq, index) in seqs {
+    for (actor, mut numbered) in incoming {
+        numbered.sort_unstable();
+        let mut expected = seqs.last_seq(actor);
+        for (seq, index) in numbered {
             expected = expected.saturating_add(1);
             if seq != expected {
                 return Err(BadSyncMessage::ChangeSequence {
