@@ -66,6 +66,23 @@ impl Group {
         })
     }
 
+    /// Wraps a group just created in a data dir (such as one a joining device received),
+    /// used as `device`, without loading it again. Refuses a document from a newer schema.
+    pub fn adopt(storage: GroupStorage, device: DeviceId) -> Result<Group, Error> {
+        doc::check_schema(storage.doc()).map_err(|problem| Error::Doc {
+            group: storage.id().to_string(),
+            problem,
+            damage: String::new(),
+        })?;
+        Ok(Group {
+            storage,
+            device,
+            view: None,
+            changed: Changed::everything(),
+            me: std::sync::Mutex::new(None),
+        })
+    }
+
     /// Opens group `id` in `data` as `device`. Refuses a document from a newer schema without
     /// writing anything.
     pub fn open(

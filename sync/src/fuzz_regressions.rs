@@ -10,7 +10,7 @@
 //! afresh.
 
 #[path = "../../fuzz/src/fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 #[path = "../../fuzz/src/frames.rs"]
 mod frames;
 #[path = "../../fuzz/src/handshake.rs"]

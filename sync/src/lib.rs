@@ -30,6 +30,8 @@
 pub mod announce;
 mod atomic_file;
 pub mod backoff;
+pub mod bootstrap;
+pub mod bootstrap_wire;
 pub mod config;
 mod error;
 pub mod fanout;
@@ -43,6 +45,7 @@ pub mod join;
 mod node;
 pub mod peer_book;
 mod protocols;
+pub mod saved_check;
 pub mod session;
 mod shared;
 pub mod status;

@@ -79,13 +79,28 @@ impl DataDir {
         doc: Automerge,
         options: StorageOptions,
     ) -> Result<GroupStorage, StorageError> {
+        let snapshot = doc.save();
+        self.create_group_from_snapshot(id, doc, &snapshot, options)
+    }
+
+    /// Creates group `id` holding `doc`, with `snapshot` as its snapshot file: bytes that
+    /// load to exactly `doc`'s changes (a `save()` of it, or one of an ancestor followed by
+    /// `save_after` of the rest), so a document that arrived saved is written without saving
+    /// it again. Fails if the group exists.
+    pub fn create_group_from_snapshot(
+        &self,
+        id: GroupId,
+        doc: Automerge,
+        snapshot: &[u8],
+        options: StorageOptions,
+    ) -> Result<GroupStorage, StorageError> {
         let groups = self.root.join(GROUPS_DIR);
         let dir = self.group_path(id);
         if fs::symlink_metadata(&dir).is_ok() {
             return Err(StorageError::GroupExists { path: dir });
         }
         let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
-        if let Err(e) = write_group_dir(&tmp, &doc.save()) {
+        if let Err(e) = write_group_dir(&tmp, snapshot) {
             let _ = disk::remove_dir_all(&tmp);
             return Err(e);
         }
