@@ -42,6 +42,7 @@ mod gossip;
 mod group_actor;
 mod invite;
 pub mod join;
+mod join_bootstrap;
 mod node;
 pub mod peer_book;
 mod protocols;

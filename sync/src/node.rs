@@ -121,6 +121,14 @@ impl Node {
                     endpoint: endpoint.clone(),
                 },
             )
+            // Registered first, so a joiner offering both gets the saved-document join.
+            .accept(
+                wire::JOIN_ALPN_2,
+                JoinProtocol {
+                    shared: shared.clone(),
+                    endpoint: endpoint.clone(),
+                },
+            )
             .accept(
                 wire::JOIN_ALPN,
                 JoinProtocol {
@@ -247,7 +255,7 @@ impl NodeHandle {
         device_label: String,
     ) -> Result<Joined, SyncError> {
         self.remember(&ticket.inviter);
-        let joined = join::join(
+        let (joined, storage) = join::join_into(
             &self.inner.endpoint,
             &self.inner.data,
             self.inner.config.storage,
@@ -256,7 +264,9 @@ impl NodeHandle {
             device_label,
         )
         .await?;
-        self.start_group(joined.group)?;
+        // The group is open already: no need to load it from disk again.
+        let group = Group::adopt(storage, self.inner.shared.me)?;
+        self.start_group_with(joined.group, Some(group))?;
         Ok(joined)
     }
 
@@ -321,11 +331,19 @@ impl NodeHandle {
     }
 
     fn start_group(&self, id: GroupId) -> Result<(), SyncError> {
+        self.start_group_with(id, None)
+    }
+
+    /// Starts syncing group `id`, `opened` already or opened here from disk.
+    fn start_group_with(&self, id: GroupId, opened: Option<Group>) -> Result<(), SyncError> {
         let shared = &self.inner.shared;
         if shared.group(id).is_some() {
             return Ok(());
         }
-        let group = Group::open(&self.inner.data, id, shared.me, self.inner.config.storage)?;
+        let group = match opened {
+            Some(group) => group,
+            None => Group::open(&self.inner.data, id, shared.me, self.inner.config.storage)?,
+        };
         for warning in group.warnings() {
             tracing::warn!(group = %id.short(), "{warning}");
         }
@@ -483,6 +501,7 @@ async fn bind(
         .secret_key(secret)
         .alpns(vec![
             SYNC_ALPN.to_vec(),
+            wire::JOIN_ALPN_2.to_vec(),
             wire::JOIN_ALPN.to_vec(),
             iroh_gossip::ALPN.to_vec(),
         ])
