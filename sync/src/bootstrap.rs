@@ -265,3 +265,6 @@ fn check_sequences(doc: &Automerge) -> Result<(), BadBootstrap> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
