@@ -47,9 +47,10 @@ pub fn run(data: &[u8]) {
             saved
         }
     };
-    let heads: Vec<ChangeHash> = check_saved_document(&document, &DocLimits::for_len(document.len()))
-        .map(|summary| summary.heads)
-        .unwrap_or_default();
+    let heads: Vec<ChangeHash> =
+        check_saved_document(&document, &DocLimits::for_len(document.len()))
+            .map(|summary| summary.heads)
+            .unwrap_or_default();
     let group = GroupId::from_bytes(GROUP);
     if let Ok(doc) = bootstrap::load(&document, &heads, group, ActorId::from(vec![7; 16])) {
         let mut got = doc.get_heads();

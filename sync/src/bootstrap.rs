@@ -61,7 +61,7 @@ pub enum BadBootstrap {
         len: u64,
     },
     /// The walk before automerge refused the document.
-    #[error("saved document refused: {0}")]
+    #[error(transparent)]
     Document(#[from] BadSavedDocument),
     /// The document's heads are not the offered ones.
     #[error("the document's heads ({found}) are not the offered ones ({offered})")]

@@ -255,7 +255,10 @@ mod tests {
         });
         short.truncate(short.len() - 1);
         let err = decode_offer(&short).unwrap_err();
-        assert!(err.to_string().contains("2 heads announced in 63 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("2 heads announced in 63 bytes"),
+            "{err}"
+        );
         assert!(matches!(
             decode_offer(&[BOOTSTRAP_VERSION]),
             Err(BadBootstrapFrame::Short { len: 1 })

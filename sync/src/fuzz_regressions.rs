@@ -315,9 +315,15 @@ mod seeds {
         let saved = fixtures::small_group().save();
         vec![
             ("group".into(), [&[0], &saved[..]].concat()),
-            ("empty".into(), [&[0], &Automerge::new().save()[..]].concat()),
+            (
+                "empty".into(),
+                [&[0], &Automerge::new().save()[..]].concat(),
+            ),
             ("garbage".into(), b"\0not a document at all".to_vec()),
-            ("edited".into(), vec![1, 0, 40, 0x55, 0, 90, 0x7f, 1, 2, 0x81]),
+            (
+                "edited".into(),
+                vec![1, 0, 40, 0x55, 0, 90, 0x7f, 1, 2, 0x81],
+            ),
             ("cut".into(), vec![1, 0, 200, 0]),
         ]
     }

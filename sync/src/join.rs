@@ -25,11 +25,11 @@ use crate::error::SyncError;
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
 use crate::group_actor::SessionKind;
+use crate::join_bootstrap::{self, Bootstrapped};
 use crate::session::PeerSession;
 use crate::shared::{Shared, device_of};
 use crate::stream::{accept_handshake, pump};
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
-use crate::join_bootstrap::{self, Bootstrapped};
 use crate::wire::{
     self, JOIN_ALPN, JOIN_ALPN_2, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close,
 };

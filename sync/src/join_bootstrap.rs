@@ -62,8 +62,8 @@ pub(crate) async fn send(
             tracing::info!(peer = %peer.short(), reason, "sending the group to a new member by sync alone")
         }
     }
-    let frames = std::iter::once(encode_offer(&prepared.offer))
-        .chain(encode_pieces(&prepared.document));
+    let frames =
+        std::iter::once(encode_offer(&prepared.offer)).chain(encode_pieces(&prepared.document));
     for frame in frames {
         Traffic::count(&traffic.sent, frame.len());
         if write_frame(send, &frame).await.is_err() {

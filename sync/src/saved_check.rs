@@ -232,9 +232,7 @@ pub enum BadSavedDocument {
         reason: String,
     },
     /// The columns inflate to more than the limit.
-    #[error(
-        "{list} column {spec:#x} inflates past the {max}-byte limit for a {len}-byte document"
-    )]
+    #[error("{list} column {spec:#x} inflates past the {max}-byte limit for a {len}-byte document")]
     InflatesTooFar {
         /// Which list.
         list: ColumnList,
@@ -781,7 +779,10 @@ impl<'a> Reader<'a> {
             let spec = u32::try_from(spec).map_err(|_| BadSavedDocument::BadNumber { what, at })?;
             let len = self.leb128(what)?;
             let normal = spec & !DEFLATE_BIT;
-            if specs.last().is_some_and(|(p, _)| *p & !DEFLATE_BIT >= normal) {
+            if specs
+                .last()
+                .is_some_and(|(p, _)| *p & !DEFLATE_BIT >= normal)
+            {
                 return Err(BadSavedDocument::ColumnOrder { list, spec });
             }
             specs.push((spec, len));

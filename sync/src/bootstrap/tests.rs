@@ -125,7 +125,13 @@ fn another_group_is_refused_by_name() {
 fn heads_other_than_offered_are_refused() {
     let doc = small_group();
     let saved = doc.save();
-    let err = load(&saved, &[ChangeHash([1; 32])], group_id(), ActorId::random()).unwrap_err();
+    let err = load(
+        &saved,
+        &[ChangeHash([1; 32])],
+        group_id(),
+        ActorId::random(),
+    )
+    .unwrap_err();
     assert!(matches!(err, BadBootstrap::Heads { .. }), "{err}");
 }
 

@@ -180,7 +180,8 @@ fn a_deflate_bomb_is_refused_before_it_inflates() {
         "{err}"
     );
     assert!(
-        err.to_string().contains("inflates past the 1048576-byte limit"),
+        err.to_string()
+            .contains("inflates past the 1048576-byte limit"),
         "{err}"
     );
 }
@@ -315,10 +316,7 @@ fn columns_out_of_order_are_refused() {
     let mut forged = Forged::one_actor();
     forged.ops = vec![(spec(2, 3, false), vec![]), (spec(2, 1, false), vec![])];
     let err = check(&forged.bytes()).unwrap_err();
-    assert!(
-        matches!(err, BadSavedDocument::ColumnOrder { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, BadSavedDocument::ColumnOrder { .. }), "{err}");
 }
 
 #[test]
