@@ -235,7 +235,7 @@ async fn receive_group(
     let (mut doc, saved, refused) = match bootstrapped {
         Bootstrapped::Loaded { doc, saved, heads } => {
             session.assume_they_have(&heads);
-            (doc, Some((saved, heads)), None)
+            (*doc, Some((saved, heads)), None)
         }
         Bootstrapped::NotOffered => (Automerge::new().with_actor(session_actor(me)), None, None),
         Bootstrapped::Refused(why) => (

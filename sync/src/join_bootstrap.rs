@@ -27,7 +27,7 @@ pub(crate) enum Bootstrapped {
     /// A document that passed every check.
     Loaded {
         /// The group, loaded, acting as this device.
-        doc: Automerge,
+        doc: Box<Automerge>,
         /// The bytes it was loaded from, to be written as the snapshot.
         saved: Vec<u8>,
         /// Its heads.
@@ -112,7 +112,11 @@ pub(crate) async fn receive(
     })
     .await;
     match loaded {
-        Ok((Ok(doc), saved, heads)) => Ok(Bootstrapped::Loaded { doc, saved, heads }),
+        Ok((Ok(doc), saved, heads)) => Ok(Bootstrapped::Loaded {
+            doc: Box::new(doc),
+            saved,
+            heads,
+        }),
         Ok((Err(e), _, _)) => {
             tracing::warn!(group = %group.short(), error = %e, "refused the saved group the inviter sent; joining by sync alone");
             Ok(Bootstrapped::Refused(e.to_string()))

@@ -191,7 +191,7 @@ fn mutated_saved_groups_never_panic_and_what_loads_is_whole() {
     let saved = small_group().save();
     for _ in 0..3000 {
         // Mode 1: one to four three-byte edits; mode 0: raw bytes with a few flips.
-        let input = if rng.next() % 4 == 0 {
+        let input = if rng.next().is_multiple_of(4) {
             let mut bytes = saved.clone();
             for _ in 0..1 + rng.next() % 4 {
                 let at = rng.next() as usize % bytes.len();
@@ -203,7 +203,7 @@ fn mutated_saved_groups_never_panic_and_what_loads_is_whole() {
             for _ in 0..1 + rng.next() % 4 {
                 let at = (rng.next() % saved.len() as u64) as u16;
                 input.extend_from_slice(&at.to_be_bytes());
-                input.push(rng.byte() | u8::from(rng.next() % 16 != 0));
+                input.push(rng.byte() | u8::from(!rng.next().is_multiple_of(16)));
             }
             input
         };
