@@ -17,6 +17,7 @@ use jiff::Timestamp;
 use quire_store::ops;
 use quire_store::storage::StorageOptions;
 use quire_store::{DeviceId, Group, GroupId};
+use quire_sync::saved_check::{DocLimits, check_saved_document};
 use quire_sync::session::PeerSession;
 use quire_sync::{Fanout, InviteOptions, NodeHandle};
 use quire_tests::Summary;
@@ -263,6 +264,9 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         anyhow::ensure!(b.get_heads() == a.get_heads(), "the floor did not converge");
     }
     let floor = Summary::of(&floor);
+    let limits = DocLimits::for_len(saved.len());
+    let walked = check_saved_document(&saved, &limits)
+        .context("the joiner's walk refuses the big group's saved document")?;
 
     // The floor of what a new member does now: load the saved document in memory.
     let mut loads = Vec::new();
@@ -321,6 +325,17 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
              saved document in memory.",
             secs * 1000.0 / floor.median_ms,
             secs * 1000.0 / load_floor.median_ms
+        ))
+        .note(&format!(
+            "The saved document holds {} ops and {} changes of {} actors and inflates to {} \
+             bytes; for its size the joiner's walk allows {} bytes inflated and {} entries \
+             per column.",
+            walked.ops,
+            walked.changes,
+            walked.actors,
+            walked.inflated,
+            limits.max_inflated,
+            limits.max_entries
         ));
     Ok(())
 }
