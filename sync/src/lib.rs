@@ -9,7 +9,9 @@
 //!
 //! * `quire/join/1` ([`join`]): a device with a [`Ticket`] presents its secret; a member
 //!   device holding the invite (only the secret's hash is in the document) checks it and
-//!   adds the member or device, and the document flows to the joiner.
+//!   adds the member or device, and the document flows to the joiner. `quire/join/2` first
+//!   sends the group as a saved document ([`bootstrap`]), which the joiner walks with bounds
+//!   ([`saved_check`]) before automerge loads it.
 //! * `quire/sync/1`: the dialer names a group; the acceptor refuses unless the remote
 //!   endpoint is a current device of that group. Then automerge's sync protocol runs both
 //!   ways as long as the connection lives: every change, local or remote, is offered to every

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!                 ┌── Router ── quire/sync/1 ─┐
-//!   peers ◀──────▶│           ── quire/join/1 ─┼──▶ group actors (one thread each) ──▶ disk
+//!   peers ◀──────▶│         ── quire/join/1,2 ─┼──▶ group actors (one thread each) ──▶ disk
 //!                 │           ── iroh-gossip ──┼──▶ swarm per group: neighbors, announcements
 //!                 └── dialer (backoff, fan-out)┘          │
 //!   NodeHandle (UI, CLI) ── edit / invite / join / status ┘── SyncEvent ──▶ subscribers

@@ -25,6 +25,7 @@
 //! claim. Only a single document chunk with nothing after it is accepted: that is what
 //! `save()` writes for a document with no changes waiting for dependencies.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use automerge::ChangeHash;
@@ -53,10 +54,10 @@ pub const MAX_INFLATE_RATIO: usize = 64;
 /// The most entries any one column may claim (ops, changes, successors, dependencies),
 /// whatever the document's size. automerge keeps a few dozen bytes of index per op.
 pub const MAX_ENTRIES: u64 = 32_000_000;
-/// How many column entries a document may claim for each byte it has once inflated. Run-length
-/// encoding lets a column repeat a value for nothing, so this is far above what the group
-/// documents reach (about one entry for every two bytes), but far below what a forged run
-/// claims.
+/// How many entries a column may claim for each byte of the document and of what its columns
+/// inflate to. Run-length encoding lets a column repeat a value for nothing, so this is far
+/// above what group documents reach (see `quire-bench`'s first-sync note), but far below what
+/// a forged run claims.
 pub const ENTRIES_PER_BYTE: u64 = 16;
 /// Entries any document may claim, however small.
 pub const MIN_ENTRIES: u64 = 1_000_000;
@@ -76,7 +77,11 @@ pub struct DocLimits {
     pub max_bytes: usize,
     /// The most bytes its columns may inflate to, in all.
     pub max_inflated: usize,
-    /// The most entries any one column (and any group's total) may claim.
+    /// Entries a column may claim per byte of the document and its inflated columns.
+    pub entries_per_byte: u64,
+    /// Entries a column may always claim.
+    pub min_entries: u64,
+    /// Entries no column may pass.
     pub max_entries: u64,
     /// The most actors.
     pub max_actors: usize,
@@ -86,23 +91,29 @@ pub struct DocLimits {
 
 impl DocLimits {
     /// The limits for a document of `len` bytes: inflation at most [`MAX_INFLATE_RATIO`] times
-    /// its size (and [`MAX_INFLATED_BYTES`]); entries at most [`ENTRIES_PER_BYTE`] for each byte
-    /// it may inflate to, at least [`MIN_ENTRIES`] and at most [`MAX_ENTRIES`].
+    /// its size (at least 1 MiB, at most [`MAX_INFLATED_BYTES`]), and the caps above.
     pub fn for_len(len: usize) -> Self {
         let max_inflated = len
             .saturating_mul(MAX_INFLATE_RATIO)
             .clamp(1024 * 1024, MAX_INFLATED_BYTES);
-        let max_entries = u64::try_from(max_inflated)
-            .unwrap_or(u64::MAX)
-            .saturating_mul(ENTRIES_PER_BYTE)
-            .clamp(MIN_ENTRIES, MAX_ENTRIES);
         Self {
             max_bytes: MAX_SAVED_BYTES,
             max_inflated,
-            max_entries,
+            entries_per_byte: ENTRIES_PER_BYTE,
+            min_entries: MIN_ENTRIES,
+            max_entries: MAX_ENTRIES,
             max_actors: MAX_ACTORS,
             max_heads: MAX_HEADS,
         }
+    }
+
+    /// The most entries a column may claim in a document whose bytes and inflated columns add
+    /// up to `size`.
+    pub fn entries_for(&self, size: usize) -> u64 {
+        u64::try_from(size)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(self.entries_per_byte)
+            .clamp(self.min_entries, self.max_entries.max(self.min_entries))
     }
 }
 
@@ -119,6 +130,8 @@ pub struct SavedSummary {
     pub changes: u64,
     /// Its size once every column is inflated.
     pub inflated: usize,
+    /// The most entries a column could have claimed.
+    pub max_entries: u64,
 }
 
 /// Which list of columns a column belongs to.
@@ -439,8 +452,15 @@ impl<'a> Walk<'a, '_> {
         let op_specs = r.column_specs(ColumnList::Ops)?;
         let change_columns = r.columns(&change_specs, "change column data")?;
         let op_columns = r.columns(&op_specs, "op column data")?;
-        let changes = self.columns(ColumnList::Changes, &change_columns, actors)?;
-        let ops = self.columns(ColumnList::Ops, &op_columns, actors)?;
+        // Inflate everything first (within its budget), so the entries allowed follow from
+        // what the document really holds.
+        let change_columns = self.inflate_all(ColumnList::Changes, &change_columns)?;
+        let op_columns = self.inflate_all(ColumnList::Ops, &op_columns)?;
+        let max_entries = self
+            .limits
+            .entries_for(self.bytes.len().saturating_add(self.inflated));
+        let changes = self.columns(ColumnList::Changes, &change_columns, actors, max_entries)?;
+        let ops = self.columns(ColumnList::Ops, &op_columns, actors, max_entries)?;
         let change_count = entries_of(&changes, CHANGE_ACTOR_COLUMN);
         if !r.is_empty() {
             for _ in 0..head_count {
@@ -464,30 +484,45 @@ impl<'a> Walk<'a, '_> {
             ops: entries_of(&ops, OP_ID_COLUMN),
             changes: change_count,
             inflated: self.bytes.len().saturating_add(self.inflated),
+            max_entries,
         })
     }
 
-    /// Reads every column of one list; returns each column's id, type and count.
-    fn columns(
+    /// Each column with its data, inflated if it was deflated.
+    fn inflate_all(
         &mut self,
         list: ColumnList,
         columns: &[RawColumn<'a>],
+    ) -> Result<Vec<(u32, Cow<'a, [u8]>)>, BadSavedDocument> {
+        columns
+            .iter()
+            .map(|column| {
+                let data = if column.deflated() {
+                    Cow::Owned(self.inflate(list, column)?)
+                } else {
+                    Cow::Borrowed(column.data)
+                };
+                Ok((column.spec, data))
+            })
+            .collect()
+    }
+
+    /// Reads every (inflated) column of one list; returns each column's id, type and count.
+    fn columns(
+        &self,
+        list: ColumnList,
+        columns: &[(u32, Cow<'_, [u8]>)],
         actors: usize,
+        max_entries: u64,
     ) -> Result<Vec<(u32, u32, ColumnCount)>, BadSavedDocument> {
         let mut counts = Vec::with_capacity(columns.len());
-        for column in columns {
-            let inflated;
-            let data = if column.deflated() {
-                inflated = self.inflate(list, column)?;
-                &inflated[..]
-            } else {
-                column.data
-            };
+        for (spec, data) in columns {
+            let column = RawColumn { spec: *spec, data };
             let count = ColumnReader {
                 list,
                 spec: column.spec,
                 actors,
-                max_entries: self.limits.max_entries,
+                max_entries,
                 len: self.bytes.len(),
                 r: Reader::new(data),
             }

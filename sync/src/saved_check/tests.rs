@@ -196,6 +196,7 @@ fn a_run_claiming_billions_of_ops_is_refused() {
             err,
             BadSavedDocument::TooManyEntries {
                 count: 4_000_000_000,
+                max: MIN_ENTRIES,
                 ..
             }
         ),
@@ -368,8 +369,9 @@ fn bytes_after_the_document_and_other_chunks_are_refused() {
 fn limits_grow_with_the_size_up_to_the_caps() {
     let small = DocLimits::for_len(100);
     assert_eq!(small.max_inflated, 1024 * 1024);
-    assert_eq!(small.max_entries, 16 * 1024 * 1024);
+    assert_eq!(small.entries_for(100), MIN_ENTRIES);
+    assert_eq!(small.entries_for(1_000_000), 16_000_000);
     let big = DocLimits::for_len(200 * 1024 * 1024);
     assert_eq!(big.max_inflated, MAX_INFLATED_BYTES);
-    assert_eq!(big.max_entries, MAX_ENTRIES);
+    assert_eq!(big.entries_for(1 << 30), MAX_ENTRIES);
 }

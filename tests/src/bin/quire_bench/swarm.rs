@@ -335,7 +335,7 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             walked.actors,
             walked.inflated,
             limits.max_inflated,
-            limits.max_entries
+            walked.max_entries
         ));
     Ok(())
 }
