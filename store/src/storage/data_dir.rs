@@ -195,6 +195,36 @@ mod tests {
     }
 
     #[test]
+    fn a_group_created_from_a_snapshot_and_what_came_after_opens_whole() {
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "a", 1).unwrap();
+        tx.commit();
+        let received = doc.save();
+        let heads = doc.get_heads();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "b", 2).unwrap();
+        tx.commit();
+        let snapshot = [received, doc.save_after(&heads)].concat();
+        let id = GroupId::random();
+        let created = data
+            .create_group_from_snapshot(id, doc.clone(), &snapshot, StorageOptions::default())
+            .unwrap();
+        assert_eq!(created.doc().get_heads(), doc.get_heads());
+        let on_disk = fs::read(data.group_path(id).join(SNAPSHOT)).unwrap();
+        assert_eq!(on_disk, snapshot, "written as given, not saved again");
+        let opened = data
+            .open_group(id, automerge::ActorId::random(), StorageOptions::default())
+            .unwrap();
+        assert_eq!(opened.doc().get_heads(), doc.get_heads());
+        assert!(opened.warnings().is_empty());
+    }
+
+    #[test]
     fn opening_a_missing_group_names_it() {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::open(tmp.path()).unwrap();
