@@ -196,7 +196,6 @@ mod tests {
 
     #[test]
     fn a_group_created_from_a_snapshot_and_what_came_after_opens_whole() {
-        use automerge::ReadDoc;
         use automerge::transaction::Transactable;
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::open(tmp.path()).unwrap();
