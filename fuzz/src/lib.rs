@@ -8,12 +8,13 @@
 //!
 //! A harness must not panic, whatever the input; what it asserts are invariants of our code.
 
-pub use quire_sync::{frame, session, sync_check, ticket, wire};
+pub use quire_sync::{bootstrap, frame, saved_check, session, sync_check, ticket, wire};
 
 pub mod fixtures;
 pub mod frames;
 pub mod handshake;
 pub mod hostile_document;
 pub mod load_chunks;
+pub mod saved_document;
 pub mod sync_message;
 pub mod tickets;

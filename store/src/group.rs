@@ -59,14 +59,18 @@ impl Group {
         let id = new.id;
         let doc = ops::create_group(new, session_actor(device), now)?;
         let storage = data.create_group(id, doc, options)?;
-        Ok(Group {
-            storage,
-            device,
-            view: None,
-            changed: Changed::everything(),
-            me: std::sync::Mutex::new(None),
-            holding: false,
-        })
+        Ok(Group::wrap(storage, device))
+    }
+
+    /// Wraps a group just created in a data dir (such as one a joining device received),
+    /// used as `device`, without loading it again. Refuses a document from a newer schema.
+    pub fn adopt(storage: GroupStorage, device: DeviceId) -> Result<Group, Error> {
+        doc::check_schema(storage.doc()).map_err(|problem| Error::Doc {
+            group: storage.id().to_string(),
+            problem,
+            damage: String::new(),
+        })?;
+        Ok(Group::wrap(storage, device))
     }
 
     /// Opens group `id` in `data` as `device`. Refuses a document from a newer schema without
@@ -87,14 +91,18 @@ impl Group {
                 .map(|w| format!("; {w}"))
                 .collect(),
         })?;
-        Ok(Group {
+        Ok(Group::wrap(storage, device))
+    }
+
+    fn wrap(storage: GroupStorage, device: DeviceId) -> Group {
+        Group {
             storage,
             device,
             view: None,
             changed: Changed::everything(),
             me: std::sync::Mutex::new(None),
             holding: false,
-        })
+        }
     }
 
     /// The group's id.

@@ -10,7 +10,7 @@
 //! afresh.
 
 #[path = "../../fuzz/src/fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 #[path = "../../fuzz/src/frames.rs"]
 mod frames;
 #[path = "../../fuzz/src/handshake.rs"]
@@ -19,6 +19,8 @@ mod handshake;
 mod hostile_document;
 #[path = "../../fuzz/src/load_chunks.rs"]
 mod load_chunks;
+#[path = "../../fuzz/src/saved_document.rs"]
+pub(crate) mod saved_document;
 #[path = "../../fuzz/src/sync_message.rs"]
 mod sync_message;
 #[path = "../../fuzz/src/tickets.rs"]
@@ -31,13 +33,14 @@ use std::path::PathBuf;
 type Harness = fn(&[u8]);
 
 /// Each target with its harness.
-const TARGETS: [(&str, Harness); 6] = [
+const TARGETS: [(&str, Harness); 7] = [
     ("sync_message", sync_message::run),
     ("frame", frames::run),
     ("ticket", tickets::run),
     ("handshake", handshake::run),
     ("hostile_document", hostile_document::run),
     ("load_chunks", load_chunks::run),
+    ("saved_document", saved_document::run),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -87,6 +90,7 @@ fn write_seed_corpus() {
         ("handshake", seeds::handshakes()),
         ("hostile_document", seeds::hostile_documents()),
         ("load_chunks", seeds::load_chunks()),
+        ("saved_document", seeds::saved_documents()),
     ] {
         let dir = corpus_dir(target);
         fs::create_dir_all(&dir).expect("corpus dir");
@@ -303,6 +307,24 @@ mod seeds {
                     b'x',
                 ],
             ),
+        ]
+    }
+
+    /// The fixture group saved (as it is, and with a few edits), an empty document, garbage.
+    pub fn saved_documents() -> Seeds {
+        let saved = fixtures::small_group().save();
+        vec![
+            ("group".into(), [&[0], &saved[..]].concat()),
+            (
+                "empty".into(),
+                [&[0], &Automerge::new().save()[..]].concat(),
+            ),
+            ("garbage".into(), b"\0not a document at all".to_vec()),
+            (
+                "edited".into(),
+                vec![1, 0, 40, 0x55, 0, 90, 0x7f, 1, 2, 0x81],
+            ),
+            ("cut".into(), vec![1, 0, 200, 0]),
         ]
     }
 

@@ -89,6 +89,10 @@ pub(crate) enum GroupMsg {
         joiner: Joiner,
         reply: oneshot::Sender<Result<Redeemed, String>>,
     },
+    /// The group as a saved document, for a device that just joined.
+    Bootstrap {
+        reply: oneshot::Sender<crate::bootstrap::Prepared>,
+    },
     /// Report the group's sync state.
     Status { reply: oneshot::Sender<GroupStatus> },
     /// Whether the document has all of these changes.
@@ -115,6 +119,7 @@ impl std::fmt::Debug for GroupMsg {
             GroupMsg::Refresh => "Refresh",
             GroupMsg::Edit(_) => "Edit",
             GroupMsg::Redeem { .. } => "Redeem",
+            GroupMsg::Bootstrap { .. } => "Bootstrap",
             GroupMsg::Status { .. } => "Status",
             GroupMsg::HasHeads { .. } => "HasHeads",
             GroupMsg::Prune { .. } => "Prune",
@@ -268,6 +273,9 @@ impl GroupActor {
                     reply,
                 } => {
                     let _ = reply.send(self.redeem(hash, joiner));
+                }
+                GroupMsg::Bootstrap { reply } => {
+                    let _ = reply.send(crate::bootstrap::prepare_for(&mut self.group));
                 }
                 GroupMsg::Status { reply } => {
                     let _ = reply.send(self.status());

@@ -5,14 +5,18 @@
 //! kind) and, in one change, records the use and adds the member or device. The reply says
 //! yes or why not; on yes the stream becomes a sync stream and the whole document flows to
 //! the joiner, who writes it to its data dir only once it has all of it.
+//!
+//! The joiner offers `quire/join/2` and `quire/join/1`; an inviter that speaks the first sends
+//! the group as a saved document right after the reply ([`crate::join_bootstrap`]), and sync
+//! then brings only what is newer. With an older inviter the whole group flows by sync.
 
 use std::time::Duration;
 
-use automerge::Automerge;
-use iroh::endpoint::Connection;
+use automerge::{Automerge, ChangeHash};
+use iroh::endpoint::{ConnectOptions, Connection};
 use iroh::{Endpoint, EndpointAddr};
 use quire_store::ops::Joiner;
-use quire_store::storage::{DataDir, StorageOptions};
+use quire_store::storage::{DataDir, GroupStorage, StorageOptions};
 use quire_store::{DeviceId, GroupId, InviteHash, MemberId, doc, session_actor};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
@@ -21,11 +25,14 @@ use crate::error::SyncError;
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
 use crate::group_actor::SessionKind;
+use crate::join_bootstrap::{self, Bootstrapped};
 use crate::session::PeerSession;
 use crate::shared::{Shared, device_of};
 use crate::stream::{accept_handshake, pump};
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
-use crate::wire::{self, JOIN_ALPN, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close};
+use crate::wire::{
+    self, JOIN_ALPN, JOIN_ALPN_2, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close,
+};
 
 /// How long a join may wait for the inviter to connect and answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -58,6 +65,21 @@ pub async fn join(
     display_name: Option<String>,
     device_label: String,
 ) -> Result<Joined, SyncError> {
+    join_into(endpoint, data, storage, ticket, display_name, device_label)
+        .await
+        .map(|(joined, _)| joined)
+}
+
+/// [`join`], also handing back the group just written, open, so a node can start syncing it
+/// without loading it again.
+pub(crate) async fn join_into(
+    endpoint: &Endpoint,
+    data: &DataDir,
+    storage: StorageOptions,
+    ticket: &Ticket,
+    display_name: Option<String>,
+    device_label: String,
+) -> Result<(Joined, GroupStorage), SyncError> {
     match (&ticket.kind, &display_name) {
         (TicketKind::Member, None) => {
             return Err(SyncError::JoinFailed(
@@ -89,7 +111,7 @@ pub async fn join(
             "the inviter stopped answering".into(),
         ))
     });
-    let (doc, reply) = match result {
+    let Received { doc, saved, reply } = match result {
         Ok(ok) => ok,
         Err(e) => {
             conn.close(close::DONE.into(), b"join failed");
@@ -100,14 +122,26 @@ pub async fn join(
     let name = doc::read_info(&doc)
         .map(|info| info.name)
         .unwrap_or_else(|_| ticket.group.short());
-    data.create_group(ticket.group, doc, storage)?;
+    let created = match saved {
+        // The saved document as it came, and whatever sync brought after it: no second save.
+        Some((mut snapshot, heads)) => {
+            let mut now = doc.get_heads();
+            now.sort();
+            if now != heads {
+                snapshot.extend_from_slice(&doc.save_after(&heads));
+            }
+            data.create_group_from_snapshot(ticket.group, doc, &snapshot, storage)?
+        }
+        None => data.create_group(ticket.group, doc, storage)?,
+    };
     let (member, display_name) = reply;
-    Ok(Joined {
+    let joined = Joined {
         group: ticket.group,
         name,
         member,
         display_name,
-    })
+    };
+    Ok((joined, created))
 }
 
 async fn connect(endpoint: &Endpoint, inviter: &EndpointAddr) -> Result<Connection, SyncError> {
@@ -117,12 +151,17 @@ async fn connect(endpoint: &Endpoint, inviter: &EndpointAddr) -> Result<Connecti
         tried: tried.clone(),
         reason,
     };
-    match timeout(
-        CONNECT_TIMEOUT,
-        endpoint.connect(inviter.clone(), JOIN_ALPN),
-    )
-    .await
-    {
+    // Both versions: the inviter picks the newest it speaks.
+    let options = ConnectOptions::new().with_additional_alpns(vec![JOIN_ALPN.to_vec()]);
+    let connect = async {
+        endpoint
+            .connect_with_opts(inviter.clone(), JOIN_ALPN_2, options)
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!(
@@ -143,7 +182,14 @@ pub(crate) fn describe(addr: &EndpointAddr) -> String {
     }
 }
 
-type Received = (Automerge, (MemberId, String));
+/// What a join received: the group, the saved document it started from with that
+/// document's sorted heads (if the inviter sent one and it passed the checks), and the member
+/// this device joined as, with that member's name.
+struct Received {
+    doc: Automerge,
+    saved: Option<(Vec<u8>, Vec<ChangeHash>)>,
+    reply: (MemberId, String),
+}
 
 async fn receive_group(
     conn: &Connection,
@@ -180,8 +226,31 @@ async fn receive_group(
             display_name,
         } => (MemberId::from_bytes(member), display_name),
     };
-    let mut doc = Automerge::new().with_actor(session_actor(me));
+    let bootstrapped = if conn.alpn() == JOIN_ALPN_2 {
+        join_bootstrap::receive(&mut recv, ticket.group, me, MESSAGE_TIMEOUT).await?
+    } else {
+        Bootstrapped::NotOffered
+    };
     let mut session = PeerSession::new(device_of(conn.remote_id()));
+    let (mut doc, saved, refused) = match bootstrapped {
+        Bootstrapped::Loaded { doc, saved, heads } => {
+            session.assume_they_have(&heads);
+            (*doc, Some((saved, heads)), None)
+        }
+        Bootstrapped::NotOffered => (Automerge::new().with_actor(session_actor(me)), None, None),
+        Bootstrapped::Refused(why) => (
+            Automerge::new().with_actor(session_actor(me)),
+            None,
+            Some(why),
+        ),
+    };
+    // Should sync fail after a refused document, the refusal is likely what went wrong.
+    let failed = |what: &str, e: &dyn std::fmt::Display| match &refused {
+        None => failed(what, e),
+        Some(why) => SyncError::JoinFailed(format!(
+            "{what}: {e} (the saved group it sent first was refused: {why})"
+        )),
+    };
     let limits = crate::sync_check::Limits::default();
     for first in session.outgoing(&doc) {
         write_frame(&mut send, &first)
@@ -231,7 +300,11 @@ async fn receive_group(
         ));
     }
     let _ = send.finish();
-    Ok((doc, (member, name)))
+    Ok(Received {
+        doc,
+        saved,
+        reply: (member, name),
+    })
 }
 
 /// The inviter's side of one join connection.
@@ -293,6 +366,11 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
             if write_frame(&mut send, &wire::encode(&accepted))
                 .await
                 .is_err()
+            {
+                return;
+            }
+            if conn.alpn() == JOIN_ALPN_2
+                && !join_bootstrap::send(&mut send, &actor, peer, &shared.traffic).await
             {
                 return;
             }

@@ -9,7 +9,9 @@
 //!
 //! * `quire/join/1` ([`join`]): a device with a [`Ticket`] presents its secret; a member
 //!   device holding the invite (only the secret's hash is in the document) checks it and
-//!   adds the member or device, and the document flows to the joiner.
+//!   adds the member or device, and the document flows to the joiner. `quire/join/2` first
+//!   sends the group as a saved document ([`bootstrap`]), which the joiner walks with bounds
+//!   ([`saved_check`]) before automerge loads it.
 //! * `quire/sync/1`: the dialer names a group; the acceptor refuses unless the remote
 //!   endpoint is a current device of that group. Then automerge's sync protocol runs both
 //!   ways as long as the connection lives: every change, local or remote, is offered to every
@@ -30,6 +32,8 @@
 pub mod announce;
 mod atomic_file;
 pub mod backoff;
+pub mod bootstrap;
+pub mod bootstrap_wire;
 pub mod config;
 mod error;
 pub mod fanout;
@@ -40,9 +44,11 @@ mod gossip;
 mod group_actor;
 mod invite;
 pub mod join;
+mod join_bootstrap;
 mod node;
 pub mod peer_book;
 mod protocols;
+pub mod saved_check;
 pub mod seq_index;
 pub mod session;
 mod shared;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!                 ┌── Router ── quire/sync/1 ─┐
-//!   peers ◀──────▶│           ── quire/join/1 ─┼──▶ group actors (one thread each) ──▶ disk
+//!   peers ◀──────▶│         ── quire/join/1,2 ─┼──▶ group actors (one thread each) ──▶ disk
 //!                 │           ── iroh-gossip ──┼──▶ swarm per group: neighbors, announcements
 //!                 └── dialer (backoff, fan-out)┘          │
 //!   NodeHandle (UI, CLI) ── edit / invite / join / status ┘── SyncEvent ──▶ subscribers
@@ -117,6 +117,14 @@ impl Node {
             .accept(
                 SYNC_ALPN,
                 SyncProtocol {
+                    shared: shared.clone(),
+                    endpoint: endpoint.clone(),
+                },
+            )
+            // Registered first, so a joiner offering both gets the saved-document join.
+            .accept(
+                wire::JOIN_ALPN_2,
+                JoinProtocol {
                     shared: shared.clone(),
                     endpoint: endpoint.clone(),
                 },
@@ -252,7 +260,7 @@ impl NodeHandle {
         device_label: String,
     ) -> Result<Joined, SyncError> {
         self.remember(&ticket.inviter);
-        let joined = join::join(
+        let (joined, storage) = join::join_into(
             &self.inner.endpoint,
             &self.inner.data,
             self.inner.config.storage,
@@ -261,7 +269,9 @@ impl NodeHandle {
             device_label,
         )
         .await?;
-        self.start_group(joined.group)?;
+        // The group is open already: no need to load it from disk again.
+        let group = Group::adopt(storage, self.inner.shared.me)?;
+        self.start_group_with(joined.group, Some(group))?;
         Ok(joined)
     }
 
@@ -326,11 +336,19 @@ impl NodeHandle {
     }
 
     fn start_group(&self, id: GroupId) -> Result<(), SyncError> {
+        self.start_group_with(id, None)
+    }
+
+    /// Starts syncing group `id`, `opened` already or opened here from disk.
+    fn start_group_with(&self, id: GroupId, opened: Option<Group>) -> Result<(), SyncError> {
         let shared = &self.inner.shared;
         if shared.group(id).is_some() {
             return Ok(());
         }
-        let group = Group::open(&self.inner.data, id, shared.me, self.inner.config.storage)?;
+        let group = match opened {
+            Some(group) => group,
+            None => Group::open(&self.inner.data, id, shared.me, self.inner.config.storage)?,
+        };
         for warning in group.warnings() {
             tracing::warn!(group = %id.short(), "{warning}");
         }
@@ -488,6 +506,7 @@ async fn bind(
         .secret_key(secret)
         .alpns(vec![
             SYNC_ALPN.to_vec(),
+            wire::JOIN_ALPN_2.to_vec(),
             wire::JOIN_ALPN.to_vec(),
             iroh_gossip::ALPN.to_vec(),
         ])

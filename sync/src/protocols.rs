@@ -62,7 +62,8 @@ impl ProtocolHandler for SyncProtocol {
     }
 }
 
-/// `quire/join/1`: a device redeeming an invite.
+/// `quire/join/2` and `quire/join/1`: a device redeeming an invite (the version agreed is
+/// the connection's ALPN).
 #[derive(Debug, Clone)]
 pub(crate) struct JoinProtocol {
     pub shared: Arc<Shared>,

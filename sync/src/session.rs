@@ -60,6 +60,12 @@ impl PeerSession {
         }
     }
 
+    /// Takes it that the peer has every change up to `heads` (it sent us a document with
+    /// them), so our first message summarises only what came after.
+    pub fn assume_they_have(&mut self, heads: &[ChangeHash]) {
+        self.state.shared_heads = heads.to_vec();
+    }
+
     /// The peer.
     pub fn peer(&self) -> DeviceId {
         self.peer

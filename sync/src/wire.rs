@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 
 /// ALPN of the sync protocol.
 pub const SYNC_ALPN: &[u8] = b"quire/sync/1";
-/// ALPN of the join protocol.
+/// ALPN of the first join protocol: after the reply, the group flows by sync alone.
 pub const JOIN_ALPN: &[u8] = b"quire/join/1";
+/// ALPN of the join protocol that sends the group as a saved document first (see
+/// [`crate::bootstrap_wire`]) between the reply and sync. A joiner offers both, an inviter
+/// prefers this one, and each side speaks whichever was agreed.
+pub const JOIN_ALPN_2: &[u8] = b"quire/join/2";
 
 /// The cap on a hello, a join request or a join reply.
 pub const MAX_HANDSHAKE: usize = 64 * 1024;

@@ -79,13 +79,28 @@ impl DataDir {
         doc: Automerge,
         options: StorageOptions,
     ) -> Result<GroupStorage, StorageError> {
+        let snapshot = doc.save();
+        self.create_group_from_snapshot(id, doc, &snapshot, options)
+    }
+
+    /// Creates group `id` holding `doc`, with `snapshot` as its snapshot file: bytes that
+    /// load to exactly `doc`'s changes (a `save()` of it, or one of an ancestor followed by
+    /// `save_after` of the rest), so a document that arrived saved is written without saving
+    /// it again. Fails if the group exists.
+    pub fn create_group_from_snapshot(
+        &self,
+        id: GroupId,
+        doc: Automerge,
+        snapshot: &[u8],
+        options: StorageOptions,
+    ) -> Result<GroupStorage, StorageError> {
         let groups = self.root.join(GROUPS_DIR);
         let dir = self.group_path(id);
         if fs::symlink_metadata(&dir).is_ok() {
             return Err(StorageError::GroupExists { path: dir });
         }
         let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
-        if let Err(e) = write_group_dir(&tmp, &doc.save()) {
+        if let Err(e) = write_group_dir(&tmp, snapshot) {
             let _ = disk::remove_dir_all(&tmp);
             return Err(e);
         }
@@ -177,6 +192,35 @@ mod tests {
         assert!(matches!(err, StorageError::GroupExists { .. }), "{err}");
         // No temporary directories left behind.
         assert_eq!(fs::read_dir(data.root().join("groups")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_group_created_from_a_snapshot_and_what_came_after_opens_whole() {
+        use automerge::transaction::Transactable;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = DataDir::open(tmp.path()).unwrap();
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "a", 1).unwrap();
+        tx.commit();
+        let received = doc.save();
+        let heads = doc.get_heads();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "b", 2).unwrap();
+        tx.commit();
+        let snapshot = [received, doc.save_after(&heads)].concat();
+        let id = GroupId::random();
+        let created = data
+            .create_group_from_snapshot(id, doc.clone(), &snapshot, StorageOptions::default())
+            .unwrap();
+        assert_eq!(created.doc().get_heads(), doc.get_heads());
+        let on_disk = fs::read(data.group_path(id).join(SNAPSHOT)).unwrap();
+        assert_eq!(on_disk, snapshot, "written as given, not saved again");
+        let opened = data
+            .open_group(id, automerge::ActorId::random(), StorageOptions::default())
+            .unwrap();
+        assert_eq!(opened.doc().get_heads(), doc.get_heads());
+        assert!(opened.warnings().is_empty());
     }
 
     #[test]

@@ -27,6 +27,7 @@ use automerge::{ActorId, Automerge, ChangeHash};
 
 use super::error::StorageError;
 use super::fsutil::Stamp;
+use super::layout::SNAPSHOT;
 use super::load::{LoadMode, LogCursor};
 use super::lock::CompactLock;
 use super::log_file::{OwnLog, append_durably};
@@ -137,6 +138,22 @@ impl GroupStorage {
             snapshot_seen: None,
             cursors: BTreeMap::new(),
             warnings: Vec::new(),
+        }
+    }
+
+    /// The bytes of the snapshot file as they are now, if there is one: a `save()` of this
+    /// group at some point, possibly by another process, so possibly holding changes this
+    /// document lacks, or lacking some it has.
+    pub fn snapshot_file(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.dir.join(SNAPSHOT);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io {
+                action: "read snapshot",
+                path,
+                source,
+            }),
         }
     }
 

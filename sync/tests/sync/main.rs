@@ -18,3 +18,7 @@ mod hostile;
 
 /// Larger groups: gossip neighbors instead of a full mesh, announcements and pulls.
 mod fanout;
+
+/// A new member's first copy as a saved document: honest inviters of both protocol versions,
+/// and inviters that send bombs, forged run lengths, truncated, foreign or garbage documents.
+mod bootstrap;
