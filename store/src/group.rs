@@ -116,6 +116,11 @@ impl Group {
         self.storage.doc()
     }
 
+    /// The storage underneath.
+    pub fn storage(&self) -> &GroupStorage {
+        &self.storage
+    }
+
     /// The storage underneath, for sync and maintenance.
     pub fn storage_mut(&mut self) -> &mut GroupStorage {
         &mut self.storage
