@@ -1,11 +1,11 @@
 //! The backend actor: owns the data dir and every open group; handles commands in batches and
 //! sends the UI fresh snapshots of the groups a batch changed.
 //!
-//! Groups open behind their view caches, one document load at a time on a worker thread (see
-//! [`super::open_group`]); the actor keeps handling commands meanwhile, holding back those that
-//! need a document still loading.
+//! At start the opener (a worker thread, see [`super::opener`]) shows each group from its view
+//! cache and loads the documents in turn; the actor keeps handling commands meanwhile, holding
+//! back those that need a document still loading ([`super::open_group`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
@@ -13,14 +13,14 @@ use std::time::Duration;
 use jiff::Timestamp;
 use quire_store::ops::{self, NewGroup, NewMember};
 use quire_store::storage::{DataDir, StorageOptions};
-use quire_store::view_cache::{self, ViewCacheError};
 use quire_store::{
     CritiqueId, DeviceId, Group, GroupId, MemberId, RuleChangeId, SubmissionId, doc,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::drafts::Drafts;
-use super::open_group::{self, Doc, GroupLoaded, OpenGroup};
+use super::open_group::{Doc, OpenGroup};
+use super::opener::{self, GroupLoaded, GroupShown, LoadedGroup};
 use super::snapshot::{member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
@@ -72,8 +72,7 @@ pub(super) fn run(
             node: None,
             sync_status: SyncStatus::not_running(),
             groups: BTreeMap::new(),
-            loads: VecDeque::new(),
-            loading: None,
+            opening: BTreeMap::new(),
             failed: BTreeMap::new(),
             loopback,
             events,
@@ -104,11 +103,9 @@ struct Actor {
     sync_status: SyncStatus,
     /// Every group shown: open, or loading behind its view cache.
     groups: BTreeMap<GroupId, OpenGroup>,
-    /// Groups whose documents are to be loaded, in turn: one at a time, so two large
-    /// documents never load side by side, each with its peak of memory.
-    loads: VecDeque<GroupId>,
-    /// The group whose document is loading now.
-    loading: Option<GroupId>,
+    /// Groups the opener has not yet shown or loaded, with the commands sent for them
+    /// meanwhile, in order.
+    opening: BTreeMap<GroupId, Vec<Command>>,
     /// Groups that could not be opened, with why.
     failed: BTreeMap<GroupId, String>,
     loopback: mpsc::UnboundedSender<Command>,
@@ -174,9 +171,10 @@ impl Actor {
 
     /// Whether some action waits for a document still loading.
     fn actions_waiting(&self) -> bool {
-        self.groups
-            .values()
-            .any(|open| matches!(&open.doc, Doc::Loading { waiting, .. } if !waiting.is_empty()))
+        self.opening.values().any(|early| !early.is_empty())
+            || self.groups.values().any(
+                |open| matches!(&open.doc, Doc::Loading { waiting, .. } if !waiting.is_empty()),
+            )
     }
 
     /// Writes the view cache of each open group that needs one: just loaded without a current
@@ -343,8 +341,8 @@ impl Actor {
         self.emit(Event::Failed(message));
     }
 
-    /// Shows every group of the data dir: at once from its view cache where that is current,
-    /// and loads their documents in turn, those shown first.
+    /// Has the opener show every group of the data dir (at once from its view cache, where
+    /// that is current) and load their documents in turn, on a worker thread.
     fn open_all(&mut self) {
         let ids = match self.data.group_ids() {
             Ok(ids) => ids,
@@ -353,75 +351,56 @@ impl Actor {
                 return;
             }
         };
-        let mut cold = Vec::new();
-        for id in ids {
-            match view_cache::read_current(&self.data.group_path(id)) {
-                Ok(cached) => {
-                    self.emit(Event::Drafts {
-                        group: id,
-                        drafts: self.drafts.load(id),
-                    });
-                    self.groups.insert(id, OpenGroup::from_cache(cached));
-                    self.loads.push_back(id);
-                }
-                Err(err) => {
-                    match err {
-                        ViewCacheError::Missing { .. } => {
-                            tracing::debug!(group = %id.short(), %err, "opening in full");
-                        }
-                        _ => tracing::info!(group = %id.short(), %err, "opening in full"),
-                    }
-                    cold.push(id);
-                }
-            }
-        }
-        self.loads.extend(cold);
-        // With nothing to show yet, the UI keeps waiting rather than see no groups at all.
-        if !self.groups.is_empty() || self.loads.is_empty() {
+        if ids.is_empty() {
             self.send_listing();
-        }
-        self.load_next();
-    }
-
-    /// Starts loading the next group's document on a worker thread, unless one is loading.
-    fn load_next(&mut self) {
-        if self.loading.is_some() {
             return;
         }
-        let Some(id) = self.loads.pop_front() else {
-            return;
-        };
-        self.loading = Some(id);
-        let read_model = !self.groups.contains_key(&id);
+        self.opening.extend(ids.iter().map(|id| (*id, Vec::new())));
         let (data, device, loopback) = (self.data.clone(), self.device, self.loopback.clone());
-        tokio::task::spawn_blocking(move || {
-            let loaded = open_group::load(&data, id, device, read_model);
-            let _ = loopback.send(Command::Loaded(Box::new(loaded)));
-        });
+        tokio::task::spawn_blocking(move || opener::open(&data, &ids, device, &loopback));
     }
 
-    /// A group's document finished loading: the group opens (in place of its view cache, if
-    /// it was shown from one) and the commands that waited for it run.
+    /// A group is shown from its view cache while its document loads.
+    fn shown(&mut self, shown: GroupShown) {
+        let GroupShown { id, snapshot } = shown;
+        if self.groups.contains_key(&id) {
+            return;
+        }
+        let early = self.opening.remove(&id).unwrap_or_default();
+        self.groups.insert(id, OpenGroup::shown(&snapshot));
+        self.emit(Event::Drafts {
+            group: id,
+            drafts: self.drafts.load(id),
+        });
+        self.emit(Event::Snapshot(Arc::new(snapshot)));
+        self.send_listing_unless_waiting();
+        for command in early {
+            self.handle(command);
+        }
+    }
+
+    /// A group's document finished loading: the group opens (in place of its view cache's
+    /// snapshot, if it was shown from one) and the commands that waited for it run.
     fn loaded(&mut self, loaded: GroupLoaded) {
         let GroupLoaded { id, result } = loaded;
-        if self.loading == Some(id) {
-            self.loading = None;
-        }
+        let early = self.opening.remove(&id).unwrap_or_default();
         match result {
-            Ok((group, history)) => {
-                self.watch(&group);
+            Ok(loaded) => {
                 let waiting = match self.groups.get_mut(&id) {
-                    Some(open) => open.loaded(group, history),
+                    Some(open) => {
+                        let waiting = open.loaded(loaded);
+                        if let Some(group) = open.group_mut() {
+                            let group: &Group = group;
+                            Self::watch_with(&self.loopback, group);
+                        }
+                        waiting
+                    }
                     None => {
-                        self.groups.insert(id, OpenGroup::opened(group, history));
-                        self.emit(Event::Drafts {
-                            group: id,
-                            drafts: self.drafts.load(id),
-                        });
-                        self.send_listing();
-                        Vec::new()
+                        self.adopt(loaded);
+                        early
                     }
                 };
+                self.send_listing_unless_waiting();
                 for command in waiting {
                     self.handle(command);
                 }
@@ -431,39 +410,44 @@ impl Actor {
                 let name = shown.as_ref().map_or_else(|| id.short(), OpenGroup::name);
                 self.fail(format!("cannot open `{name}`: {err}"));
                 self.failed.insert(id, err);
-                self.send_listing();
+                self.send_listing_unless_waiting();
             }
         }
-        self.load_next();
+    }
+
+    /// Sends the listing, unless it would be empty while the opener still has groups to
+    /// open: the UI would take that for a data dir with no groups.
+    fn send_listing_unless_waiting(&self) {
+        if !self.groups.is_empty() || !self.failed.is_empty() || self.opening.is_empty() {
+            self.send_listing();
+        }
     }
 
     /// Opens group `id` at once (one just joined).
     fn open(&mut self, id: GroupId) -> Result<(), String> {
-        let group = Group::open(&self.data, id, self.device, StorageOptions::default())
-            .map_err(|err| err.to_string())?;
-        self.adopt(group);
+        let loaded = opener::load(&self.data, id, self.device)?;
+        self.adopt(loaded);
         Ok(())
     }
 
-    /// Keeps `group` open, watches its folder, and sends its drafts.
-    fn adopt(&mut self, group: Group) {
-        let id = group.id();
-        self.watch(&group);
-        let history = doc::history(group.doc());
+    /// Keeps `loaded` open, watches its folder, and sends its drafts.
+    fn adopt(&mut self, loaded: LoadedGroup) {
+        let id = loaded.group.id();
+        Self::watch_with(&self.loopback, &loaded.group);
         self.emit(Event::Drafts {
             group: id,
             drafts: self.drafts.load(id),
         });
         self.failed.remove(&id);
-        self.groups.insert(id, OpenGroup::opened(group, history));
+        self.groups.insert(id, OpenGroup::opened(loaded));
     }
 
     /// Watches `group`'s folder for changes from other processes, on a thread of its own.
-    fn watch(&self, group: &Group) {
+    fn watch_with(loopback: &mpsc::UnboundedSender<Command>, group: &Group) {
         let id = group.id();
         match group.storage().watch() {
             Ok(watcher) => {
-                let loopback = self.loopback.clone();
+                let loopback = loopback.clone();
                 let spawned = std::thread::Builder::new()
                     .name(format!("quire-watch-{}", id.short()))
                     .spawn(move || {
@@ -507,19 +491,23 @@ impl Actor {
         let mut sent = false;
         for open in self.groups.values_mut().filter(|g| g.dirty) {
             open.dirty = false;
-            sent = true;
             let snapshot = match open.snapshot(device, now) {
-                Ok(snapshot) => snapshot,
-                Err(err) => {
+                None => continue,
+                Some(Ok(snapshot)) => snapshot,
+                Some(Err(err)) => {
                     let _ = self.events.send(Event::Failed(err.to_string()));
+                    sent = true;
                     continue;
                 }
             };
-            tracing::debug!(group = %snapshot.name, ms = snapshot.derive_ms, loading = snapshot.loading, "derived");
+            sent = true;
+            tracing::debug!(group = %snapshot.name, ms = snapshot.derive_ms, "derived");
             let me = snapshot.me;
             let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
             let (focus_submission, focus_member) = (open.focus_submission, open.focus_member);
-            let Ok(model) = open.model() else { continue };
+            let Some(Ok(model)) = open.model() else {
+                continue;
+            };
             if let Some(detail) =
                 focus_submission.and_then(|id| submission_detail(model, id, me, now))
             {
@@ -547,6 +535,14 @@ impl Actor {
             } => self.join(ticket, display_name),
             Command::Invite { group, options } => self.invite(group, options),
             Command::SyncDone(outcome) => self.sync_done(outcome),
+            Command::Act { group, .. } | Command::Focus { group, .. }
+                if self.opening.contains_key(&group) =>
+            {
+                // Before the group is shown: it waits for the group.
+                if let Some(early) = self.opening.get_mut(&group) {
+                    early.push(command);
+                }
+            }
             Command::Act { group, action } => self.act(group, action),
             Command::Focus {
                 group,
@@ -593,6 +589,7 @@ impl Actor {
                     }
                 }
             }
+            Command::Shown(shown) => self.shown(*shown),
             Command::Loaded(loaded) => self.loaded(*loaded),
         }
     }
@@ -613,7 +610,13 @@ impl Actor {
         match Group::create(&self.data, new, StorageOptions::default(), Timestamp::now()) {
             Ok(group) => {
                 let (id, name) = (group.id(), group.name());
-                self.adopt(group);
+                let history = doc::history(group.doc());
+                self.adopt(LoadedGroup {
+                    group,
+                    history,
+                    live: None,
+                    cached: None,
+                });
                 if let Some(handle) = self.sync_handle()
                     && let Err(err) = handle.open_group(id)
                 {

@@ -8,13 +8,13 @@
 //!        ▲                                  │ repaint(): wakes the UI after each batch
 //!        └──────────────────────────────────┘
 //!  one watcher thread per group ── Command::Refresh ──▶ Actor (changes from other processes)
-//!  a worker thread per document load ── Command::Loaded ──▶ Actor
+//!  the opener (a worker thread, at start) ── Command::{Shown, Loaded} ──▶ Actor
 //! ```
 //!
 //! A group opens from its view cache when that is current: its snapshot is on screen in a
-//! tenth of a second, marked `loading`, while its document loads on a worker thread; actions
-//! on it wait for the document and then run (see `open_group`). When the UI drops its end the
-//! backend writes the view caches that are out of date and stops.
+//! fraction of a second, marked `loading`, while its document loads on a worker thread;
+//! actions on it wait for the document and then run (see `opener` and `open_group`). When the
+//! UI drops its end the backend writes the view caches that are out of date and stops.
 //!
 //! The UI never waits on the backend: sending is non-blocking and events are drained once per
 //! frame. After each batch of commands the actor brings the derived lists of the groups that
@@ -30,6 +30,7 @@ mod live_snapshot;
 mod open_group;
 #[cfg(test)]
 mod open_group_tests;
+mod opener;
 mod snapshot;
 pub mod sync;
 
@@ -44,7 +45,7 @@ use quire_store::{CritiqueId, GroupId, MemberId, SubmissionId};
 use tokio::sync::{mpsc, oneshot};
 
 pub use live_snapshot::LiveSnapshot;
-pub use open_group::GroupLoaded;
+pub use opener::{GroupLoaded, GroupShown};
 pub use snapshot::{
     GroupSnapshot, MemberDetail, MemberRow, QueueRow, SubmissionDetail, derive_snapshot,
 };
@@ -111,6 +112,8 @@ pub enum Command {
     Refresh(GroupId),
     /// The sync node finished something asked of it (sent by the backend's own tasks).
     SyncDone(SyncOutcome),
+    /// A group is shown from its view cache (sent by the backend's own tasks).
+    Shown(Box<GroupShown>),
     /// A group's document finished loading (sent by the backend's own tasks).
     Loaded(Box<GroupLoaded>),
 }

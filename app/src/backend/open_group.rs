@@ -1,24 +1,10 @@
-//! A group the backend has open: its document, what the UI was last sent of it, and what the
-//! UI is looking at.
+//! A group the backend has open: its document (or, while that loads, the name shown from its
+//! view cache), what the UI was last sent of it, and what the UI is looking at.
 //!
-//! Loading a large group's document takes automerge about a second, and reading it into the
-//! model as long again. So a group opens in two steps:
-//!
-//! ```text
-//!  actor                                         worker thread (spawn_blocking)
-//!  ─────                                         ──────────────────────────────
-//!  view cache current? ── yes ─▶ Doc::Loading: derive and send its snapshot at once
-//!        │ no: nothing shown yet                  │
-//!        └────────────── load(id) ───────────────▶ Group::open (+ the model, if no cache),
-//!                                                  the history
-//!  Command::Loaded ◀─────────────────────────────┘
-//!  Doc::Open: adopt the cached model as the live view (catching it up if the document
-//!  moved on), run the commands that waited, send the live snapshot
-//! ```
-//!
-//! While a group loads, its snapshot is derived from the cached model like any other (time
-//! moves on, focus changes), and is marked `loading`. Commands that need the document wait,
-//! in order, and run as soon as it is there: nothing the user does is refused or lost.
+//! While a group's document loads (see [`super::opener`]) the UI shows the snapshot of its view
+//! cache, marked `loading`, and commands that need the document wait here, in the order they
+//! came; they run as soon as it is there, so nothing the user does is refused or lost. The
+//! details of a submission or member on screen follow with the document.
 //!
 //! The view cache is written again whenever it no longer matches what is loaded: right after
 //! a load that found no current cache, when the group has been quiet for a while, and when the
@@ -28,23 +14,21 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use quire_store::exchange::activity::Change;
-use quire_store::live_view::{Changed, LiveView};
-use quire_store::storage::{DataDir, Fingerprint, StorageOptions};
-use quire_store::view_cache::CachedView;
-use quire_store::{DeviceId, Group, GroupId, MemberId, SubmissionId, doc, model};
+use quire_store::storage::Fingerprint;
+use quire_store::{DeviceId, Group, MemberId, SubmissionId, doc, model};
 
 use super::Command;
 use super::live_snapshot::LiveSnapshot;
+use super::opener::LoadedGroup;
 use super::snapshot::{ACTIVITY_SHOWN, GroupSnapshot};
 
 /// A group's document.
 #[derive(Debug)]
 pub(super) enum Doc {
-    /// Loading on a worker thread. Meanwhile the model is the view cache's, and the commands
-    /// that need the document wait here, in the order they came.
+    /// Loading on the opener's thread, while the UI shows the view cache's snapshot.
     Loading {
-        /// The cached model and the heads it was read at.
-        view: Box<LiveView>,
+        /// The group's name, as the cache had it.
+        name: String,
         /// Commands to run once the document is open.
         waiting: Vec<Command>,
     },
@@ -56,10 +40,9 @@ pub(super) enum Doc {
 #[derive(Debug)]
 pub(super) struct OpenGroup {
     pub(super) doc: Doc,
-    /// The document's history, oldest first, extended change by change. While loading, the
-    /// newest of it, from the view cache.
+    /// The document's history, oldest first, extended change by change.
     pub(super) history: Vec<Change>,
-    /// What the UI was last sent, kept current row by row; `None` until first derived.
+    /// What the UI was last sent, kept current row by row; `None` until derived.
     pub(super) live: Option<LiveSnapshot>,
     pub(super) version: u64,
     pub(super) dirty: bool,
@@ -69,76 +52,67 @@ pub(super) struct OpenGroup {
     pub(super) warnings: Vec<String>,
     /// The files the view cache on disk was made from, as far as this process knows.
     pub(super) cached: Option<Fingerprint>,
-    /// The view cache is to be written at once: the document was loaded without a current
-    /// one.
+    /// The view cache is to be written now if it does not match what was loaded.
     pub(super) cache_due: bool,
     /// When the document last changed here.
     pub(super) changed_at: Instant,
 }
 
 impl OpenGroup {
-    /// A group shown from its view cache while its document loads.
-    pub(super) fn from_cache(cached: CachedView) -> Self {
+    /// A group shown from its view cache (as `snapshot`) while its document loads.
+    pub(super) fn shown(snapshot: &GroupSnapshot) -> Self {
+        Self::with_doc(Doc::Loading {
+            name: snapshot.name.clone(),
+            waiting: Vec::new(),
+        })
+    }
+
+    /// A group whose document is open.
+    pub(super) fn opened(loaded: LoadedGroup) -> Self {
+        let mut open = Self::with_doc(Doc::Loading {
+            name: String::new(),
+            waiting: Vec::new(),
+        });
+        open.loaded(loaded);
+        open
+    }
+
+    fn with_doc(doc: Doc) -> Self {
         Self {
-            doc: Doc::Loading {
-                view: Box::new(LiveView::from_parts(cached.heads, cached.group)),
-                waiting: Vec::new(),
-            },
-            history: cached.history,
+            doc,
+            history: Vec::new(),
             live: None,
             version: 0,
-            dirty: true,
+            dirty: false,
             focus_submission: None,
             focus_member: None,
             warnings: Vec::new(),
-            cached: Some(cached.fingerprint),
+            cached: None,
             cache_due: false,
             changed_at: Instant::now(),
         }
     }
 
-    /// A group whose document is open.
-    pub(super) fn opened(group: Group, history: Vec<Change>) -> Self {
-        Self {
-            warnings: warnings(&group),
-            doc: Doc::Open(Box::new(group)),
+    /// Takes the loaded document in place of the view cache's snapshot; returns the commands
+    /// that waited for it, to run now.
+    pub(super) fn loaded(&mut self, loaded: LoadedGroup) -> Vec<Command> {
+        let LoadedGroup {
+            group,
             history,
-            live: None,
-            version: 0,
-            dirty: true,
-            focus_submission: None,
-            focus_member: None,
-            cached: None,
-            cache_due: true,
-            changed_at: Instant::now(),
-        }
-    }
-
-    /// Takes the loaded document in place of the view cache; returns the commands that
-    /// waited for it, to run now.
-    ///
-    /// The cached model becomes the live view if the document holds the heads it was read at
-    /// (caught up on the next read if the document moved on since), so the snapshot derived
-    /// from it is only updated; otherwise the model is read afresh and the snapshot derived
-    /// anew.
-    pub(super) fn loaded(&mut self, group: Group, history: Vec<Change>) -> Vec<Command> {
-        self.warnings = warnings(&group);
-        let previous = std::mem::replace(&mut self.doc, Doc::Open(Box::new(group)));
-        let waiting = match previous {
-            Doc::Loading { view, waiting } => {
-                if let Doc::Open(group) = &mut self.doc
-                    && !group.adopt_view(*view)
-                {
-                    tracing::info!(group = %group.id().short(), "the view cache is not of this document; reading it afresh");
-                }
-                waiting
-            }
+            live,
+            cached,
+        } = loaded;
+        self.warnings = group.warnings().iter().map(ToString::to_string).collect();
+        let waiting = match std::mem::replace(&mut self.doc, Doc::Open(Box::new(group))) {
+            Doc::Loading { waiting, .. } => waiting,
             Doc::Open(_) => Vec::new(),
         };
         self.history = history;
+        self.live = live;
+        self.cached = cached;
+        self.cache_due = true;
         self.version += 1;
         self.dirty = true;
-        self.cache_due = true;
         waiting
     }
 
@@ -150,24 +124,19 @@ impl OpenGroup {
         }
     }
 
-    /// Whether the document is still loading behind the view cache.
-    pub(super) fn is_loading(&self) -> bool {
-        matches!(self.doc, Doc::Loading { .. })
-    }
-
     /// The group's name.
     pub(super) fn name(&self) -> String {
         match &self.doc {
             Doc::Open(group) => group.name(),
-            Doc::Loading { view, .. } => view.group().info.name.clone(),
+            Doc::Loading { name, .. } => name.clone(),
         }
     }
 
-    /// The model, current with the document; while loading, the cached model.
-    pub(super) fn model(&mut self) -> Result<&model::Group, quire_store::Error> {
+    /// The model, current with the document; `None` while it loads.
+    pub(super) fn model(&mut self) -> Option<Result<&model::Group, quire_store::Error>> {
         match &mut self.doc {
-            Doc::Open(group) => group.view(),
-            Doc::Loading { view, .. } => Ok(view.group()),
+            Doc::Open(group) => Some(group.view()),
+            Doc::Loading { .. } => None,
         }
     }
 
@@ -181,19 +150,22 @@ impl OpenGroup {
         self.changed_at = Instant::now();
     }
 
-    /// Brings the snapshot up to date with the model at `now`, as `device`'s member.
+    /// Brings the snapshot up to date with the model at `now`, as `device`'s member; `None`
+    /// while the document loads (the view cache's snapshot stands until then).
     pub(super) fn snapshot(
         &mut self,
         device: DeviceId,
         now: Timestamp,
-    ) -> Result<GroupSnapshot, quire_store::Error> {
-        let loading = self.is_loading();
-        let (version, history) = (self.version, &self.history);
-        let (model, changed) = match &mut self.doc {
-            Doc::Open(group) => group.view_changed()?,
-            Doc::Loading { view, .. } => (view.group(), Changed::default()),
+    ) -> Option<Result<GroupSnapshot, quire_store::Error>> {
+        let Doc::Open(group) = &mut self.doc else {
+            return None;
+        };
+        let (model, changed) = match group.view_changed() {
+            Ok(view) => view,
+            Err(err) => return Some(Err(err)),
         };
         let me = model.member_for_device(device).map(|m| m.id);
+        let (version, history) = (self.version, &self.history);
         let mut snapshot = match &mut self.live {
             Some(live) => live.update(model, &changed, me, history, now, version),
             None => {
@@ -202,9 +174,8 @@ impl OpenGroup {
                 snapshot
             }
         };
-        snapshot.loading = loading;
         snapshot.skipped.extend(self.warnings.iter().cloned());
-        Ok(snapshot)
+        Some(Ok(snapshot))
     }
 
     /// Writes the view cache if what is loaded is not what the cache on disk was made from,
@@ -230,32 +201,4 @@ impl OpenGroup {
         }
         Ok(wrote)
     }
-}
-
-fn warnings(group: &Group) -> Vec<String> {
-    group.warnings().iter().map(ToString::to_string).collect()
-}
-
-/// A group's document loaded on a worker thread, as the actor gets it back.
-#[derive(Debug)]
-pub struct GroupLoaded {
-    pub(super) id: GroupId,
-    pub(super) result: Result<(Group, Vec<Change>), String>,
-}
-
-/// Loads group `id` as `device`, with its history; with `read_model`, reads the model too
-/// (when there is no cached one to adopt), so that the actor does not.
-pub(super) fn load(data: &DataDir, id: GroupId, device: DeviceId, read_model: bool) -> GroupLoaded {
-    let result = Group::open(data, id, device, StorageOptions::default())
-        .map(|mut group| {
-            if read_model {
-                // A model that cannot be read is reported when the snapshot is derived, as
-                // for any later read.
-                let _ = group.view();
-            }
-            let history = doc::history(group.doc());
-            (group, history)
-        })
-        .map_err(|err| err.to_string());
-    GroupLoaded { id, result }
 }

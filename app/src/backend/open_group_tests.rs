@@ -258,3 +258,30 @@ fn a_damaged_view_cache_is_passed_over_and_written_again() {
     assert_eq!(titles(&seen[0]).len(), 3);
     assert!(view_cache::read_current(&data.group_path(id)).is_ok());
 }
+
+#[test]
+fn a_piece_focused_while_the_document_loads_shows_once_it_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, id) = data_dir_with_group(dir.path());
+    open_once(dir.path());
+    let cached = view_cache::read_current(&data.group_path(id)).unwrap();
+    let mill = cached
+        .group
+        .submissions
+        .values()
+        .find(|s| s.title == "The Mill")
+        .unwrap()
+        .id;
+
+    let backend = spawn(dir.path());
+    backend.send(Command::Focus {
+        group: id,
+        submission: Some(mill),
+        member: None,
+    });
+    let events = events_until(&backend, "the piece's details", |e| {
+        matches!(e, Event::Submission(detail) if detail.sub.id == mill)
+    });
+    assert_eq!(failures(&events), Vec::<&str>::new());
+    assert!(snapshots(&events)[0].loading);
+}
