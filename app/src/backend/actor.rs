@@ -35,7 +35,7 @@ const SYNC_STATUS_SOON: Duration = Duration::from_millis(150);
 /// How long a group's watcher waits for a change before looking again.
 const WATCH_WAIT: Duration = Duration::from_millis(500);
 /// How long a group must have been quiet before its view cache is written again (checked every
-/// [`TICK`]); writing a large group's costs a few hundred milliseconds.
+/// [`TICK`]); writing a large group's takes about a tenth of a second.
 const CACHE_QUIET: Duration = Duration::from_secs(20);
 
 /// Runs the backend on this thread until `stop` fires (or its sender is dropped).
@@ -390,7 +390,6 @@ impl Actor {
                     Some(open) => {
                         let waiting = open.loaded(loaded);
                         if let Some(group) = open.group_mut() {
-                            let group: &Group = group;
                             Self::watch_with(&self.loopback, group);
                         }
                         waiting
@@ -401,6 +400,9 @@ impl Actor {
                     }
                 };
                 self.send_listing_unless_waiting();
+                // What another process wrote since the load read the files, before the watcher
+                // was there to say.
+                self.handle(Command::Refresh(id));
                 for command in waiting {
                     self.handle(command);
                 }

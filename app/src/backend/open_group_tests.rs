@@ -279,9 +279,11 @@ fn a_piece_focused_while_the_document_loads_shows_once_it_is_open() {
         submission: Some(mill),
         member: None,
     });
-    let events = events_until(&backend, "the piece's details", |e| {
-        matches!(e, Event::Submission(detail) if detail.sub.id == mill)
-    });
+    let events = events_until(
+        &backend,
+        "the piece's details",
+        |e| matches!(e, Event::Submission(detail) if detail.sub.id == mill),
+    );
     assert_eq!(failures(&events), Vec::<&str>::new());
     assert!(snapshots(&events)[0].loading);
 }
