@@ -57,8 +57,6 @@ const MAGIC: &[u8; 8] = b"QUIREVC\n";
 pub const FORMAT: u32 = 1;
 /// The build that wrote the cache: another version may read the document another way.
 const BUILD: &str = env!("CARGO_PKG_VERSION");
-/// The trailer: payload length and checksum.
-const TRAILER_LEN: usize = 8 + 4;
 
 /// What the view cache holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,21 +207,22 @@ pub fn decode(bytes: &[u8]) -> Result<CachedView, ViewCacheError> {
         .split_first_chunk::<4>()
         .ok_or_else(|| damaged("no format"))?;
     let format = u32::from_le_bytes(*format);
+    if format != FORMAT {
+        // What follows may be laid out otherwise.
+        return Err(ViewCacheError::OtherVersion {
+            found: format,
+            build: "?".to_owned(),
+        });
+    }
     let (build, rest) =
         postcard::take_from_bytes::<&str>(rest).map_err(|_| damaged("no version of Quire"))?;
-    if format != FORMAT || build != BUILD {
+    if build != BUILD {
         return Err(ViewCacheError::OtherVersion {
             found: format,
             build: build.chars().take(40).collect(),
         });
     }
-    let (payload, trailer) = rest
-        .split_at_checked(rest.len().saturating_sub(TRAILER_LEN))
-        .filter(|(_, t)| t.len() == TRAILER_LEN)
-        .ok_or_else(|| damaged("cut short"))?;
-    let (len, crc) = trailer.split_at(8);
-    let len = u64::from_le_bytes(len.try_into().expect("eight bytes"));
-    let crc = u32::from_le_bytes(crc.try_into().expect("four bytes"));
+    let (payload, len, crc) = split_trailer(rest).ok_or_else(|| damaged("cut short"))?;
     if len != payload.len() as u64 {
         return Err(ViewCacheError::Damaged(format!(
             "{} bytes of payload, the trailer says {len}",
@@ -243,6 +242,14 @@ pub fn decode(bytes: &[u8]) -> Result<CachedView, ViewCacheError> {
         group,
         history: payload.history,
     })
+}
+
+/// Splits the payload from the trailer after it: the payload, the length and the checksum the
+/// trailer gives.
+fn split_trailer(bytes: &[u8]) -> Option<(&[u8], u64, u32)> {
+    let (rest, crc) = bytes.split_last_chunk::<4>()?;
+    let (payload, len) = rest.split_last_chunk::<8>()?;
+    Some((payload, u64::from_le_bytes(*len), u32::from_le_bytes(*crc)))
 }
 
 /// Reads the view cache of the group in `group_dir`, whatever files it was made from.
