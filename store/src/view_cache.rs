@@ -33,7 +33,7 @@
 //! (it is only a cache), so after a power cut it may hold anything.
 //!
 //! Encoding and decoding ([`encode`], [`decode`]) are plain functions over bytes; [`read`],
-//! [`read_current`] and [`write`] are the thin file-system driver around them.
+//! [`read_current`] and [`write()`] are the thin file-system driver around them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -73,7 +73,7 @@ pub struct CachedView {
 }
 
 impl CachedView {
-    /// The view, borrowed, as [`encode`] and [`write`] take it.
+    /// The view, borrowed, as [`encode`] and [`write()`] take it.
     pub fn as_ref(&self) -> ViewRef<'_> {
         ViewRef {
             fingerprint: &self.fingerprint,

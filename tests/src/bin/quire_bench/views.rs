@@ -206,10 +206,12 @@ pub(crate) fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     section.note(&format!(
         "The view cache (`{cache}`, {cache_bytes} bytes beside a {} byte snapshot) holds the \
          model as last read, its heads, the newest history and the fingerprint of the files it \
-         was read from; the backend shows it only while those files are unchanged, then loads \
-         the document on a worker thread and adopts the cached model as the live view instead \
-         of reading the document again. Open until ready went from {} to {} median ({:.0}× \
-         less); until editable takes {} (the document's load, which the cache cannot spare).",
+         was read from; the backend shows it only while those files are unchanged. Its opener \
+         thread then drops what it derived the first snapshot from, loads the document, reads \
+         the cache again and adopts its model as the live view instead of reading the \
+         document, and derives the lists from it: the load's peak of memory reuses what was \
+         dropped. Open until ready went from {} to {} median ({:.0}× less); until editable \
+         takes {} (the document's load, which the cache cannot spare).",
         std::fs::metadata(data.group_path(id).join("snapshot.automerge"))?.len(),
         ms(cold_first.median_ms),
         ms(first.median_ms),
