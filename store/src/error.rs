@@ -244,6 +244,9 @@ pub enum Error {
         /// usually why the document is incomplete.
         damage: String,
     },
+    /// The view cache could not be written.
+    #[error(transparent)]
+    ViewCache(#[from] crate::view_cache::ViewCacheError),
     /// This device is not a member of the group.
     #[error("this device ({device}) is not a member of `{group}`")]
     NotAMember {

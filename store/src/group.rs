@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use automerge::{ActorId, Automerge};
+use automerge::{ActorId, Automerge, ReadDoc};
 use jiff::Timestamp;
 
 use crate::doc;
@@ -11,7 +11,10 @@ use crate::ids::{DeviceId, GroupId, MemberId};
 use crate::live_view::{Changed, LiveView};
 use crate::model;
 use crate::ops::{self, NewGroup};
-use crate::storage::{DataDir, GroupStorage, LoadWarning, PersistOutcome, StorageOptions};
+use crate::storage::{
+    DataDir, Fingerprint, GroupStorage, LoadWarning, PersistOutcome, StorageOptions,
+};
+use crate::view_cache::{self, ViewRef};
 
 /// A group's document, kept durable on disk, used from one device.
 ///
@@ -125,6 +128,11 @@ impl Group {
         self.storage.doc()
     }
 
+    /// The storage underneath.
+    pub fn storage(&self) -> &GroupStorage {
+        &self.storage
+    }
+
     /// The storage underneath, for sync and maintenance.
     pub fn storage_mut(&mut self) -> &mut GroupStorage {
         &mut self.storage
@@ -176,6 +184,52 @@ impl Group {
                 .expect("set by view"),
             changed,
         ))
+    }
+
+    /// Takes `view` as this group's live view instead of reading the whole document, which for
+    /// a large group costs about a second: a model read from this group's document at the
+    /// view's heads, such as the view cache holds ([`crate::view_cache`]).
+    ///
+    /// If the document moved on since, the view catches up when next asked, reading only what
+    /// changed, and [`Group::view_changed`] then says what changed since `view`, not
+    /// everything: whatever was derived from `view`'s model stays good for the rest.
+    ///
+    /// Returns `false`, leaving the group to read the document afresh, if the document lacks
+    /// any of the view's heads (it was not read from this document, or what it was read from
+    /// is gone).
+    pub fn adopt_view(&mut self, view: LiveView) -> bool {
+        let known = self.storage.doc().get_missing_deps(view.heads()).is_empty();
+        if known {
+            self.view = Some(view);
+            self.changed = Changed::default();
+        }
+        known
+    }
+
+    /// Writes this group's view cache ([`crate::view_cache`]): the model brought up to date, and
+    /// `history`, the newest of the history the caller shows. Returns the fingerprint of the
+    /// files it is valid for, or `None` without writing if there are none: the document holds
+    /// changes not yet on disk, or some log was not read to its end (see
+    /// [`GroupStorage::loaded_fingerprint`]).
+    ///
+    /// [`GroupStorage::loaded_fingerprint`]: crate::storage::GroupStorage::loaded_fingerprint
+    pub fn write_view_cache(
+        &mut self,
+        history: &[crate::exchange::activity::Change],
+    ) -> Result<Option<Fingerprint>, Error> {
+        let Some(fingerprint) = self.storage.loaded_fingerprint() else {
+            return Ok(None);
+        };
+        self.view()?;
+        let view = self.view.as_ref().expect("set by view");
+        let cached = ViewRef {
+            fingerprint: &fingerprint,
+            heads: view.heads(),
+            group: view.group(),
+            history,
+        };
+        view_cache::write(self.storage.path(), cached)?;
+        Ok(Some(fingerprint))
     }
 
     /// Submits `draft` as this device's member; durable before it returns. When the group

@@ -61,6 +61,37 @@ fn write_hex(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
+/// An id as serde writes it: its hex text in formats people read (JSON), its bytes in binary
+/// ones.
+fn serialize_id<S: serde::Serializer, const N: usize>(
+    bytes: &[u8; N],
+    text: &impl fmt::Display,
+    s: S,
+) -> Result<S::Ok, S::Error>
+where
+    [u8; N]: serde::Serialize,
+{
+    if s.is_human_readable() {
+        s.collect_str(text)
+    } else {
+        serde::Serialize::serialize(bytes, s)
+    }
+}
+
+/// An id as [`serialize_id`] wrote it; `what` names the kind of id in errors.
+fn deserialize_id<'de, D, const N: usize>(d: D, what: &'static str) -> Result<[u8; N], D::Error>
+where
+    D: serde::Deserializer<'de>,
+    [u8; N]: serde::Deserialize<'de>,
+{
+    if d.is_human_readable() {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        parse_hex::<N>(&text, what).map_err(serde::de::Error::custom)
+    } else {
+        <[u8; N] as serde::Deserialize>::deserialize(d)
+    }
+}
+
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -115,7 +146,13 @@ macro_rules! random_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                serialize_id(&self.0, self, s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                deserialize_id(d, $what).map(Self)
             }
         }
     };
@@ -196,14 +233,13 @@ macro_rules! key_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                serialize_id(&self.0, self, s)
             }
         }
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                text.parse().map_err(serde::de::Error::custom)
+                deserialize_id(d, $what).map(Self)
             }
         }
     };

@@ -36,6 +36,8 @@
 //! * [`storage`] keeps a group durable: a compacted snapshot plus per-process append-only change
 //!   logs, fsynced before an edit is acknowledged, safe with several processes on one data dir.
 //! * [`Group`] ties them together: an open group on disk, acting as one device.
+//! * [`view_cache`] keeps a group's model beside its files, valid for exactly the files it was
+//!   read from, so a client can show a large group at once while its document loads.
 #![warn(missing_docs)]
 
 pub mod doc;
@@ -46,8 +48,10 @@ pub mod ids;
 pub mod live_view;
 pub mod model;
 pub mod ops;
+mod serde_time;
 pub mod storage;
 pub mod text;
+pub mod view_cache;
 pub mod views;
 
 pub use error::{Error, OpError};

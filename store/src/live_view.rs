@@ -89,6 +89,12 @@ impl LiveView {
         })
     }
 
+    /// A view of `group`, which must have been read from the document at `heads` (such as the
+    /// view cache holds): [`LiveView::catch_up`] reads only what changed since those heads.
+    pub fn from_parts(heads: Vec<ChangeHash>, group: Group) -> Self {
+        Self { heads, group }
+    }
+
     /// The heads the model reflects.
     pub fn heads(&self) -> &[ChangeHash] {
         &self.heads

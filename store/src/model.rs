@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exchange::Credits;
 use crate::ids::{CritiqueId, DeviceId, GroupId, InviteHash, MemberId, RuleChangeId, SubmissionId};
@@ -18,7 +18,7 @@ use crate::ids::{CritiqueId, DeviceId, GroupId, InviteHash, MemberId, RuleChange
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// A whole group, read from the document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     /// Name, description, rules.
     pub info: GroupInfo,
@@ -33,7 +33,7 @@ pub struct Group {
 }
 
 /// An entry of the document that could not be read into the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedEntry {
     /// Where it is, e.g. `submissions/7f3a…`.
     pub path: String,
@@ -52,7 +52,7 @@ impl fmt::Display for SkippedEntry {
 }
 
 /// What the group is and how it runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupInfo {
     /// Its id, also its folder name on disk.
     pub id: GroupId,
@@ -61,6 +61,7 @@ pub struct GroupInfo {
     /// Free text from the organizer.
     pub description: String,
     /// When the organizer created it.
+    #[serde(with = "crate::serde_time")]
     pub created_at: Timestamp,
     /// The organizer who created it.
     pub created_by: MemberId,
@@ -80,7 +81,7 @@ impl GroupInfo {
 }
 
 /// The group's rules, set by an organizer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rules {
     /// How many critiques a new submission asks for unless its author says otherwise.
     pub critiques_wanted: u32,
@@ -118,11 +119,12 @@ impl Default for Rules {
 
 /// One change of the rules: the keys an organizer set, as text (`claim_period_days` -> `5`).
 /// Only the keys named change, so two organizers changing different rules at once both count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleChange {
     /// Its id; orders changes made in the same millisecond.
     pub id: RuleChangeId,
     /// When it was made; it applies from then on.
+    #[serde(with = "crate::serde_time")]
     pub at: Timestamp,
     /// The organizer who made it.
     pub by: MemberId,
@@ -131,8 +133,8 @@ pub struct RuleChange {
 }
 
 /// What a member offers the group.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum Role {
     /// Submits their own work.
     Writer,
@@ -197,6 +199,12 @@ impl From<Role> for String {
     }
 }
 
+impl From<String> for Role {
+    fn from(role: String) -> Role {
+        role.parse().unwrap_or_else(|never| match never {})
+    }
+}
+
 impl FromStr for Role {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -213,7 +221,7 @@ impl FromStr for Role {
 }
 
 /// A member's own description of themselves.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Profile {
     /// The name the group knows them by.
     pub display_name: String,
@@ -234,7 +242,7 @@ pub struct Profile {
 }
 
 /// A person in the group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// Their id.
     pub id: MemberId,
@@ -243,8 +251,10 @@ pub struct Member {
     /// Organizers set the rules and remove members.
     pub organizer: bool,
     /// When they joined.
+    #[serde(with = "crate::serde_time")]
     pub joined_at: Timestamp,
     /// When an organizer removed them; removed members keep their history.
+    #[serde(with = "crate::serde_time::option")]
     pub removed_at: Option<Timestamp>,
     /// The devices they use, each an iroh endpoint.
     pub devices: BTreeMap<DeviceId, Device>,
@@ -263,11 +273,12 @@ impl Member {
 }
 
 /// One of a member's devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     /// A name the member gave it, e.g. "laptop".
     pub label: String,
     /// When it was linked.
+    #[serde(with = "crate::serde_time")]
     pub added_at: Timestamp,
 }
 
@@ -322,7 +333,7 @@ impl Invite {
 }
 
 /// A piece submitted for critique.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
     /// Its id.
     pub id: SubmissionId,
@@ -341,12 +352,14 @@ pub struct Submission {
     /// Content notes for readers.
     pub content_notes: String,
     /// When it entered the queue.
+    #[serde(with = "crate::serde_time")]
     pub submitted_at: Timestamp,
     /// When the author would like critiques by.
     pub due_at: Option<Date>,
     /// How many critiques it asks for.
     pub critiques_wanted: u32,
     /// When the author withdrew it.
+    #[serde(with = "crate::serde_time::option")]
     pub withdrawn_at: Option<Timestamp>,
     /// Who has claimed it, keyed by member (one claim each).
     pub claims: BTreeMap<MemberId, Claim>,
@@ -362,15 +375,18 @@ impl Submission {
 }
 
 /// A member's promise to critique a submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     /// When they claimed it.
+    #[serde(with = "crate::serde_time")]
     pub at: Timestamp,
     /// When the claim lapses if no critique arrives, counted from `at`. A claim that waited
     /// in line gets the same period again from when it moved up (see
     /// [`crate::views::claim_line`]).
+    #[serde(with = "crate::serde_time")]
     pub expires_at: Timestamp,
     /// When the member let the claim go, if they did.
+    #[serde(with = "crate::serde_time::option")]
     pub released_at: Option<Timestamp>,
 }
 
@@ -382,7 +398,7 @@ impl Claim {
 }
 
 /// A critique delivered on a submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Critique {
     /// Its id.
     pub id: CritiqueId,
@@ -393,12 +409,15 @@ pub struct Critique {
     /// Words in `body`.
     pub word_count: u32,
     /// When it was delivered.
+    #[serde(with = "crate::serde_time")]
     pub delivered_at: Timestamp,
     /// The author's rating, 1 to 5.
     pub rating: Option<u8>,
     /// When the author thanked the reviewer.
+    #[serde(with = "crate::serde_time::option")]
     pub thanked_at: Option<Timestamp>,
     /// When the author tipped the reviewer a credit.
+    #[serde(with = "crate::serde_time::option")]
     pub tipped_at: Option<Timestamp>,
 }
 

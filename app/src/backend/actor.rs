@@ -1,5 +1,9 @@
 //! The backend actor: owns the data dir and every open group; handles commands in batches and
 //! sends the UI fresh snapshots of the groups a batch changed.
+//!
+//! At start the opener (a worker thread, see [`super::opener`]) shows each group from its view
+//! cache and loads the documents in turn; the actor keeps handling commands meanwhile, holding
+//! back those that need a document still loading ([`super::open_group`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,16 +11,16 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use quire_store::exchange::activity::Change;
 use quire_store::ops::{self, NewGroup, NewMember};
 use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{
     CritiqueId, DeviceId, Group, GroupId, MemberId, RuleChangeId, SubmissionId, doc,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::drafts::Drafts;
-use super::live_snapshot::LiveSnapshot;
+use super::open_group::{Doc, OpenGroup};
+use super::opener::{self, GroupLoaded, GroupShown, LoadedGroup};
 use super::snapshot::{member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
@@ -30,12 +34,16 @@ const SYNC_STATUS_EVERY: Duration = Duration::from_secs(2);
 const SYNC_STATUS_SOON: Duration = Duration::from_millis(150);
 /// How long a group's watcher waits for a change before looking again.
 const WATCH_WAIT: Duration = Duration::from_millis(500);
+/// How long a group must have been quiet before its view cache is written again (checked every
+/// [`TICK`]); writing a large group's takes about a tenth of a second.
+const CACHE_QUIET: Duration = Duration::from_secs(20);
 
-/// Runs the backend on this thread until the UI drops its end.
+/// Runs the backend on this thread until `stop` fires (or its sender is dropped).
 pub(super) fn run(
     config: BackendConfig,
     inbox: mpsc::UnboundedReceiver<Command>,
     loopback: mpsc::UnboundedSender<Command>,
+    stop: oneshot::Receiver<()>,
     events: std_mpsc::Sender<Event>,
     repaint: Repaint,
 ) {
@@ -64,6 +72,8 @@ pub(super) fn run(
             node: None,
             sync_status: SyncStatus::not_running(),
             groups: BTreeMap::new(),
+            opening: BTreeMap::new(),
+            failed: BTreeMap::new(),
             loopback,
             events,
             repaint,
@@ -77,51 +87,9 @@ pub(super) fn run(
             return;
         }
     };
-    runtime.block_on(actor.run(inbox));
-}
-
-/// One open group and what the UI is looking at in it.
-struct OpenGroup {
-    group: Group,
-    /// The document's history, oldest first, extended change by change.
-    history: Vec<Change>,
-    /// What the UI was last sent, kept current row by row; `None` until first derived.
-    live: Option<LiveSnapshot>,
-    version: u64,
-    dirty: bool,
-    focus_submission: Option<SubmissionId>,
-    focus_member: Option<MemberId>,
-    /// What loading had to drop or move aside.
-    warnings: Vec<String>,
-}
-
-impl OpenGroup {
-    /// Records that the document moved on from `before`.
-    fn changed_since(&mut self, before: &[automerge::ChangeHash]) {
-        self.history
-            .extend(doc::history_since(self.group.doc(), before));
-        self.version += 1;
-        self.dirty = true;
-    }
-
-    fn title(&mut self, id: SubmissionId) -> String {
-        self.group
-            .view()
-            .ok()
-            .and_then(|g| g.submissions.get(&id).map(|s| format!("'{}'", s.title)))
-            .unwrap_or_else(|| format!("submission {}", id.short()))
-    }
-
-    fn reviewer_of(&mut self, sub: SubmissionId, critique: CritiqueId) -> String {
-        self.group
-            .view()
-            .ok()
-            .and_then(|g| {
-                let reviewer = g.submissions.get(&sub)?.critiques.get(&critique)?.reviewer;
-                Some(g.name_of(reviewer))
-            })
-            .unwrap_or_else(|| "the reviewer".to_string())
-    }
+    runtime.block_on(actor.run(inbox, stop));
+    // A document still loading on a worker thread is of no use any more.
+    runtime.shutdown_background();
 }
 
 struct Actor {
@@ -133,22 +101,34 @@ struct Actor {
     /// The running sync node, kept alive while the backend runs.
     node: Option<quire_sync::Node>,
     sync_status: SyncStatus,
+    /// Every group shown: open, or loading behind its view cache.
     groups: BTreeMap<GroupId, OpenGroup>,
+    /// Groups the opener has not yet shown or loaded, with the commands sent for them
+    /// meanwhile, in order.
+    opening: BTreeMap<GroupId, Vec<Command>>,
+    /// Groups that could not be opened, with why.
+    failed: BTreeMap<GroupId, String>,
     loopback: mpsc::UnboundedSender<Command>,
     events: std_mpsc::Sender<Event>,
     repaint: Repaint,
 }
 
 impl Actor {
-    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<Command>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
         self.open_all();
         self.start_sync();
         self.emit(Event::Sync(self.sync_status.clone()));
         self.flush();
         let mut tick = tokio::time::interval(TICK);
         tick.tick().await;
+        let mut stopping = false;
         loop {
             tokio::select! {
+                biased;
                 command = inbox.recv() => {
                     let Some(command) = command else { break };
                     self.handle(command);
@@ -161,13 +141,55 @@ impl Actor {
                     for open in self.groups.values_mut() {
                         open.dirty = true;
                     }
+                    self.flush();
+                    self.save_caches(Some(CACHE_QUIET));
+                    continue;
+                }
+                _ = &mut stop, if !stopping => {
+                    // What the UI sent before it stopped us is still done (drafts saved at
+                    // exit, say).
+                    stopping = true;
+                    while let Ok(command) = inbox.try_recv() {
+                        self.handle(command);
+                    }
                 }
             }
             self.flush();
+            self.save_caches(None);
+            // Actions waiting for a document still loading are not dropped: the load is
+            // awaited (the UI waits for us up to `SHUTDOWN_WAIT`).
+            if stopping && !self.actions_waiting() {
+                break;
+            }
         }
-        tracing::debug!("backend stopped: the UI is gone");
+        tracing::debug!("backend stopping: the UI is gone");
+        self.save_caches(Some(Duration::ZERO));
         if let Some(node) = self.node.take() {
             node.shutdown().await;
+        }
+    }
+
+    /// Whether some action waits for a document still loading.
+    fn actions_waiting(&self) -> bool {
+        self.opening.values().any(|early| !early.is_empty())
+            || self.groups.values().any(
+                |open| matches!(&open.doc, Doc::Loading { waiting, .. } if !waiting.is_empty()),
+            )
+    }
+
+    /// Writes the view cache of each open group that needs one: just loaded without a current
+    /// cache, or (with `quiet`) quiet for that long while its cache no longer matches what is
+    /// loaded. A failure costs the next start some time, nothing else: it is logged.
+    fn save_caches(&mut self, quiet: Option<Duration>) {
+        for (id, open) in &mut self.groups {
+            let quiet = match (std::mem::take(&mut open.cache_due), quiet) {
+                (true, _) => Duration::ZERO,
+                (false, Some(quiet)) => quiet,
+                (false, None) => continue,
+            };
+            if let Err(err) = open.save_cache(quiet) {
+                tracing::warn!(group = %id.short(), %err, "cannot write the view cache");
+            }
         }
     }
 
@@ -239,7 +261,7 @@ impl Actor {
                     ));
                     return;
                 }
-                self.send_listing(Vec::new());
+                self.send_listing();
                 self.emit(Event::Done {
                     message: format!("joined `{}` as {}", joined.name, joined.display_name),
                     effect: Effect::GroupOpened(id),
@@ -319,6 +341,8 @@ impl Actor {
         self.emit(Event::Failed(message));
     }
 
+    /// Has the opener show every group of the data dir (at once from its view cache, where
+    /// that is current) and load their documents in turn, on a worker thread.
     fn open_all(&mut self) {
         let ids = match self.data.group_ids() {
             Ok(ids) => ids,
@@ -327,28 +351,105 @@ impl Actor {
                 return;
             }
         };
-        let mut failures = Vec::new();
-        for id in ids {
-            if let Err(err) = self.open(id) {
-                failures.push((id, err));
-            }
+        if ids.is_empty() {
+            self.send_listing();
+            return;
         }
-        self.send_listing(failures);
+        self.opening.extend(ids.iter().map(|id| (*id, Vec::new())));
+        let (data, device, loopback) = (self.data.clone(), self.device, self.loopback.clone());
+        tokio::task::spawn_blocking(move || opener::open(&data, &ids, device, &loopback));
     }
 
+    /// A group is shown from its view cache while its document loads.
+    fn shown(&mut self, shown: GroupShown) {
+        let GroupShown { id, snapshot } = shown;
+        if self.groups.contains_key(&id) {
+            return;
+        }
+        let early = self.opening.remove(&id).unwrap_or_default();
+        self.groups.insert(id, OpenGroup::shown(&snapshot));
+        self.emit(Event::Drafts {
+            group: id,
+            drafts: self.drafts.load(id),
+        });
+        self.emit(Event::Snapshot(Arc::new(snapshot)));
+        self.send_listing_unless_waiting();
+        for command in early {
+            self.handle(command);
+        }
+    }
+
+    /// A group's document finished loading: the group opens (in place of its view cache's
+    /// snapshot, if it was shown from one) and the commands that waited for it run.
+    fn loaded(&mut self, loaded: GroupLoaded) {
+        let GroupLoaded { id, result } = loaded;
+        let early = self.opening.remove(&id).unwrap_or_default();
+        match result {
+            Ok(loaded) => {
+                let waiting = match self.groups.get_mut(&id) {
+                    Some(open) => {
+                        let waiting = open.loaded(loaded);
+                        if let Some(group) = open.group_mut() {
+                            Self::watch_with(&self.loopback, group);
+                        }
+                        waiting
+                    }
+                    None => {
+                        self.adopt(loaded);
+                        early
+                    }
+                };
+                self.send_listing_unless_waiting();
+                // What another process wrote since the load read the files, before the watcher
+                // was there to say.
+                self.handle(Command::Refresh(id));
+                for command in waiting {
+                    self.handle(command);
+                }
+            }
+            Err(err) => {
+                let shown = self.groups.remove(&id);
+                let name = shown.as_ref().map_or_else(|| id.short(), OpenGroup::name);
+                self.fail(format!("cannot open `{name}`: {err}"));
+                self.failed.insert(id, err);
+                self.send_listing_unless_waiting();
+            }
+        }
+    }
+
+    /// Sends the listing, unless it would be empty while the opener still has groups to
+    /// open: the UI would take that for a data dir with no groups.
+    fn send_listing_unless_waiting(&self) {
+        if !self.groups.is_empty() || !self.failed.is_empty() || self.opening.is_empty() {
+            self.send_listing();
+        }
+    }
+
+    /// Opens group `id` at once (one just joined).
     fn open(&mut self, id: GroupId) -> Result<(), String> {
-        let group = Group::open(&self.data, id, self.device, StorageOptions::default())
-            .map_err(|err| err.to_string())?;
-        self.adopt(group);
+        let loaded = opener::load(&self.data, id, self.device)?;
+        self.adopt(loaded);
         Ok(())
     }
 
-    /// Keeps `group` open, watches its folder, and sends its drafts.
-    fn adopt(&mut self, mut group: Group) {
+    /// Keeps `loaded` open, watches its folder, and sends its drafts.
+    fn adopt(&mut self, loaded: LoadedGroup) {
+        let id = loaded.group.id();
+        Self::watch_with(&self.loopback, &loaded.group);
+        self.emit(Event::Drafts {
+            group: id,
+            drafts: self.drafts.load(id),
+        });
+        self.failed.remove(&id);
+        self.groups.insert(id, OpenGroup::opened(loaded));
+    }
+
+    /// Watches `group`'s folder for changes from other processes, on a thread of its own.
+    fn watch_with(loopback: &mpsc::UnboundedSender<Command>, group: &Group) {
         let id = group.id();
-        match group.storage_mut().watch() {
+        match group.storage().watch() {
             Ok(watcher) => {
-                let loopback = self.loopback.clone();
+                let loopback = loopback.clone();
                 let spawned = std::thread::Builder::new()
                     .name(format!("quire-watch-{}", id.short()))
                     .spawn(move || {
@@ -366,41 +467,22 @@ impl Actor {
             }
             Err(err) => tracing::warn!(%err, "cannot watch a group"),
         }
-        let warnings = group.warnings().iter().map(ToString::to_string).collect();
-        let history = doc::history(group.doc());
-        self.emit(Event::Drafts {
-            group: id,
-            drafts: self.drafts.load(id),
-        });
-        self.groups.insert(
-            id,
-            OpenGroup {
-                group,
-                history,
-                live: None,
-                version: 0,
-                dirty: true,
-                focus_submission: None,
-                focus_member: None,
-                warnings,
-            },
-        );
     }
 
-    fn send_listing(&self, failures: Vec<(GroupId, String)>) {
+    /// Sends the UI the groups shown and those that could not be opened.
+    fn send_listing(&self) {
         let mut listing: Vec<GroupListing> = self
             .groups
             .iter()
             .map(|(id, open)| GroupListing {
                 id: *id,
-                name: Ok(open.group.name()),
+                name: Ok(open.name()),
             })
             .collect();
-        listing.extend(
-            failures
-                .into_iter()
-                .map(|(id, err)| GroupListing { id, name: Err(err) }),
-        );
+        listing.extend(self.failed.iter().map(|(id, err)| GroupListing {
+            id: *id,
+            name: Err(err.clone()),
+        }));
         self.emit(Event::Groups(listing));
     }
 
@@ -411,40 +493,31 @@ impl Actor {
         let mut sent = false;
         for open in self.groups.values_mut().filter(|g| g.dirty) {
             open.dirty = false;
-            let (model, changed) = match open.group.view_changed() {
-                Ok(view) => view,
-                Err(err) => {
+            let snapshot = match open.snapshot(device, now) {
+                None => continue,
+                Some(Ok(snapshot)) => snapshot,
+                Some(Err(err)) => {
                     let _ = self.events.send(Event::Failed(err.to_string()));
                     sent = true;
                     continue;
                 }
             };
-            let me = model.member_for_device(device).map(|m| m.id);
-            let mut snapshot = match &mut open.live {
-                Some(live) => live.update(model, &changed, me, &open.history, now, open.version),
-                None => {
-                    let (live, snapshot) =
-                        LiveSnapshot::derive(model, me, &open.history, now, open.version);
-                    open.live = Some(live);
-                    snapshot
-                }
-            };
-            snapshot.skipped.extend(open.warnings.iter().cloned());
-            tracing::debug!(group = %model.info.name, ms = snapshot.derive_ms, "derived");
+            sent = true;
+            tracing::debug!(group = %snapshot.name, ms = snapshot.derive_ms, "derived");
+            let me = snapshot.me;
             let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
-            if let Some(detail) = open
-                .focus_submission
-                .and_then(|id| submission_detail(model, id, me, now))
+            let (focus_submission, focus_member) = (open.focus_submission, open.focus_member);
+            let Some(Ok(model)) = open.model() else {
+                continue;
+            };
+            if let Some(detail) =
+                focus_submission.and_then(|id| submission_detail(model, id, me, now))
             {
                 let _ = self.events.send(Event::Submission(Arc::new(detail)));
             }
-            if let Some(detail) = open
-                .focus_member
-                .and_then(|id| member_detail(model, id, me, now))
-            {
+            if let Some(detail) = focus_member.and_then(|id| member_detail(model, id, me, now)) {
                 let _ = self.events.send(Event::Member(Arc::new(detail)));
             }
-            sent = true;
         }
         if sent {
             (self.repaint)();
@@ -464,6 +537,14 @@ impl Actor {
             } => self.join(ticket, display_name),
             Command::Invite { group, options } => self.invite(group, options),
             Command::SyncDone(outcome) => self.sync_done(outcome),
+            Command::Act { group, .. } | Command::Focus { group, .. }
+                if self.opening.contains_key(&group) =>
+            {
+                // Before the group is shown: it waits for the group.
+                if let Some(early) = self.opening.get_mut(&group) {
+                    early.push(command);
+                }
+            }
             Command::Act { group, action } => self.act(group, action),
             Command::Focus {
                 group,
@@ -493,19 +574,25 @@ impl Actor {
                 self.emit(Event::FileRead { path, result });
             }
             Command::Refresh(id) => {
+                // A group still loading reads everything on disk anyway.
                 let Some(open) = self.groups.get_mut(&id) else {
                     return;
                 };
-                let before = open.group.doc().get_heads();
-                match open.group.refresh() {
+                let Some(group) = open.group_mut() else {
+                    return;
+                };
+                let before = group.doc().get_heads();
+                match group.refresh() {
                     Ok(true) => open.changed_since(&before),
                     Ok(false) => {}
                     Err(err) => {
-                        let name = open.group.name();
+                        let name = open.name();
                         self.fail(format!("cannot read new changes to `{name}`: {err}"));
                     }
                 }
             }
+            Command::Shown(shown) => self.shown(*shown),
+            Command::Loaded(loaded) => self.loaded(*loaded),
         }
     }
 
@@ -525,13 +612,19 @@ impl Actor {
         match Group::create(&self.data, new, StorageOptions::default(), Timestamp::now()) {
             Ok(group) => {
                 let (id, name) = (group.id(), group.name());
-                self.adopt(group);
+                let history = doc::history(group.doc());
+                self.adopt(LoadedGroup {
+                    group,
+                    history,
+                    live: None,
+                    cached: None,
+                });
                 if let Some(handle) = self.sync_handle()
                     && let Err(err) = handle.open_group(id)
                 {
                     tracing::warn!(%err, "the new group does not sync yet");
                 }
-                self.send_listing(Vec::new());
+                self.send_listing();
                 self.emit(Event::Done {
                     message: format!("created the group `{name}`"),
                     effect: Effect::GroupOpened(id),
@@ -546,12 +639,19 @@ impl Actor {
             self.fail(format!("no open group `{}`", id.short()));
             return;
         };
-        let before = open.group.doc().get_heads();
+        let group = match &mut open.doc {
+            Doc::Loading { waiting, .. } => {
+                waiting.push(Command::Act { group: id, action });
+                return;
+            }
+            Doc::Open(group) => group,
+        };
+        let before = group.doc().get_heads();
         let now = Timestamp::now();
-        let result = perform(open, id, action, now);
+        let result = perform(group, id, action, now);
         match result {
             Ok((message, effect)) => {
-                if open.group.doc().get_heads() != before {
+                if group.doc().get_heads() != before {
                     open.changed_since(&before);
                     if let Some(node) = &self.node {
                         node.handle().local_change(id);
@@ -569,21 +669,20 @@ impl Actor {
     }
 }
 
-/// Does `action` in `open`; returns the message and effect for the UI.
+/// Does `action` in `group`; returns the message and effect for the UI.
 fn perform(
-    open: &mut OpenGroup,
+    group: &mut Group,
     id: GroupId,
     action: Action,
     now: Timestamp,
 ) -> Result<(String, Effect), quire_store::Error> {
     Ok(match action {
         Action::Profile(patch) => {
-            open.group
-                .act(|doc, me| ops::update_profile(doc, me, patch, now))?;
+            group.act(|doc, me| ops::update_profile(doc, me, patch, now))?;
             ("saved your profile".into(), Effect::ProfileSaved(id))
         }
         Action::Submit(draft) => {
-            let sub = open.group.submit(SubmissionId::random(), draft, now)?;
+            let sub = group.submit(SubmissionId::random(), draft, now)?;
             (
                 format!(
                     "submitted '{}' ({} words, {} critiques wanted)",
@@ -593,13 +692,13 @@ fn perform(
             )
         }
         Action::Withdraw(sub) => {
-            let title = open.title(sub);
-            open.group.act(|doc, me| ops::withdraw(doc, me, sub, now))?;
+            let title = title(group, sub);
+            group.act(|doc, me| ops::withdraw(doc, me, sub, now))?;
             (format!("withdrew {title}"), Effect::None)
         }
         Action::Claim(sub) => {
-            let title = open.title(sub);
-            let place = open.group.act(|doc, me| ops::claim(doc, me, sub, now))?;
+            let title = title(group, sub);
+            let place = group.act(|doc, me| ops::claim(doc, me, sub, now))?;
             let message = match place {
                 quire_store::views::LinePosition::Holder => format!("claimed {title}"),
                 quire_store::views::LinePosition::Waiting(n) => {
@@ -609,13 +708,13 @@ fn perform(
             (message, Effect::None)
         }
         Action::Unclaim(sub) => {
-            let title = open.title(sub);
-            open.group.act(|doc, me| ops::unclaim(doc, me, sub, now))?;
+            let title = title(group, sub);
+            group.act(|doc, me| ops::unclaim(doc, me, sub, now))?;
             (format!("let go of your claim on {title}"), Effect::None)
         }
         Action::Critique { submission, body } => {
-            let title = open.title(submission);
-            let critique = open.group.act(|doc, me| {
+            let title = title(group, submission);
+            let critique = group.act(|doc, me| {
                 ops::critique(doc, me, submission, CritiqueId::random(), &body, now)
             })?;
             (
@@ -631,36 +730,53 @@ fn perform(
             critique,
             rating,
         } => {
-            let who = open.reviewer_of(submission, critique);
-            open.group
-                .act(|doc, me| ops::rate(doc, me, submission, critique, rating, now))?;
+            let who = reviewer_of(group, submission, critique);
+            group.act(|doc, me| ops::rate(doc, me, submission, critique, rating, now))?;
             (format!("rated {who}'s critique {rating}/5"), Effect::None)
         }
         Action::Thank {
             submission,
             critique,
         } => {
-            let who = open.reviewer_of(submission, critique);
-            open.group
-                .act(|doc, me| ops::thank(doc, me, submission, critique, now))?;
+            let who = reviewer_of(group, submission, critique);
+            group.act(|doc, me| ops::thank(doc, me, submission, critique, now))?;
             (format!("thanked {who}"), Effect::None)
         }
         Action::Tip {
             submission,
             critique,
         } => {
-            let who = open.reviewer_of(submission, critique);
-            let amount = open
-                .group
-                .act(|doc, me| ops::tip(doc, me, submission, critique, now))?;
+            let who = reviewer_of(group, submission, critique);
+            let amount = group.act(|doc, me| ops::tip(doc, me, submission, critique, now))?;
             (format!("tipped {who} {amount} credits"), Effect::None)
         }
         Action::Rules(values) => {
-            open.group
+            group
                 .act(|doc, me| ops::change_rules(doc, me, RuleChangeId::random(), &values, now))?;
             ("changed the rules".into(), Effect::RulesSaved(id))
         }
     })
+}
+
+/// A piece's title for a message: `'The Mill'`, or its short id.
+fn title(group: &mut Group, id: SubmissionId) -> String {
+    group
+        .view()
+        .ok()
+        .and_then(|g| g.submissions.get(&id).map(|s| format!("'{}'", s.title)))
+        .unwrap_or_else(|| format!("submission {}", id.short()))
+}
+
+/// The name of whoever wrote critique `critique` of `sub`, for a message.
+fn reviewer_of(group: &mut Group, sub: SubmissionId, critique: CritiqueId) -> String {
+    group
+        .view()
+        .ok()
+        .and_then(|g| {
+            let reviewer = g.submissions.get(&sub)?.critiques.get(&critique)?.reviewer;
+            Some(g.name_of(reviewer))
+        })
+        .unwrap_or_else(|| "the reviewer".to_string())
 }
 
 /// Reads a text file for the submit form, refusing what the store would refuse.

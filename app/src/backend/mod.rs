@@ -8,7 +8,13 @@
 //!        ▲                                  │ repaint(): wakes the UI after each batch
 //!        └──────────────────────────────────┘
 //!  one watcher thread per group ── Command::Refresh ──▶ Actor (changes from other processes)
+//!  the opener (a worker thread, at start) ── Command::{Shown, Loaded} ──▶ Actor
 //! ```
+//!
+//! A group opens from its view cache when that is current: its snapshot is on screen in a
+//! fraction of a second, marked `loading`, while its document loads on a worker thread;
+//! actions on it wait for the document and then run (see `opener` and `open_group`). When the
+//! UI drops its end the backend writes the view caches that are out of date and stops.
 //!
 //! The UI never waits on the backend: sending is non-blocking and events are drained once per
 //! frame. After each batch of commands the actor brings the derived lists of the groups that
@@ -21,19 +27,25 @@ pub mod data;
 pub mod demo;
 pub mod drafts;
 mod live_snapshot;
+mod open_group;
+#[cfg(test)]
+mod open_group_tests;
+mod opener;
 mod snapshot;
 pub mod sync;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use quire_store::doc::ProfilePatch;
 use quire_store::ops::SubmissionDraft;
 use quire_store::{CritiqueId, GroupId, MemberId, SubmissionId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use live_snapshot::LiveSnapshot;
+pub use opener::{GroupLoaded, GroupShown};
 pub use snapshot::{
     GroupSnapshot, MemberDetail, MemberRow, QueueRow, SubmissionDetail, derive_snapshot,
 };
@@ -100,6 +112,10 @@ pub enum Command {
     Refresh(GroupId),
     /// The sync node finished something asked of it (sent by the backend's own tasks).
     SyncDone(SyncOutcome),
+    /// A group is shown from its view cache (sent by the backend's own tasks).
+    Shown(Box<GroupShown>),
+    /// A group's document finished loading (sent by the backend's own tasks).
+    Loaded(Box<GroupLoaded>),
 }
 
 /// What a sync task came back with.
@@ -229,13 +245,21 @@ pub enum Effect {
 }
 
 /// The UI's end of the backend.
+///
+/// Dropping it (or [`Backend::shutdown`]) stops the backend: it writes the view caches of the
+/// groups that changed and stops the sync node, and the drop waits for that, up to
+/// [`SHUTDOWN_WAIT`].
 #[derive(Debug)]
 pub struct Backend {
     commands: mpsc::UnboundedSender<Command>,
     events: std_mpsc::Receiver<Event>,
     stop_reported: std::cell::Cell<bool>,
-    _thread: Option<std::thread::JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How long stopping the backend may hold up the UI thread.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// Wakes the UI; `egui::Context::request_repaint` in the app.
 pub type Repaint = Arc<dyn Fn() + Send + Sync>;
@@ -257,18 +281,41 @@ impl Backend {
     pub fn spawn(config: BackendConfig, repaint: Repaint) -> Backend {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (events_tx, events) = std_mpsc::channel();
+        let (stop, stopped) = oneshot::channel();
         let loopback = commands.clone();
         let thread = std::thread::Builder::new()
             .name("quire-backend".into())
-            .spawn(move || actor::run(config, inbox, loopback, events_tx, repaint))
+            .spawn(move || actor::run(config, inbox, loopback, stopped, events_tx, repaint))
             .map_err(|err| tracing::error!(%err, "cannot start the backend thread"))
             .ok();
         Backend {
             commands,
             events,
             stop_reported: std::cell::Cell::new(false),
-            _thread: thread,
+            stop: Some(stop),
+            thread,
         }
+    }
+
+    /// Stops the backend and waits, up to [`SHUTDOWN_WAIT`], for it to write the view caches of
+    /// the groups that changed and stop the sync node. Called again, does nothing.
+    pub fn shutdown(&mut self) {
+        let Some(stop) = self.stop.take() else {
+            return;
+        };
+        let _ = stop.send(());
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        while !thread.is_finished() {
+            if Instant::now() >= deadline {
+                tracing::warn!("the backend is still stopping; leaving it");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = thread.join();
     }
 
     /// Sends a command; never blocks. A backend that has stopped is reported by
@@ -293,5 +340,11 @@ impl Backend {
     /// Whether the backend thread is still running.
     pub fn is_running(&self) -> bool {
         !self.commands.is_closed()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }

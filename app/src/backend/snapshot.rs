@@ -124,6 +124,9 @@ pub struct GroupSnapshot {
     pub activity: Vec<Activity>,
     /// Entries that could not be read.
     pub skipped: Vec<String>,
+    /// Derived from the view cache while the group's document loads: actions wait for the
+    /// document, and run as soon as it is there.
+    pub loading: bool,
     /// How long deriving took, for the curious.
     pub derive_ms: f64,
 }
@@ -288,6 +291,7 @@ pub(super) fn header(
         my_hiatus,
         activity: Vec::new(),
         skipped: group.skipped.iter().map(ToString::to_string).collect(),
+        loading: false,
         derive_ms: 0.0,
     }
 }

@@ -664,7 +664,10 @@ impl QuireApp {
                     None => {
                         if let Some(s) = self.current() {
                             let skipped = s.skipped.len();
-                            if skipped > 0 {
+                            if s.loading {
+                                ui.weak("opening the group…")
+                                    .on_hover_text("Shown as last saved; what you do now is done once the group is open");
+                            } else if skipped > 0 {
                                 ui.label(format!("{skipped} unreadable entries skipped"))
                                     .on_hover_text(s.skipped.join("\n"));
                             } else {
@@ -765,6 +768,8 @@ impl eframe::App for QuireApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.save_drafts(f64::MAX, true);
+        // Lets the backend write its view caches, so the next start shows the groups at once.
+        self.backend.shutdown();
     }
 }
 

@@ -7,15 +7,16 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{CritiqueId, DeviceId, MemberId, SubmissionId};
 use crate::model::Group;
 
 /// One change as the document's history records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     /// When its device says it was made (to the second).
+    #[serde(with = "crate::serde_time")]
     pub at: Timestamp,
     /// The device that made it, if its actor names one.
     pub device: Option<DeviceId>,

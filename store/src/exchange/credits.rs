@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Mul, Neg, Sub};
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An amount of credits, held as a number of half-credits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,14 +89,34 @@ impl FromStr for Credits {
 }
 
 impl Serialize for Credits {
-    /// As a number of credits (`1.5`); exact, since halves are exact in binary.
+    /// As a number of credits (`1.5`) in formats people read, exact since halves are exact in
+    /// binary floating point; as the number of half-credits in binary formats.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 % 2 == 0 {
+        if !s.is_human_readable() {
+            s.serialize_i64(self.0)
+        } else if self.0 % 2 == 0 {
             s.serialize_i64(self.0 / 2)
         } else {
-            // A half is exact in binary floating point; this is output only.
             s.serialize_f64(self.0 as f64 / 2.0)
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Credits {
+    /// As [`Credits`] serialize; a number of credits that is not a whole number of halves is
+    /// refused.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return i64::deserialize(d).map(Credits);
+        }
+        let credits = f64::deserialize(d)?;
+        let halves = credits * 2.0;
+        if halves.fract() != 0.0 || halves.abs() > 2f64.powi(53) {
+            return Err(serde::de::Error::custom(format_args!(
+                "`{credits}` is not an amount of credits in half steps, like 3 or 1.5"
+            )));
+        }
+        Ok(Credits(halves as i64))
     }
 }
 

@@ -14,6 +14,7 @@ use automerge::{ActorId, Automerge};
 use super::device_key;
 use super::disk;
 use super::error::{IoContext, StorageError};
+use super::fingerprint::Fingerprint;
 use super::fsutil::{self, Stamp};
 use super::group_storage::GroupStorage;
 use super::layout::{DEVICE_KEY, GROUPS_DIR, LOG_DIR, SNAPSHOT};
@@ -119,6 +120,17 @@ impl DataDir {
         let snapshot = fs::metadata(dir.join(SNAPSHOT)).ok().map(|m| Stamp::of(&m));
         tracing::info!(path = %dir.display(), "created group");
         Ok(GroupStorage::created(id, dir, doc, options, snapshot))
+    }
+
+    /// The fingerprint of group `id`'s files as they are now, taken without reading them: equal
+    /// to a [`GroupStorage::loaded_fingerprint`] only while the files still hold exactly what
+    /// that storage loaded.
+    pub fn fingerprint(&self, id: GroupId) -> Result<Fingerprint, StorageError> {
+        let dir = self.group_path(id);
+        if !dir.is_dir() {
+            return Err(StorageError::GroupNotFound { path: dir });
+        }
+        Fingerprint::on_disk(&dir)
     }
 
     /// Opens group `id`, loading its snapshot and logs; edits made through it are by `actor`.

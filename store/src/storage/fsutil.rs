@@ -8,7 +8,9 @@
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use super::disk;
 
@@ -16,7 +18,7 @@ use super::disk;
 pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 
 /// Which file an open handle or a path refers to (device and inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub(crate) struct FileId {
     dev: u64,
     ino: u64,
@@ -40,12 +42,13 @@ impl FileId {
     }
 }
 
-/// Enough of a file's metadata to tell that it was replaced or rewritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Enough of a file's metadata to tell that it was replaced or rewritten: its identity, its
+/// length and its modification time (in nanoseconds from the Unix epoch, negative before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Stamp {
     id: FileId,
     len: u64,
-    modified: Option<SystemTime>,
+    modified: Option<i128>,
 }
 
 impl Stamp {
@@ -54,8 +57,20 @@ impl Stamp {
         Self {
             id: FileId::of(meta),
             len: meta.len(),
-            modified: meta.modified().ok(),
+            modified: meta.modified().ok().map(nanos_since_epoch),
         }
+    }
+
+    /// The file's length.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+fn nanos_since_epoch(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
     }
 }
 

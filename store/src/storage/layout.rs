@@ -6,6 +6,7 @@
 //! <root>/groups/<group-id>/log/<session>.log
 //! <root>/groups/<group-id>/compact.lock
 //! <root>/groups/<group-id>/quarantine/<name>.<timestamp>
+//! <root>/groups/<group-id>/view.cache          (crate::view_cache)
 //! ```
 
 use std::fs;

@@ -61,12 +61,20 @@ pub(crate) struct LogCursor {
     id: FileId,
     /// The end of the last record applied.
     offset: u64,
-    /// The file's length when last read; unchanged means nothing new.
-    seen_len: Option<u64>,
+    /// The file as it was when last read (its length unchanged means nothing new).
+    seen: Option<Stamp>,
     /// A live log whose record at this offset was found invalid even reading from the start.
     stuck_at: Option<u64>,
     /// The torn tail (valid end, file length) already warned about.
     torn_warned: Option<(u64, u64)>,
+}
+
+impl LogCursor {
+    /// The log as it was when read, if it was read to the full length it had then.
+    pub(crate) fn read_to_end(&self) -> Option<Stamp> {
+        self.seen
+            .filter(|seen| seen.len() == self.offset && self.stuck_at.is_none())
+    }
 }
 
 /// A dead log kept locked by a [`LoadMode::Hold`] pass.
@@ -97,15 +105,20 @@ pub(crate) struct Pass {
 /// What reading one log found.
 #[derive(Debug)]
 enum LogRead {
-    /// Read up to `end`; for a live log anything after may be in flight.
+    /// Read up to `end` of the file as `stamp` describes it; for a live log anything after
+    /// may be in flight.
     Valid {
         end: u64,
-        len: u64,
+        stamp: Stamp,
         records: usize,
         stuck: bool,
     },
     /// A dead log whose bytes from `end` on are a torn tail.
-    Torn { end: u64, len: u64, records: usize },
+    Torn {
+        end: u64,
+        stamp: Stamp,
+        records: usize,
+    },
     /// A dead log that is damaged; `salvage` are the payloads of its valid prefix.
     Corrupt {
         reason: String,
@@ -231,7 +244,7 @@ impl GroupStorage {
     fn rewind_cursors(&mut self) {
         for cursor in self.cursors.values_mut() {
             cursor.offset = 0;
-            cursor.seen_len = None;
+            cursor.seen = None;
             cursor.stuck_at = None;
         }
     }
@@ -276,7 +289,7 @@ impl GroupStorage {
                 ..LogCursor::default()
             };
         }
-        if mode == LoadMode::Release && cursor.seen_len == Some(meta.len()) {
+        if mode == LoadMode::Release && cursor.seen.map(|s| s.len()) == Some(meta.len()) {
             return Ok(());
         }
         let Some(file) = fsutil::open_if_exists(path, false).at("open log", path)? else {
@@ -328,23 +341,32 @@ impl GroupStorage {
         match read {
             LogRead::Valid {
                 end,
-                len,
+                stamp,
                 records,
                 stuck,
             } => {
                 pass.records += records;
                 cursor.offset = end;
-                cursor.seen_len = Some(len);
+                cursor.seen = Some(stamp);
                 cursor.stuck_at = stuck.then_some(end);
                 Ok(match owner {
                     Owner::Live => Settled::Live,
-                    Owner::Dead => Settled::Dead { file, end, len },
+                    Owner::Dead => Settled::Dead {
+                        file,
+                        end,
+                        len: stamp.len(),
+                    },
                 })
             }
-            LogRead::Torn { end, len, records } => {
+            LogRead::Torn {
+                end,
+                stamp,
+                records,
+            } => {
+                let len = stamp.len();
                 pass.records += records;
                 cursor.offset = end;
-                cursor.seen_len = Some(len);
+                cursor.seen = Some(stamp);
                 cursor.stuck_at = None;
                 if cursor.torn_warned != Some((end, len)) {
                     cursor.torn_warned = Some((end, len));
@@ -393,7 +415,8 @@ impl GroupStorage {
         cursor: &LogCursor,
         dead: bool,
     ) -> Result<LogRead, StorageError> {
-        let len = file.metadata().at("stat log", path)?.len();
+        let stamp = Stamp::of(&file.metadata().at("stat log", path)?);
+        let len = stamp.len();
         let mut start = if cursor.offset > len {
             0
         } else {
@@ -425,7 +448,7 @@ impl GroupStorage {
             }
             let valid = |stuck| LogRead::Valid {
                 end,
-                len,
+                stamp,
                 records: applied,
                 stuck,
             };
@@ -434,7 +457,7 @@ impl GroupStorage {
                 (Some(Problem::Corrupt(_)), false) => valid(true),
                 (Some(Problem::Tail), true) => LogRead::Torn {
                     end,
-                    len,
+                    stamp,
                     records: applied,
                 },
                 (Some(Problem::Corrupt(reason)), true) => LogRead::Corrupt {

@@ -51,6 +51,11 @@ impl OwnLog {
         self.len
     }
 
+    /// The file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The file, to append to with [`append_durably`].
     pub(crate) fn file_mut(&mut self) -> &mut File {
         &mut self.file

@@ -9,7 +9,12 @@
 //! <root>/groups/<group-id>/log/<session>.log    one append-only log per writing process
 //! <root>/groups/<group-id>/compact.lock         flock: shared to load, exclusive to compact
 //! <root>/groups/<group-id>/quarantine/          unreadable files, moved here, never deleted
+//! <root>/groups/<group-id>/view.cache           the model as last read (see `view_cache`)
 //! ```
+//!
+//! The view cache is not part of the group's data: it is written and read by
+//! [`crate::view_cache`], valid only while the snapshot and logs are exactly those a
+//! [`Fingerprint`] names, and losing it costs only time.
 //!
 //! A log is a sequence of records `[u32 LE length][u32 LE crc32][payload]`; a payload is the
 //! automerge change chunks of one persist (see `record`). The document is the snapshot plus
@@ -38,7 +43,8 @@
 //!
 //! # Power loss
 //!
-//! Every change to the file system goes through one module (`disk`). With the
+//! Every change to the group's data on the file system goes through one module (`disk`); the
+//! view cache, which holds nothing the snapshot and logs do not, is written apart. With the
 //! `power-loss-sim` feature, `power_loss` records them and rebuilds what a disk could hold had
 //! the power failed after any of them; the crate's tests check every acknowledged edit survives.
 //!
@@ -54,6 +60,7 @@ mod data_dir;
 mod device_key;
 mod disk;
 mod error;
+mod fingerprint;
 mod fsutil;
 mod group_storage;
 mod layout;
@@ -74,6 +81,7 @@ mod tests;
 pub use compaction::CompactStats;
 pub use data_dir::DataDir;
 pub use error::StorageError;
+pub use fingerprint::Fingerprint;
 pub use group_storage::{GroupStorage, PersistOutcome};
 pub use options::StorageOptions;
 pub use warning::LoadWarning;

@@ -3,7 +3,8 @@
 //! A [`GroupWatcher`] watches the group directory recursively with `notify` and reports, after
 //! a short quiet period that folds a burst of events into one, that something changed; the
 //! caller then calls [`GroupStorage::refresh`]. Pure reads (open and close events, which our own
-//! loading causes) and `compact.lock` traffic are ignored so a refresh does not wake itself.
+//! loading causes), `compact.lock` traffic and the view cache are ignored so a refresh does not
+//! wake itself.
 //! If notify reports an error, the watcher stops trusting it and simply reports a change
 //! every time the timeout passes, so callers fall back to polling.
 //!
@@ -18,6 +19,7 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::error::StorageError;
 use super::lock::COMPACT_LOCK;
+use crate::view_cache;
 
 /// How long events must stop arriving before a burst counts as over.
 const QUIET: Duration = Duration::from_millis(50);
@@ -102,16 +104,21 @@ impl GroupWatcher {
     }
 }
 
-/// Whether an event may mean new data: not a mere open/close, not the lock file.
+/// Whether an event may mean new data: not a mere open/close, not the lock file, not the view
+/// cache (which holds nothing the snapshot and logs do not).
 fn relevant(event: &Event) -> bool {
     if matches!(event.kind, EventKind::Access(_)) {
         return false;
     }
-    !event
-        .paths
-        .iter()
-        .all(|p| p.file_name().is_some_and(|n| n == COMPACT_LOCK))
-        || event.paths.is_empty()
+    let ignored = [
+        COMPACT_LOCK,
+        view_cache::FILE_NAME,
+        view_cache::TMP_FILE_NAME,
+    ];
+    !event.paths.iter().all(|p| {
+        p.file_name()
+            .is_some_and(|n| ignored.iter().any(|i| n == *i))
+    }) || event.paths.is_empty()
 }
 
 #[cfg(test)]
@@ -126,8 +133,11 @@ mod tests {
         std::fs::create_dir(dir.path().join("log")).unwrap();
         std::fs::write(dir.path().join("log").join("a.log"), b"x").unwrap();
         assert!(watcher.wait(Duration::from_secs(5)));
-        // Reading is not a change.
+        // Reading is not a change, nor is writing the view cache.
         let _ = std::fs::read(dir.path().join("log").join("a.log")).unwrap();
+        let cache = dir.path().join(view_cache::TMP_FILE_NAME);
+        std::fs::write(&cache, b"x").unwrap();
+        std::fs::rename(&cache, dir.path().join(view_cache::FILE_NAME)).unwrap();
         assert!(!watcher.wait(Duration::from_millis(200)));
     }
 }

@@ -22,3 +22,7 @@ mod power_loss;
 /// The critique exchange: rules over time, credits and ledgers, tips, claims that lapse and
 /// move up, suggestions, reliability and activity.
 mod exchange;
+
+/// The view cache: written beside a group's files, valid for exactly those files, refused
+/// (never fatal) when stale, damaged or foreign.
+mod view_cache;

@@ -4,8 +4,9 @@
 //!
 //! * edit: a local edit acknowledged (operation + append + fsync) on an empty group and on one
 //!   of 1,000 members and ~110,000 entries; loading it; its size on disk after compaction.
-//! * views: opening that group until it is ready to show, its memory, and updating the derived
-//!   views after one remote change.
+//! * views: opening that group until it is ready to show (from its view cache, and without),
+//!   until it is editable, its memory, and updating the derived views after one remote
+//!   change.
 //! * exchange: every ledger, the queue order and one member's suggestions of that group.
 //! * sync: two nodes on loopback: a live edit until the other node has it, and catch-up after
 //!   offline edits on both sides (time and bytes).
@@ -45,6 +46,9 @@ struct Args {
     /// child process of the views section's memory figure.
     #[arg(long, hide = true)]
     open_only: Option<std::path::PathBuf>,
+    /// With --open-only: remove the group's view cache first.
+    #[arg(long, hide = true)]
+    cold: bool,
 }
 
 const WORDS: &str = "The mill wheel turned all night and nobody in the village slept. ";
@@ -52,7 +56,7 @@ const WORDS: &str = "The mill wheel turned all night and nobody in the village s
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(root) = &args.open_only {
-        return views::open_only(root);
+        return views::open_only(root, args.cold);
     }
     let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let mut report = Report::new();
