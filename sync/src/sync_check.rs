@@ -833,16 +833,8 @@ mod tests {
             .expect("a message with changes and a bloom filter")
     }
 
-    fn leb(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
+    fn leb(out: &mut Vec<u8>, v: u64) {
+        leb128::write::unsigned(out, v).expect("a Vec takes every byte");
     }
 
     /// A message with one have whose bloom bytes are `bloom`.

@@ -8,29 +8,12 @@ use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 
 use super::*;
 
-fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn leb(out: &mut Vec<u8>, v: u64) {
+    leb128::write::unsigned(out, v).expect("a Vec takes every byte");
 }
 
-fn sleb(out: &mut Vec<u8>, mut v: i64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
-        if done {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn sleb(out: &mut Vec<u8>, v: i64) {
+    leb128::write::signed(out, v).expect("a Vec takes every byte");
 }
 
 /// A column spec: `id << 4 | deflate << 3 | type`.

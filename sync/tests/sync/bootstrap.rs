@@ -274,28 +274,12 @@ fn other_group() -> Automerge {
     ops::create_group(new, automerge::ActorId::random(), Timestamp::now()).unwrap()
 }
 
-fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn leb(out: &mut Vec<u8>, v: u64) {
+    leb128::write::unsigned(out, v).expect("a Vec takes every byte");
 }
 
-fn sleb(out: &mut Vec<u8>, mut v: i64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0) {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn sleb(out: &mut Vec<u8>, v: i64) {
+    leb128::write::signed(out, v).expect("a Vec takes every byte");
 }
 
 /// A document chunk with `actors`, `heads`, no change columns and the op columns `ops`

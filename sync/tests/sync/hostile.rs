@@ -118,16 +118,8 @@ async fn garbage_and_malicious_sync_messages_are_refused_before_automerge() {
     still_serves_honest_peers(&a, &c, group, before).await;
 }
 
-fn leb(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn leb(out: &mut Vec<u8>, n: u64) {
+    leb128::write::unsigned(out, n).expect("a Vec takes every byte");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
