@@ -263,7 +263,7 @@ impl GroupActor {
                     let saved = if self.group.doc().get_heads() != before {
                         self.changed(false)
                     } else {
-                        self.group.persist().map(drop)
+                        self.persist()
                     };
                     reply(saved);
                 }
@@ -297,7 +297,7 @@ impl GroupActor {
                 reason: "shutting down".into(),
             });
         }
-        self.persist();
+        let _ = self.persist();
         tracing::debug!(group = %self.id.short(), "group actor stopped");
     }
 
@@ -487,10 +487,7 @@ impl GroupActor {
         } else {
             self.emit_changed(from_peer);
         }
-        let persisted = self.group.persist().map(drop);
-        if let Err(e) = &persisted {
-            tracing::error!(group = %self.id.short(), error = %e, "cannot save changes; they stay in memory and are retried with the next change");
-        }
+        let persisted = self.persist();
         if written.is_err() {
             self.emit_changed(from_peer);
         }
@@ -526,10 +523,14 @@ impl GroupActor {
         }
     }
 
-    fn persist(&mut self) {
-        if let Err(e) = self.group.persist() {
+    /// Makes the group's changes durable; a failure is logged (the changes stay in memory and
+    /// are retried with the next change) and returned for a caller that answers someone.
+    fn persist(&mut self) -> Result<(), quire_store::Error> {
+        let persisted = self.group.persist().map(drop);
+        if let Err(e) = &persisted {
             tracing::error!(group = %self.id.short(), error = %e, "cannot save changes; they stay in memory and are retried with the next change");
         }
+        persisted
     }
 
     /// Reads what other processes on this data dir wrote, so a check sees the latest: an
@@ -557,7 +558,7 @@ impl GroupActor {
         );
         match result {
             Ok(redeemed) => {
-                self.persist();
+                let _ = self.persist();
                 tracing::info!(group = %self.id.short(), device = %device.short(), member = %redeemed.display_name, "invite redeemed");
                 if redeemed.added {
                     let _ = self.changed(false);

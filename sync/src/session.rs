@@ -131,11 +131,8 @@ impl PeerSession {
     /// Whether the peer's last message named exactly our heads: [`distance`](Self::distance)'s
     /// [`Distance::InSync`] without counting anything when not.
     pub fn in_sync(&self, doc: &Automerge) -> bool {
-        self.their_heads().is_some_and(|theirs| {
-            let mut theirs = theirs.to_vec();
-            theirs.sort();
-            theirs == doc.get_heads()
-        })
+        self.their_heads()
+            .is_some_and(|theirs| same_heads(doc, theirs))
     }
 
     /// How far apart we are.
@@ -147,28 +144,29 @@ impl PeerSession {
     }
 }
 
+/// Whether `theirs` are exactly `doc`'s heads, in any order.
+fn same_heads(doc: &Automerge, theirs: &[ChangeHash]) -> bool {
+    let mut sorted = theirs.to_vec();
+    sorted.sort();
+    sorted == doc.get_heads()
+}
+
 /// How far `doc` is from a peer whose heads are `theirs`.
 pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
-    let mut ours = doc.get_heads();
-    let mut sorted = theirs.to_vec();
-    ours.sort();
-    sorted.sort();
-    if ours == sorted {
+    if same_heads(doc, theirs) {
         return Distance::InSync;
     }
-    let we_lack = theirs
-        .iter()
-        .filter(|h| doc.get_change_meta_by_hash(h).is_none())
-        .count();
-    let known: Vec<ChangeHash> = theirs
+    let (known, lacking): (Vec<ChangeHash>, Vec<ChangeHash>) = theirs
         .iter()
         .copied()
-        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
-        .collect();
+        .partition(|h| doc.get_change_meta_by_hash(h).is_some());
     // Heads of theirs we lack hide what lies behind them, so this counts what we have beyond
     // the heads we share: exact when we lack nothing, an upper bound otherwise.
     let they_lack = doc.get_changes_meta(&known).len();
-    Distance::Apart { they_lack, we_lack }
+    Distance::Apart {
+        they_lack,
+        we_lack: lacking.len(),
+    }
 }
 
 #[cfg(test)]

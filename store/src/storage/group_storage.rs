@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use automerge::{ActorId, Automerge, ChangeHash};
 
-use super::error::StorageError;
+use super::error::{IoContext, StorageError};
 use super::fsutil::Stamp;
 use super::layout::SNAPSHOT;
 use super::load::{LoadMode, LogCursor};
@@ -149,11 +149,7 @@ impl GroupStorage {
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StorageError::Io {
-                action: "read snapshot",
-                path,
-                source,
-            }),
+            Err(e) => Err(e).at("read snapshot", &path),
         }
     }
 
@@ -202,8 +198,7 @@ impl GroupStorage {
         }
         let mut own = self.take_own_log()?;
         let heads = self.heads();
-        let durable = self.durable_heads.clone();
-        let batch = match self.batch_since(&durable, own.path()) {
+        let batch = match self.batch_since(&self.durable_heads, own.path()) {
             Ok(batch) => batch,
             Err(e) => {
                 self.own_log = Some(own);
