@@ -40,6 +40,7 @@
 //!   read from, so a client can show a large group at once while its document loads.
 #![warn(missing_docs)]
 
+pub mod authority;
 pub mod doc;
 mod error;
 pub mod exchange;

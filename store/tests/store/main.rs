@@ -26,3 +26,7 @@ mod exchange;
 /// The view cache: written beside a group's files, valid for exactly those files, refused
 /// (never fatal) when stale, damaged or foreign.
 mod view_cache;
+
+/// Authority: every change judged against the group at its own past; each forbidden write of a
+/// hostile member's device is refused.
+mod authority;

@@ -1,0 +1,197 @@
+//! Authority: whether a change's writer was allowed to make it, judged as the group stood at
+//! the change's own dependencies.
+//!
+//! There is no server to refuse a bad write, so every device judges every change it receives
+//! (and every change it makes) by the same rules ([`rules`], the table in ARCHITECTURE.md).
+//! A verdict depends only on the change and its past, never on what else the judging device
+//! happens to hold, so every honest device reaches the same verdict in any arrival order and
+//! the group converges (the way Matrix's authorization rules check each event against the
+//! auth state before it).
+//!
+//! The facts authority needs are few ([`Facts`]: members, devices, organizers, removals,
+//! invites) and only ever grow, so the facts at a change's dependencies are the union of the
+//! facts at each of them. They are kept per change as the changes are judged, sharing one copy
+//! along a run of changes that add none, and read from the document at the dependencies
+//! (automerge's `*_at` reads) for changes that came before this process started. Who owns an
+//! entry (a submission's author, a critique's reviewer) is fixed when the entry is made, so it
+//! is read from the document as it stands.
+//!
+//! Concurrent with a removal: a change is judged by its own past, so a removed member's
+//! change made before they could know of the removal (its past does not hold it) is accepted
+//! everywhere, as a server would have accepted it before the removal reached it; once a device
+//! holds the removal it refuses the removed member's sessions, so nothing new of theirs reaches
+//! it directly, and any change whose past holds the removal is refused by every device.
+
+pub mod facts;
+pub mod inspect;
+pub mod place;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use automerge::{Automerge, Change, ChangeHash};
+
+pub use facts::Facts;
+use inspect::Locator;
+
+use crate::group::device_of_actor;
+use crate::ids::{DeviceId, MemberId};
+
+/// A change the group's rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("change {} by {}: {reason}", short(.change), writer(.device, .member))]
+pub struct Refusal {
+    /// The refused change.
+    pub change: ChangeHash,
+    /// The device whose key its actor names, if it names one.
+    pub device: Option<DeviceId>,
+    /// That device's member, if it was one.
+    pub member: Option<MemberId>,
+    /// Which rule it broke.
+    pub reason: String,
+}
+
+fn short(hash: &ChangeHash) -> String {
+    hash.to_string().chars().take(10).collect()
+}
+
+fn writer(device: &Option<DeviceId>, member: &Option<MemberId>) -> String {
+    match (member, device) {
+        (Some(m), Some(d)) => format!("member {} (device {})", m.short(), d.short()),
+        (None, Some(d)) => format!("device {}", d.short()),
+        _ => "an unknown writer".to_string(),
+    }
+}
+
+/// Judges changes, remembering the facts at each change it judged.
+#[derive(Debug, Default)]
+pub struct Authority {
+    /// The facts as of each judged change, itself included.
+    at_change: HashMap<ChangeHash, Arc<Facts>>,
+    /// The facts at a set of heads read from the document (sorted).
+    at_heads: HashMap<Vec<ChangeHash>, Arc<Facts>>,
+    locator: Locator,
+}
+
+impl Authority {
+    /// An authority that knows nothing yet: it reads the facts it needs from the document.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Judges `change`, whose dependencies `doc` holds (the change itself may or may not be
+    /// applied yet). On `Ok` the facts as of the change are remembered for its descendants.
+    pub fn judge(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
+        let hash = change.hash();
+        let device = device_of_actor(change.actor_id());
+        let refuse = |member: Option<MemberId>, reason: String| Refusal {
+            change: hash,
+            device,
+            member,
+            reason,
+        };
+        let Some(device) = device else {
+            return Err(refuse(None, "its actor does not name a device".into()));
+        };
+        let expanded = change.decode();
+        let writes = self
+            .locator
+            .writes(doc, &expanded)
+            .map_err(|reason| refuse(None, reason))?;
+        let deps = change.deps();
+        if deps.is_empty() {
+            let founding = doc
+                .get_heads()
+                .iter()
+                .all(|h| *h == hash)
+                .then(|| rules::founding(device, &writes))
+                .unwrap_or_else(|| Err("a group is founded once".into()))
+                .map_err(|reason| refuse(None, reason))?;
+            let facts = founding.apply(&Facts::default());
+            self.at_change.insert(hash, Arc::new(facts));
+            return Ok(());
+        }
+        if let Some(missing) = deps
+            .iter()
+            .find(|d| doc.get_change_meta_by_hash(d).is_none())
+        {
+            return Err(refuse(
+                None,
+                format!("it depends on {}, which we lack", short(missing)),
+            ));
+        }
+        let facts = self.facts_at(doc, deps);
+        let Some(me) = facts.member_of(device) else {
+            return Err(refuse(
+                None,
+                format!(
+                    "device {} was not a member device in the change's past",
+                    device.short()
+                ),
+            ));
+        };
+        let past_ms = deps
+            .iter()
+            .filter_map(|d| doc.get_change_meta_by_hash(d))
+            .map(|m| m.timestamp.saturating_mul(1000))
+            .max()
+            .unwrap_or(i64::MIN);
+        let cx = rules::Context {
+            doc,
+            facts: &facts,
+            me,
+            device,
+            time_ms: expanded.time.saturating_mul(1000),
+            past_ms,
+        };
+        let effect = rules::judge(&cx, &writes).map_err(|reason| refuse(Some(me), reason))?;
+        let after = if effect.is_empty() {
+            facts
+        } else {
+            Arc::new(effect.apply(&facts))
+        };
+        self.at_change.insert(hash, after);
+        Ok(())
+    }
+
+    /// Remembers the facts at `doc`'s current heads, read as it stands (cheaper than reading
+    /// at heads): for a process about to make or receive changes on top of what it loaded.
+    pub fn seed(&mut self, doc: &Automerge) {
+        let heads = doc.get_heads();
+        if !self.at_heads.contains_key(&heads) {
+            self.at_heads
+                .insert(heads, Arc::new(Facts::read(doc, None)));
+        }
+    }
+
+    /// The facts at `deps`.
+    fn facts_at(&mut self, doc: &Automerge, deps: &[ChangeHash]) -> Arc<Facts> {
+        let mut key = deps.to_vec();
+        key.sort();
+        if let Some(facts) = self.at_heads.get(&key) {
+            return facts.clone();
+        }
+        let mut parts: Vec<Arc<Facts>> = Vec::with_capacity(deps.len());
+        for dep in &key {
+            let facts = match self.at_change.get(dep) {
+                Some(f) => f.clone(),
+                None => {
+                    let read = Arc::new(Facts::read(doc, Some(std::slice::from_ref(dep))));
+                    self.at_change.insert(*dep, read.clone());
+                    read
+                }
+            };
+            parts.push(facts);
+        }
+        let mut iter = parts.into_iter();
+        let first = iter.next().unwrap_or_default();
+        iter.fold(first, |acc, f| {
+            if Arc::ptr_eq(&acc, &f) || *acc == *f {
+                acc
+            } else {
+                Arc::new(acc.union(&f))
+            }
+        })
+    }
+}

@@ -1,0 +1,272 @@
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue};
+use quire_store::authority::Authority;
+use quire_store::ids::{CritiqueId, DeviceId, RuleChangeId, SubmissionId};
+use quire_store::model::InviteKind;
+use quire_store::ops::{self, InviteSpec, Joiner};
+use quire_store::session_actor;
+
+use crate::support::*;
+
+/// Ann (0) founds the group and invites Bea (1) and Cal (2), each change written as the
+/// device that would write it. Bea submits a piece; Cal critiques it; Bea rates it.
+fn honest() -> Automerge {
+    let new = ops::NewGroup {
+        id: quire_store::GroupId::from_bytes([9; 16]),
+        name: "Tuesday Writers".into(),
+        description: String::new(),
+        rules: Default::default(),
+        founder: new_member(0),
+    };
+    let mut doc = ops::create_group(new, session_actor(device(0)), t0()).unwrap();
+    for i in 1..3 {
+        let spec = InviteSpec {
+            hash: invite_hash(i as u8),
+            expires_at: after(24),
+            max_uses: 1,
+            kind: InviteKind::Member,
+        };
+        ops::create_invite(&mut doc, member(0), spec, t0()).unwrap();
+        let joiner = Joiner {
+            device: device(i),
+            device_label: "laptop".into(),
+            new_member: Some((member(i), NAMES[i].into())),
+        };
+        ops::redeem_invite(&mut doc, invite_hash(i as u8), joiner, after(1)).unwrap();
+    }
+    as_device(&mut doc, 1);
+    ops::submit(&mut doc, member(1), piece(), draft("The Mill"), after(2)).unwrap();
+    as_device(&mut doc, 2);
+    ops::claim(&mut doc, member(2), piece(), after(3)).unwrap();
+    ops::critique(&mut doc, member(2), piece(), review(), "Strong opening.", after(4)).unwrap();
+    as_device(&mut doc, 1);
+    ops::rate(&mut doc, member(1), piece(), review(), 5, after(5)).unwrap();
+    doc
+}
+
+fn piece() -> SubmissionId {
+    SubmissionId::from_bytes([40; 16])
+}
+
+fn review() -> CritiqueId {
+    CritiqueId::from_bytes([50; 16])
+}
+
+/// Makes the next changes of `doc` as device `i`.
+fn as_device(doc: &mut Automerge, i: usize) {
+    doc.set_actor(session_actor(device(i)));
+}
+
+/// Replays `doc`'s history change by change into a fresh document, judging each first, as a
+/// receiving device does. Returns how many were accepted, or the first refusal.
+fn replay(doc: &Automerge) -> Result<usize, String> {
+    let mut fresh = Automerge::new();
+    let mut authority = Authority::new();
+    let changes = doc.get_changes(&[]);
+    for change in &changes {
+        authority
+            .judge(&fresh, change)
+            .map_err(|r| r.to_string())?;
+        fresh.apply_changes([change.clone()]).unwrap();
+    }
+    Ok(changes.len())
+}
+
+/// The honest history with one raw change by device `i` on top: a member's device running a
+/// modified client.
+fn forged(i: usize, write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge)) -> String {
+    let mut doc = honest();
+    let snapshot = doc.clone();
+    as_device(&mut doc, i);
+    let mut tx = doc.transaction();
+    write(&mut tx, &snapshot);
+    tx.commit();
+    replay(&doc).expect_err("the forged change is refused")
+}
+
+fn map(doc: &Automerge, path: &[&str]) -> automerge::ObjId {
+    let mut at = ROOT;
+    for key in path {
+        at = doc.get(&at, *key).unwrap().expect(key).1;
+    }
+    at
+}
+
+#[test]
+fn every_honest_change_is_accepted() {
+    let doc = honest();
+    assert_eq!(replay(&doc).unwrap(), doc.get_changes(&[]).len());
+}
+
+#[test]
+fn a_member_cannot_make_herself_organizer() {
+    let bea = member(1).to_string();
+    let err = forged(1, |tx, d| {
+        tx.put(map(d, &["members", &bea]), "organizer", true).unwrap();
+    });
+    assert!(err.contains("organizer"), "{err}");
+}
+
+#[test]
+fn a_member_cannot_remove_another() {
+    let ann = member(0).to_string();
+    let err = forged(1, |tx, d| {
+        tx.put(map(d, &["members", &ann]), "removed_at", ScalarValue::Int(1)).unwrap();
+    });
+    assert!(err.contains("removed_at"), "{err}");
+}
+
+#[test]
+fn a_member_cannot_change_the_rules_in_an_organizers_name() {
+    let err = forged(1, |tx, d| {
+        let changes = map(d, &["group", "rule_changes"]);
+        let entry = tx
+            .put_object(changes, RuleChangeId::from_bytes([7; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000)).unwrap();
+        tx.put(&entry, "by", member(0).to_string()).unwrap();
+        let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
+        tx.put(&values, "starting_credits", "100").unwrap();
+    });
+    assert!(err.contains("rule_changes"), "{err}");
+}
+
+#[test]
+fn an_organizer_cannot_backdate_a_rule_change() {
+    let err = forged(0, |tx, d| {
+        let changes = map(d, &["group", "rule_changes"]);
+        let entry = tx
+            .put_object(changes, RuleChangeId::from_bytes([7; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000)).unwrap();
+        tx.put(&entry, "by", member(0).to_string()).unwrap();
+        let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
+        tx.put(&values, "starting_credits", "100").unwrap();
+    });
+    assert!(err.contains("before its own past"), "{err}");
+}
+
+#[test]
+fn only_the_author_edits_a_piece() {
+    let id = piece().to_string();
+    let err = forged(2, |tx, d| {
+        tx.put(map(d, &["submissions", &id]), "title", "Mine now").unwrap();
+    });
+    assert!(err.contains("title"), "{err}");
+}
+
+#[test]
+fn a_critique_names_its_writer_as_reviewer() {
+    let id = piece().to_string();
+    let err = forged(0, |tx, d| {
+        let critiques = map(d, &["submissions", &id, "critiques"]);
+        let c = tx
+            .put_object(critiques, CritiqueId::from_bytes([51; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        tx.put(&c, "reviewer", member(2).to_string()).unwrap();
+        tx.put(&c, "body", "Weak.").unwrap();
+        tx.put(&c, "rating", ScalarValue::Uint(1)).unwrap();
+    });
+    assert!(err.contains("reviewer"), "{err}");
+}
+
+#[test]
+fn only_the_author_rates_a_critique() {
+    let (s, c) = (piece().to_string(), review().to_string());
+    let err = forged(0, |tx, d| {
+        tx.put(map(d, &["submissions", &s, "critiques", &c]), "rating", ScalarValue::Uint(1))
+            .unwrap();
+    });
+    assert!(err.contains("rating"), "{err}");
+}
+
+#[test]
+fn nobody_deletes_a_device() {
+    let ann = member(0).to_string();
+    let err = forged(1, |tx, d| {
+        tx.delete(map(d, &["members", &ann, "devices"]), device(0).to_string())
+            .unwrap();
+    });
+    assert!(err.contains("devices"), "{err}");
+}
+
+#[test]
+fn a_device_is_added_only_by_an_invite() {
+    let cal = member(2).to_string();
+    let err = forged(1, |tx, d| {
+        let devices = map(d, &["members", &cal, "devices"]);
+        let new = tx
+            .put_object(devices, DeviceId::from_bytes([77; 32]).to_string(), ObjType::Map)
+            .unwrap();
+        tx.put(&new, "label", "sneaky").unwrap();
+    });
+    assert!(err.contains("devices"), "{err}");
+}
+
+#[test]
+fn a_device_outside_the_group_writes_nothing() {
+    let err = forged(3, |tx, _| {
+        tx.put(ROOT, "schema", ScalarValue::Uint(7)).unwrap();
+    });
+    assert!(err.contains("not a member device"), "{err}");
+}
+
+#[test]
+fn a_change_whose_past_holds_its_writers_removal_is_refused() {
+    let mut doc = honest();
+    as_device(&mut doc, 0);
+    ops::remove_member(&mut doc, member(0), member(2), after(6)).unwrap();
+    as_device(&mut doc, 2);
+    let cal = member(2).to_string();
+    let members = map(&doc, &["members", &cal]);
+    let mut tx = doc.transaction();
+    tx.put(members, "bio", "still here").unwrap();
+    tx.commit();
+    let err = replay(&doc).unwrap_err();
+    assert!(err.contains("removed"), "{err}");
+}
+
+#[test]
+fn a_change_concurrent_with_a_removal_is_accepted_in_either_order() {
+    let mut ann = honest();
+    let mut cal = ann.fork();
+    as_device(&mut ann, 0);
+    ops::remove_member(&mut ann, member(0), member(2), after(6)).unwrap();
+    cal.set_actor(session_actor(device(2)));
+    ops::update_profile(
+        &mut cal,
+        member(2),
+        quire_store::doc::ProfilePatch {
+            bio: Some("offline edit".into()),
+            ..Default::default()
+        },
+        after(6),
+    )
+    .unwrap();
+    let mut one = ann.fork();
+    one.merge(&mut cal).unwrap();
+    let mut two = cal.fork();
+    two.merge(&mut ann).unwrap();
+    assert_eq!(replay(&one).unwrap(), replay(&two).unwrap());
+}
+
+#[test]
+fn a_group_is_founded_once() {
+    let mut doc = honest();
+    let other = ops::create_group(
+        ops::NewGroup {
+            id: quire_store::GroupId::from_bytes([9; 16]),
+            name: "Tuesday Writers".into(),
+            description: String::new(),
+            rules: Default::default(),
+            founder: new_member(1),
+        },
+        session_actor(device(1)),
+        t0(),
+    )
+    .unwrap();
+    let mut other = other;
+    doc.merge(&mut other).unwrap();
+    let err = replay(&doc).unwrap_err();
+    assert!(err.contains("founded once"), "{err}");
+}
