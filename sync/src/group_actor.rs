@@ -21,13 +21,15 @@ use std::time::Duration;
 use automerge::ChangeHash;
 use jiff::Timestamp;
 use quire_store::ops::{Joiner, Redeemed, redeem_invite};
+use quire_store::authority::Authority;
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fanout::PeerView;
 use crate::session::{Distance, PeerSession};
 use crate::shared::{Shared, SyncEvent};
-use crate::status::{GroupStatus, PeerStatus};
+use crate::session::{PeerError, Voucher};
+use crate::status::{GroupStatus, PeerStatus, RefusedPeer};
 use crate::wire::close;
 
 /// Messages waiting for a group actor beyond this make senders wait.
@@ -210,7 +212,10 @@ pub(crate) fn spawn(
         devices: BTreeMap::new(),
         refresh_pending,
         reopen,
+        authority: Authority::new(),
+        refused: Vec::new(),
     };
+    actor.authority.seed(actor.group.doc());
     actor.read_devices();
     let thread = std::thread::Builder::new()
         .name(format!("quire-group-{}", id.short()))
@@ -230,7 +235,14 @@ struct GroupActor {
     devices: BTreeMap<DeviceId, MemberId>,
     refresh_pending: Arc<AtomicBool>,
     reopen: Reopen,
+    /// Judges every change a peer sends against the group at the change's own past.
+    authority: Authority,
+    /// Peers disconnected for a change the rules refuse, newest last.
+    refused: Vec<RefusedPeer>,
 }
+
+/// How many refused peers status keeps.
+const REFUSED_KEPT: usize = 32;
 
 /// Opens the group again from disk, for when automerge panicked halfway through applying a
 /// peer's message and the document in memory can no longer be trusted.
@@ -372,12 +384,28 @@ impl GroupActor {
         let peer = attached.session.peer();
         let before = self.group.doc().get_heads();
         let limits = self.shared.limits;
-        let doc = self.group.storage_mut().doc_mut();
+        let authority = &mut self.authority;
+        let group = &mut self.group;
         // Our checks refuse every message automerge is known to choke on, but automerge
         // panics on some crafted changes we cannot foresee; a member's device must not be
         // able to take the group down with one.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            attached.session.incoming(doc, bytes, &limits)
+            let msg = attached
+                .session
+                .receive(group.doc(), bytes, &limits)?;
+            let known = attached
+                .session
+                .known_signatures(group.storage().signatures());
+            let doc = group.storage_mut().doc_mut();
+            let settled = attached.session.settle(doc, msg, authority, &known);
+            if let Ok(settled) = &settled {
+                for (actor, sig) in &settled.signatures {
+                    group
+                        .storage_mut()
+                        .record_signature(actor.clone(), sig.clone());
+                }
+            }
+            settled
         }));
         let result = match applied {
             Ok(result) => result,
@@ -389,15 +417,20 @@ impl GroupActor {
             }
         };
         if let Err(e) = result {
-            tracing::warn!(group = %self.id.short(), peer = %peer.short(), error = %e, "disconnecting a peer that broke the protocol");
-            self.close(session, close::PROTOCOL, &e.to_string());
+            self.refuse_peer(session, peer, &e);
+            if self.group.doc().get_heads() != before {
+                // What came before the refused change passed every check: keep it.
+                let _ = self.changed(true);
+            }
             return;
         }
         let now = Timestamp::now();
         let record = self.records.entry(peer).or_default();
         record.last_seen = Some(now);
-        record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
-        if self.group.doc().get_heads() != before {
+        if let Some(attached) = self.sessions.get(&session) {
+            record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
+        }
+        if self.group.doc().get_heads() != before || self.group.storage().has_unsaved_changes() {
             let _ = self.changed(true);
         } else {
             self.offer(session);
@@ -409,6 +442,45 @@ impl GroupActor {
         if in_sync {
             self.records.entry(peer).or_default().last_synced = Some(now);
         }
+    }
+
+    /// Disconnects a peer whose message failed a check. A change the rules refuse, or one
+    /// nobody signed, names the peer in the log, in an event and in status.
+    fn refuse_peer(&mut self, session: SessionId, peer: DeviceId, e: &PeerError) {
+        let forbidden = matches!(
+            e,
+            PeerError::Forbidden(_) | PeerError::Unsigned { .. } | PeerError::BadSignature { .. }
+        );
+        if !forbidden {
+            tracing::warn!(group = %self.id.short(), peer = %peer.short(), error = %e, "disconnecting a peer that broke the protocol");
+            self.close(session, close::PROTOCOL, &e.to_string());
+            return;
+        }
+        let member = self.devices.get(&peer).copied();
+        let name = member.and_then(|m| {
+            doc::read_member(self.group.doc(), m)
+                .ok()
+                .flatten()
+                .map(|m| m.profile.display_name)
+        });
+        let reason = e.to_string();
+        tracing::warn!(group = %self.id.short(), peer = %peer.short(), member = name.as_deref().unwrap_or("?"), reason = %reason, "refused a change; disconnecting the peer that sent it");
+        self.shared.emit(SyncEvent::ChangeRefused {
+            group: self.id,
+            device: peer,
+            member,
+            reason: reason.clone(),
+        });
+        if self.refused.len() >= REFUSED_KEPT {
+            self.refused.remove(0);
+        }
+        self.refused.push(RefusedPeer {
+            device: peer.to_string(),
+            member: name,
+            reason: reason.clone(),
+            at: Timestamp::now(),
+        });
+        self.close(session, close::FORBIDDEN, &reason);
     }
 
     fn detach(&mut self, session: SessionId, reason: &str) {
@@ -440,7 +512,11 @@ impl GroupActor {
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
-        for frame in attached.session.outgoing(self.group.doc()) {
+        let voucher = Voucher {
+            secret: &self.shared.secret,
+            book: self.group.storage().signatures(),
+        };
+        for frame in attached.session.outgoing(self.group.doc(), voucher) {
             match attached.outbound.try_send(Outbound::Frame(frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -653,6 +729,7 @@ impl GroupActor {
             name: self.name.clone(),
             heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
             peers,
+            refused: self.refused.clone(),
         }
     }
 }

@@ -89,9 +89,8 @@ impl Node {
         let data = DataDir::open(&config.data_dir)?;
         let lock = lock_data_dir(data.root())?;
         let secret = SecretKey::from_bytes(&data.device_secret()?);
-        let endpoint = bind_reusing_port(&config, secret, data.root()).await?;
-        let me = device_of(endpoint.id());
-        let shared = Shared::new(me, PeerBook::load(data.root()));
+        let endpoint = bind_reusing_port(&config, secret.clone(), data.root()).await?;
+        let shared = Shared::new(secret, PeerBook::load(data.root()));
         if let Ok(lookup) = endpoint.address_lookup() {
             lookup.add(shared.lookup.clone());
         }
@@ -147,7 +146,7 @@ impl Node {
         tasks.spawn(dialer(handle.clone()));
         tasks.spawn(scanner(handle.clone()));
         tasks.spawn(status_writer(handle.clone()));
-        tracing::info!(device = %me.short(), addrs = %join::describe(&handle.addr()), "sync node started");
+        tracing::info!(device = %handle.device().short(), addrs = %join::describe(&handle.addr()), "sync node started");
         Ok(Node {
             handle,
             router,

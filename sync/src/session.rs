@@ -1,26 +1,78 @@
 //! One peer's sync session over one group: automerge's sync state plus what we know of the
 //! peer. Sans-IO: bytes in, bytes out, the caller moves them.
+//!
+//! A frame from the peer goes through three gates before any of it reaches our document:
+//! its shape ([`check_sync_message`], [`check_changes_with`]: nothing automerge chokes on),
+//! its signatures (each change vouched for by its actor's device, see [`crate::signing`]),
+//! and the group's rules ([`Authority`], judged at each change's own past). Changes that
+//! cannot pass yet, for want of a dependency or a signature, are held ([`Held`], bounded);
+//! the first change that fails a gate ends the session, and nothing after it is applied.
 
-use automerge::sync::{ChunkList, State, SyncDoc};
-use automerge::{Automerge, ChangeHash};
+use std::collections::{HashMap, HashSet};
+
+use automerge::sync::{ChunkList, Message, State, SyncDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
+use iroh::SecretKey;
 use quire_store::DeviceId;
+use quire_store::authority::{Authority, Refusal};
+use quire_store::signatures::{ChangeSignature, SignatureBook};
 
+use crate::envelope::{self, BadFrame, Offered};
+use crate::held::{Held, TooMuchHeld};
 use crate::seq_index::SeqIndex;
+use crate::signing::{sign_change, verify_change};
 use crate::sync_check::{BadSyncMessage, Limits, check_changes_with, check_sync_message};
 
 /// Messages whose changes add up to more than this are sent in parts (frames are capped at
 /// 16 MiB).
 pub const SPLIT_AT: usize = 8 * 1024 * 1024;
 
-/// Why a peer's message was not applied. The connection is closed; our document is untouched.
+/// Most signatures offered for changes we have not seen that one session keeps.
+const MAX_OFFERED: usize = 200_000;
+
+/// Why a peer's message was not applied. The connection is closed; nothing of the message
+/// from the failing change on was applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// The frame around the message is malformed.
+    #[error("bad frame: {0}")]
+    Frame(#[from] BadFrame),
     /// The message failed our checks before automerge saw it.
     #[error("bad sync message: {0}")]
     Bad(#[from] BadSyncMessage),
     /// Automerge refused it.
     #[error("sync message refused by automerge: {0}")]
     Refused(#[from] automerge::AutomergeError),
+    /// A signature that is not its change's actor's over that change.
+    #[error("change {change} carries a signature that is not its device's")]
+    BadSignature {
+        /// The change.
+        change: ChangeHash,
+    },
+    /// A change nothing vouches for.
+    #[error("change {change} is not signed by its device {device}")]
+    Unsigned {
+        /// The change.
+        change: ChangeHash,
+        /// The device its actor names (or the actor, if it names none).
+        device: String,
+    },
+    /// A change the group's rules refuse.
+    #[error("{0}")]
+    Forbidden(#[from] Refusal),
+    /// Too much waiting for what never came.
+    #[error("{0}")]
+    Held(#[from] TooMuchHeld),
+}
+
+impl PeerError {
+    /// The refusal, if the rules refused a change.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            PeerError::Forbidden(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// How far apart we and a peer are, as far as we know from its last message.
@@ -40,6 +92,24 @@ pub enum Distance {
     Unknown,
 }
 
+/// Who we are when we vouch for changes we send.
+#[derive(Debug, Clone, Copy)]
+pub struct Voucher<'a> {
+    /// This device's secret key: it signs this device's changes.
+    pub secret: &'a SecretKey,
+    /// The signatures we hold for everyone else's changes.
+    pub book: &'a SignatureBook,
+}
+
+/// What a settled message did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Changes applied.
+    pub applied: usize,
+    /// Signatures that now vouch for applied changes, to keep with them.
+    pub signatures: Vec<(ActorId, ChangeSignature)>,
+}
+
 /// The sync session with one peer for one group.
 #[derive(Debug)]
 pub struct PeerSession {
@@ -47,6 +117,10 @@ pub struct PeerSession {
     state: State,
     /// Our actors' last sequence numbers, for checking the peer's changes.
     seqs: SeqIndex,
+    /// Changes waiting for a dependency or a signature.
+    held: Held,
+    /// Signatures offered for changes we have not seen yet.
+    offered: HashMap<ChangeHash, [u8; 64]>,
 }
 
 impl PeerSession {
@@ -57,6 +131,8 @@ impl PeerSession {
             peer,
             state: State::new(),
             seqs: SeqIndex::new(),
+            held: Held::default(),
+            offered: HashMap::new(),
         }
     }
 
@@ -71,21 +147,35 @@ impl PeerSession {
         self.peer
     }
 
-    /// The next message for the peer, encoded, if there is anything to say. We never
-    /// advertise automerge's v2 messages (whole compressed documents), so the peer sends us
-    /// only plain change chunks, which we can check before automerge inflates anything.
+    /// Changes held back, waiting for a dependency or a signature.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The next frames for the peer, if there is anything to say. We never advertise
+    /// automerge's v2 messages (whole compressed documents), so the peer sends us only plain
+    /// change chunks, which we can check before automerge inflates anything. Each frame
+    /// carries, for every actor whose changes it holds, a signature over that actor's newest
+    /// change we have: our own device's made now, everyone else's from `voucher.book`.
     ///
     /// A message bigger than [`SPLIT_AT`] (the first sync of a large group) is split into
     /// several, each with the same heads and summary and a share of the changes, so no frame
-    /// passes the cap; automerge holds changes whose dependencies come in a later part.
-    pub fn outgoing(&mut self, doc: &Automerge) -> Vec<Vec<u8>> {
+    /// passes the cap; the peer holds changes whose dependencies come in a later part.
+    pub fn outgoing(&mut self, doc: &Automerge, voucher: Voucher<'_>) -> Vec<Vec<u8>> {
         let Some(mut msg) = doc.generate_sync_message(&mut self.state) else {
             return Vec::new();
         };
         msg.flags = None;
+        // Ask for what held changes wait on, which automerge does not know we lack.
+        for hash in self.held.missing(doc).into_iter().chain(self.offered.keys().copied()) {
+            if !msg.need.contains(&hash) {
+                msg.need.push(hash);
+            }
+        }
         let size: usize = msg.changes.iter().map(<[u8]>::len).sum();
         if size <= SPLIT_AT {
-            return vec![msg.encode()];
+            let sigs = vouch(msg.changes.iter(), voucher);
+            return vec![envelope::encode(&msg.encode(), &sigs)];
         }
         let changes = std::mem::replace(&mut msg.changes, ChunkList::empty());
         let mut parts = Vec::new();
@@ -103,27 +193,202 @@ impl PeerSession {
         parts
             .into_iter()
             .map(|batch| {
+                let sigs = vouch(batch.iter().map(Vec::as_slice), voucher);
                 let mut part = msg.clone();
                 part.changes = ChunkList::from(batch);
-                part.encode()
+                envelope::encode(&part.encode(), &sigs)
             })
             .collect()
     }
 
-    /// Checks and applies one message from the peer.
+    /// Checks and applies one frame from the peer, judging each change by `authority`;
+    /// `book` supplies signatures we hold already.
     pub fn incoming(
         &mut self,
         doc: &mut Automerge,
         bytes: &[u8],
         limits: &Limits,
-    ) -> Result<(), PeerError> {
-        let msg = check_sync_message(bytes, limits)?;
+        authority: &mut Authority,
+        book: &SignatureBook,
+    ) -> Result<Settled, PeerError> {
+        let msg = self.receive(doc, bytes, limits)?;
+        let known = self.known_signatures(book);
+        self.settle(doc, msg, authority, &known)
+    }
+
+    /// The first half of [`incoming`](Self::incoming): checks a frame and holds its changes.
+    /// Returns the sync message for [`settle`](Self::settle).
+    pub fn receive(
+        &mut self,
+        doc: &Automerge,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<Message, PeerError> {
+        let (message, offered) = envelope::decode(bytes)?;
+        let mut msg = check_sync_message(message, limits)?;
         check_changes_with(doc, &msg, &mut self.seqs)?;
+        for chunk in std::mem::replace(&mut msg.changes, ChunkList::empty()).iter() {
+            // Every chunk passed the checks above, which parse it the same way.
+            let Ok(change) = Change::try_from(chunk) else {
+                continue;
+            };
+            if doc.get_change_meta_by_hash(&change.hash()).is_none() {
+                self.held.hold(change)?;
+            }
+        }
+        for (hash, sig) in offered {
+            if self.offered.len() >= MAX_OFFERED && !self.offered.contains_key(&hash) {
+                return Err(TooMuchHeld {
+                    changes: self.offered.len() + 1,
+                    bytes: 0,
+                    max_changes: MAX_OFFERED,
+                    max_bytes: 0,
+                }
+                .into());
+            }
+            self.offered.insert(hash, sig);
+        }
+        Ok(msg)
+    }
+
+    /// The signatures in `book` of the actors whose changes wait here.
+    pub fn known_signatures(&self, book: &SignatureBook) -> HashMap<ActorId, ChangeSignature> {
+        let mut known = HashMap::new();
+        for change in self.held.iter() {
+            let actor = change.actor_id();
+            if !known.contains_key(actor)
+                && let Some(sig) = book.newest(actor)
+            {
+                known.insert(actor.clone(), sig.clone());
+            }
+        }
+        known
+    }
+
+    /// The second half of [`incoming`](Self::incoming): applies, one by one and in causal
+    /// order, every held change whose past we hold and that a signature vouches for, once
+    /// `authority` accepts it; then lets automerge take in the rest of `msg`.
+    pub fn settle(
+        &mut self,
+        doc: &mut Automerge,
+        msg: Message,
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
+        let mut settled = Settled::default();
+        if !self.held.is_empty() {
+            self.apply_held(doc, authority, known, &mut settled)?;
+        }
         doc.receive_sync_message(&mut self.state, msg)?;
+        Ok(settled)
+    }
+
+    fn apply_held(
+        &mut self,
+        doc: &mut Automerge,
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+        settled: &mut Settled,
+    ) -> Result<(), PeerError> {
+        let complete = self.held.complete(doc);
+        // What vouches for each actor's changes: the newest signature we hold, and those
+        // offered over changes whose whole past is here, each checked against its device.
+        let mut vouched: HashMap<ActorId, ChangeSignature> = HashMap::new();
+        let mut take = |actor: &ActorId, sig: ChangeSignature| {
+            let newer = vouched.get(actor).is_none_or(|v| v.seq < sig.seq);
+            if newer {
+                vouched.insert(actor.clone(), sig);
+            }
+        };
+        for (actor, sig) in known {
+            take(actor, sig.clone());
+        }
+        let offered: Vec<Offered> = self.offered.iter().map(|(h, s)| (*h, *s)).collect();
+        for (hash, sig) in offered {
+            let (actor, seq) = if let Some(change) = self.held.get(&hash) {
+                if !complete.contains(&hash) {
+                    continue;
+                }
+                (change.actor_id().clone(), change.seq())
+            } else if let Some(meta) = doc.get_change_meta_by_hash(&hash) {
+                (meta.actor.into_owned(), meta.seq)
+            } else {
+                continue;
+            };
+            self.offered.remove(&hash);
+            let device = quire_store::device_of_actor(&actor);
+            if !device.is_some_and(|d| verify_change(d, &hash, &sig)) {
+                return Err(PeerError::BadSignature { change: hash });
+            }
+            take(&actor, ChangeSignature {
+                hash,
+                seq,
+                signature: sig,
+            });
+        }
+        self.seqs.catch_up(doc);
+        let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
+        loop {
+            let ready: Vec<ChangeHash> = self
+                .held
+                .iter()
+                .filter(|c| {
+                    c.deps().iter().all(|d| doc.get_change_meta_by_hash(d).is_some())
+                        && vouched
+                            .get(c.actor_id())
+                            .is_some_and(|v| v.seq >= c.seq())
+                })
+                .map(Change::hash)
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for hash in ready {
+                let Some(change) = self.held.release(&hash) else {
+                    continue;
+                };
+                let actor = change.actor_id().clone();
+                let last = *last_seq
+                    .entry(actor.clone())
+                    .or_insert_with(|| self.seqs.last_seq(&actor));
+                if change.seq() != last + 1 {
+                    return Err(BadSyncMessage::ChangeSequence {
+                        index: 0,
+                        seq: change.seq(),
+                        expected: last + 1,
+                    }
+                    .into());
+                }
+                authority.judge(doc, &change)?;
+                doc.apply_changes([change])?;
+                last_seq.insert(actor, last + 1);
+                settled.applied += 1;
+            }
+        }
+        // Keep the signatures that now vouch for something we hold.
+        for (actor, sig) in vouched {
+            if doc.get_change_meta_by_hash(&sig.hash).is_some()
+                && known.get(&actor).is_none_or(|k| k.seq < sig.seq)
+            {
+                settled.signatures.push((actor, sig));
+            }
+        }
+        // A change whose whole past is here but that nothing vouches for, when nothing
+        // offered could still vouch for it, is unsigned.
+        if self.offered.is_empty()
+            && let Some(change) = self.held.iter().find(|c| complete.contains(&c.hash()))
+        {
+            let actor = change.actor_id();
+            return Err(PeerError::Unsigned {
+                change: change.hash(),
+                device: quire_store::device_of_actor(actor)
+                    .map_or_else(|| actor.to_string(), |d| d.short()),
+            });
+        }
         Ok(())
     }
 
-    /// The peer's heads, from its last message.
+/// The peer's heads, from its last message.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
         self.state.their_heads.as_deref()
     }
@@ -167,6 +432,33 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
         they_lack,
         we_lack: lacking.len(),
     }
+}
+
+/// The signatures that vouch for `changes`: for each actor among them, one over its newest
+/// change: this device's own signed now (its newest in `changes` vouches for the rest), every
+/// other actor's newest that we hold a signature for.
+fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> Vec<Offered> {
+    let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
+    for chunk in changes {
+        if let Ok(change) = Change::try_from(chunk) {
+            let entry = newest
+                .entry(change.actor_id().clone())
+                .or_insert((0, change.hash()));
+            if change.seq() >= entry.0 {
+                *entry = (change.seq(), change.hash());
+            }
+        }
+    }
+    let me = DeviceId::from_bytes(voucher.secret.public().to_bytes());
+    let mut sigs = Vec::with_capacity(newest.len());
+    for (actor, (_, hash)) in newest {
+        if quire_store::device_of_actor(&actor) == Some(me) {
+            sigs.push((hash, sign_change(voucher.secret, &hash)));
+        } else if let Some(sig) = voucher.book.newest(&actor) {
+            sigs.push((sig.hash, sig.signature));
+        }
+    }
+    sigs
 }
 
 #[cfg(test)]

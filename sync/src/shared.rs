@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use automerge::ChangeHash;
 use iroh::EndpointId;
 use iroh::address_lookup::memory::MemoryLookup;
-use quire_store::{DeviceId, GroupId};
+use quire_store::{DeviceId, GroupId, MemberId};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::fanout::PeerView;
@@ -50,6 +50,18 @@ pub enum SyncEvent {
         /// Why.
         reason: String,
     },
+    /// A peer sent a change the group's rules refuse (or nobody signed): it was disconnected,
+    /// and nothing of it was applied, written or relayed.
+    ChangeRefused {
+        /// The group.
+        group: GroupId,
+        /// The sending device.
+        device: DeviceId,
+        /// The sending device's member, if it is a member device.
+        member: Option<MemberId>,
+        /// What was refused and why.
+        reason: String,
+    },
     /// A group started syncing on this node (joined, created, or found on disk).
     GroupAdded {
         /// The group.
@@ -61,6 +73,7 @@ pub enum SyncEvent {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub me: DeviceId,
+    pub secret: iroh::SecretKey,
     pub events: broadcast::Sender<SyncEvent>,
     pub peers: Mutex<BTreeMap<GroupId, PeerView>>,
     pub wake_dialer: Notify,
@@ -90,9 +103,10 @@ impl Traffic {
 }
 
 impl Shared {
-    pub fn new(me: DeviceId, book: PeerBook) -> Arc<Self> {
+    pub fn new(secret: iroh::SecretKey, book: PeerBook) -> Arc<Self> {
         Arc::new(Shared {
-            me,
+            me: DeviceId::from_bytes(secret.public().to_bytes()),
+            secret,
             events: broadcast::channel(1024).0,
             peers: Mutex::new(BTreeMap::new()),
             wake_dialer: Notify::new(),

@@ -41,6 +41,22 @@ pub struct GroupStatus {
     pub heads: Vec<String>,
     /// Every current member device but this one.
     pub peers: Vec<PeerStatus>,
+    /// Peers disconnected for sending a change the group's rules refuse, newest last.
+    #[serde(default)]
+    pub refused: Vec<RefusedPeer>,
+}
+
+/// A peer that sent a change the group's rules refuse: disconnected, and named here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RefusedPeer {
+    /// The sending device.
+    pub device: String,
+    /// Its member's display name, if it is a member device.
+    pub member: Option<String>,
+    /// What was refused and why.
+    pub reason: String,
+    /// When.
+    pub at: jiff::Timestamp,
 }
 
 /// One member device, as this node sees it.

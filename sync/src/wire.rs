@@ -1,21 +1,21 @@
 //! The messages of the two protocols, besides automerge's own sync messages.
 //!
-//! `quire/sync/1`: the dialer opens one bidirectional stream and sends a [`SyncHello`] frame
-//! naming the group; from then on both directions carry automerge sync messages, one per
-//! frame. `quire/join/1`: the joiner sends a [`JoinRequest`], the acceptor answers with a
+//! `quire/sync/2`: the dialer opens one bidirectional stream and sends a [`SyncHello`] frame
+//! naming the group; from then on both directions carry automerge sync messages with the
+//! signatures that vouch for their changes, one per frame ([`crate::envelope`]). `quire/join/1`: the joiner sends a [`JoinRequest`], the acceptor answers with a
 //! [`JoinReply`], and if it accepted, the stream goes on as a sync stream for that group.
 //! Every frame is length-prefixed and capped (see [`crate::frame`]).
 
 use serde::{Deserialize, Serialize};
 
 /// ALPN of the sync protocol.
-pub const SYNC_ALPN: &[u8] = b"quire/sync/1";
+pub const SYNC_ALPN: &[u8] = b"quire/sync/2";
 /// ALPN of the first join protocol: after the reply, the group flows by sync alone.
-pub const JOIN_ALPN: &[u8] = b"quire/join/1";
+pub const JOIN_ALPN: &[u8] = b"quire/join/3";
 /// ALPN of the join protocol that sends the group as a saved document first (see
 /// [`crate::bootstrap_wire`]) between the reply and sync. A joiner offers both, an inviter
 /// prefers this one, and each side speaks whichever was agreed.
-pub const JOIN_ALPN_2: &[u8] = b"quire/join/2";
+pub const JOIN_ALPN_2: &[u8] = b"quire/join/4";
 
 /// The cap on a hello, a join request or a join reply.
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
@@ -36,6 +36,8 @@ pub mod close {
     pub const SHUTDOWN: u32 = 4;
     /// The peer fell too far behind reading what we send.
     pub const TOO_SLOW: u32 = 5;
+    /// The peer sent a change the group's rules refuse, or one nobody signed.
+    pub const FORBIDDEN: u32 = 6;
 }
 
 /// First frame of a sync stream.
