@@ -11,6 +11,7 @@ use crate::ids::{DeviceId, GroupId, MemberId};
 use crate::live_view::{Changed, LiveView};
 use crate::model;
 use crate::ops::{self, NewGroup};
+use crate::signatures::{ChangeSignature, SignatureBook};
 use crate::storage::{
     DataDir, Fingerprint, GroupStorage, LoadWarning, PersistOutcome, StorageOptions,
 };
@@ -332,6 +333,19 @@ impl Group {
     /// Picks up changes other processes wrote to this group. True if anything arrived.
     pub fn refresh(&mut self) -> Result<bool, Error> {
         Ok(self.storage.refresh()?)
+    }
+
+    /// The newest known signature of each actor's changes (see
+    /// [`GroupStorage::signatures`]).
+    pub fn signatures(&self) -> &SignatureBook {
+        self.storage.signatures()
+    }
+
+    /// Keeps `sig` if it is newer than what is held for `actor`, to be made durable by the next
+    /// persist in the same record as the changes it writes; returns whether it was kept (see
+    /// [`GroupStorage::record_signature`]).
+    pub fn record_signature(&mut self, actor: ActorId, sig: ChangeSignature) -> bool {
+        self.storage.record_signature(actor, sig)
     }
 
     /// What loading had to drop or move aside.

@@ -35,6 +35,8 @@
 //!   force at any time, suggestions of what to critique next, reliability and activity.
 //! * [`storage`] keeps a group durable: a compacted snapshot plus per-process append-only change
 //!   logs, fsynced before an edit is acknowledged, safe with several processes on one data dir.
+//! * [`signatures`] keeps the newest signature of each actor's changes; storage writes them in
+//!   the same log records as the changes they vouch for.
 //! * [`Group`] ties them together: an open group on disk, acting as one device.
 //! * [`view_cache`] keeps a group's model beside its files, valid for exactly the files it was
 //!   read from, so a client can show a large group at once while its document loads.
@@ -50,6 +52,7 @@ pub mod live_view;
 pub mod model;
 pub mod ops;
 mod serde_time;
+pub mod signatures;
 pub mod storage;
 pub mod text;
 pub mod view_cache;
@@ -60,3 +63,4 @@ pub use group::{Group, device_of_actor, session_actor};
 pub use ids::{
     CritiqueId, DeviceId, GroupId, IdParseError, InviteHash, MemberId, RuleChangeId, SubmissionId,
 };
+pub use signatures::{ChangeSignature, SignatureBook, SignatureDecodeError};

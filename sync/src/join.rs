@@ -130,7 +130,13 @@ pub(crate) async fn join_into(
             if now != heads {
                 snapshot.extend_from_slice(&doc.save_after(&heads));
             }
-            data.create_group_from_snapshot(ticket.group, doc, &snapshot, storage)?
+            data.create_group_from_snapshot(
+                ticket.group,
+                doc,
+                &snapshot,
+                quire_store::SignatureBook::new(),
+                storage,
+            )?
         }
         None => data.create_group(ticket.group, doc, storage)?,
     };

@@ -8,8 +8,14 @@
 //! [`Change::try_from`], and the changes are applied with `apply_changes`; any failure refuses the
 //! whole record, which the caller treats as corruption. Document and bundle chunks, which
 //! `save_after` does not write, are handed to `load_incremental`.
+//!
+//! After the chunks a payload may end in a trailer of signatures (see `signature_block`),
+//! which starts with a magic no chunk starts with. A trailer that does not decode refuses the
+//! record like a bad chunk, before any of its changes is applied.
 
 use automerge::{Automerge, Change};
+
+use super::signature_block::{self, Entries};
 
 /// The magic bytes that start every automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -21,11 +27,12 @@ const CHUNK_CHANGE: u8 = 1;
 const CHUNK_COMPRESSED: u8 = 2;
 const CHUNK_BUNDLE: u8 = 3;
 
-/// The changes in `payload`, parsed but not applied; `None` if it also holds document or
-/// bundle chunks, which only [`apply`] can load.
-pub(crate) fn changes(payload: &[u8]) -> Result<Option<Vec<Change>>, String> {
+/// The changes in `payload`, parsed but not applied, and the signatures of its trailer;
+/// `None` if it also holds document or bundle chunks, which only [`apply`] can load.
+pub(crate) fn changes(payload: &[u8]) -> Result<Option<(Vec<Change>, Entries)>, String> {
+    let (chunks, signatures) = split(payload)?;
     let mut changes = Vec::new();
-    for chunk in split(payload)? {
+    for chunk in chunks {
         match chunk.kind {
             CHUNK_CHANGE | CHUNK_COMPRESSED => changes.push(
                 Change::try_from(chunk.bytes)
@@ -34,15 +41,17 @@ pub(crate) fn changes(payload: &[u8]) -> Result<Option<Vec<Change>>, String> {
             _ => return Ok(None),
         }
     }
-    Ok(Some(changes))
+    Ok(Some((changes, signatures)))
 }
 
-/// Applies every change in `payload` to `doc`, or says why the payload was refused.
+/// Applies every change in `payload` to `doc` and returns the signatures of its trailer, or
+/// says why the payload was refused.
 ///
 /// On refusal the changes of earlier chunks may already be applied; they are valid changes.
-pub(crate) fn apply(doc: &mut Automerge, payload: &[u8]) -> Result<(), String> {
+pub(crate) fn apply(doc: &mut Automerge, payload: &[u8]) -> Result<Entries, String> {
+    let (chunks, signatures) = split(payload)?;
     let mut changes = Vec::new();
-    for chunk in split(payload)? {
+    for chunk in chunks {
         match chunk.kind {
             CHUNK_CHANGE | CHUNK_COMPRESSED => {
                 let change = Change::try_from(chunk.bytes)
@@ -62,7 +71,8 @@ pub(crate) fn apply(doc: &mut Automerge, payload: &[u8]) -> Result<(), String> {
             }
         }
     }
-    flush(doc, &mut changes)
+    flush(doc, &mut changes)?;
+    Ok(signatures)
 }
 
 fn flush(doc: &mut Automerge, changes: &mut Vec<Change>) -> Result<(), String> {
@@ -82,12 +92,17 @@ struct Chunk<'a> {
     bytes: &'a [u8],
 }
 
-/// Splits `payload` into whole chunks.
-fn split(payload: &[u8]) -> Result<Vec<Chunk<'_>>, String> {
+/// Splits `payload` into whole chunks and the signatures of its trailer, if it has one.
+fn split(payload: &[u8]) -> Result<(Vec<Chunk<'_>>, Entries), String> {
     let mut chunks = Vec::new();
     let mut offset = 0;
     while offset < payload.len() {
         let rest = &payload[offset..];
+        if signature_block::starts(rest) {
+            let signatures = signature_block::decode(rest)
+                .map_err(|e| format!("bad signature trailer at byte {offset}: {e}"))?;
+            return Ok((chunks, signatures));
+        }
         if rest.len() < FIXED_HEADER || rest[..4] != MAGIC {
             return Err(format!("no automerge chunk at byte {offset}"));
         }
@@ -106,7 +121,7 @@ fn split(payload: &[u8]) -> Result<Vec<Chunk<'_>>, String> {
         });
         offset += total;
     }
-    Ok(chunks)
+    Ok((chunks, Vec::new()))
 }
 
 /// Reads an unsigned LEB128 number, returning it and how many bytes it took.
@@ -169,6 +184,56 @@ mod tests {
         assert!(apply(&mut target, &payload).is_err());
         let payload = doc_with(&["a"]).save_after(&[]);
         assert!(apply(&mut target, &payload[..payload.len() - 1]).is_err());
+    }
+
+    fn signed(seq: u64) -> Entries {
+        let sig = crate::signatures::ChangeSignature {
+            hash: automerge::ChangeHash([seq as u8; 32]),
+            seq,
+            signature: [7; 64],
+        };
+        vec![(automerge::ActorId::from([1u8; 40]), sig)]
+    }
+
+    fn trailer(entries: &Entries) -> Vec<u8> {
+        let mut out = Vec::new();
+        signature_block::encode_into(&mut out, entries.iter().map(|(a, s)| (a, s)));
+        out
+    }
+
+    #[test]
+    fn a_signature_trailer_is_split_off() {
+        let source = doc_with(&["a", "b"]);
+        let entries = signed(2);
+        let payload = [source.save_after(&[]), trailer(&entries)].concat();
+        let (parsed, sigs) = changes(&payload).unwrap().unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(sigs, entries);
+        let mut target = Automerge::new();
+        assert_eq!(apply(&mut target, &payload).unwrap(), entries);
+        assert_eq!(target.get_heads(), source.get_heads());
+        // A payload of only a trailer.
+        let only = trailer(&entries);
+        assert_eq!(changes(&only).unwrap().unwrap(), (Vec::new(), entries));
+    }
+
+    #[test]
+    fn a_bad_trailer_refuses_the_whole_record() {
+        let source = doc_with(&["a"]);
+        let mut payload = [source.save_after(&[]), trailer(&signed(1))].concat();
+        let last = payload.len() - 1;
+        payload[last] ^= 1;
+        assert!(
+            changes(&payload)
+                .unwrap_err()
+                .contains("bad signature trailer")
+        );
+        let mut target = Automerge::new();
+        assert!(apply(&mut target, &payload).is_err());
+        assert!(target.get_heads().is_empty(), "nothing applied");
+        // Chunks after a trailer are not part of it.
+        let payload = [trailer(&signed(1)), source.save_after(&[])].concat();
+        assert!(changes(&payload).is_err());
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!
 //! 1. Refresh: load the snapshot and every log to its current end, keeping the locks of the
 //!    dead logs so no one adopts them while we work.
-//! 2. Write `doc.save()` to `snapshot.automerge.tmp`, fsync it, rename it over
-//!    `snapshot.automerge`, fsync the group directory.
+//! 2. Write the whole signature book to `signatures.tmp`, fsync it, rename it over
+//!    `signatures`, fsync the group directory (see `signature_file`). Then the same for
+//!    `doc.save()`, through `snapshot.automerge.tmp` to `snapshot.automerge`. The snapshot stays
+//!    a plain `save()`, which is sent to joining devices as it is.
 //! 3. Delete the dead logs we hold (their changes are in the snapshot) and empty our own log.
 //!    Logs of live processes are left alone: they may have appended since step 1, and only
 //!    their owners empty them, after compacting themselves.
@@ -26,16 +28,18 @@ use super::disk;
 use super::error::{IoContext, StorageError};
 use super::fsutil::{self, Owner, Stamp};
 use super::group_storage::GroupStorage;
-use super::layout::{LOG_DIR, LOG_TMP_SUFFIX, SNAPSHOT, SNAPSHOT_TMP, list_logs, list_names};
+use super::layout::{
+    LOG_DIR, LOG_TMP_SUFFIX, SIGNATURES, SNAPSHOT, SNAPSHOT_TMP, list_logs, list_names,
+};
 use super::load::LoadMode;
 use super::lock::CompactLock;
 
 /// What one [`GroupStorage::compact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompactStats {
-    /// Snapshot plus all logs, in bytes, before.
+    /// Snapshot, signatures and all logs, in bytes, before.
     pub bytes_before: u64,
-    /// Snapshot plus all logs, in bytes, after (live processes' logs included).
+    /// Snapshot, signatures and all logs, in bytes, after (live processes' logs included).
     pub bytes_after: u64,
     /// The size of the new snapshot.
     pub snapshot_bytes: u64,
@@ -53,6 +57,7 @@ impl GroupStorage {
         let _lock = CompactLock::exclusive(&self.dir)?;
         let bytes_before = self.disk_bytes()?;
         let pass = self.load_pass(LoadMode::Hold)?;
+        self.write_signature_file()?;
         let snapshot_bytes = self.write_snapshot()?;
         self.durable_heads = self.heads();
         self.forget_written();
@@ -145,9 +150,10 @@ impl GroupStorage {
         Ok(bytes.len() as u64)
     }
 
-    /// The snapshot plus every log, in bytes.
+    /// The snapshot, the signatures and every log, in bytes.
     fn disk_bytes(&self) -> Result<u64, StorageError> {
         let mut total = fs::metadata(self.dir.join(SNAPSHOT)).map_or(0, |m| m.len());
+        total += fs::metadata(self.dir.join(SIGNATURES)).map_or(0, |m| m.len());
         let log_dir = self.dir.join(LOG_DIR);
         for name in list_logs(&log_dir)? {
             total += fs::metadata(log_dir.join(name)).map_or(0, |m| m.len());

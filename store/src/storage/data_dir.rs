@@ -1,7 +1,7 @@
 //! A data directory: the device key and a directory of groups.
 //!
-//! Groups are created atomically: the new group's snapshot, `log/` directory and
-//! `compact.lock` are written into `groups/<id>.tmp-<random>/`, fsynced, and the directory is
+//! Groups are created atomically: the new group's snapshot, `signatures` file (if it has any),
+//! `log/` directory and `compact.lock` are written into `groups/<id>.tmp-<random>/`, fsynced, and the directory is
 //! renamed to `groups/<id>`; so a group directory is never seen half made. Names under
 //! `groups/` that are not group ids (such as leftovers of a creation that crashed) are ignored.
 
@@ -17,10 +17,12 @@ use super::error::{IoContext, StorageError};
 use super::fingerprint::Fingerprint;
 use super::fsutil::{self, Stamp};
 use super::group_storage::GroupStorage;
-use super::layout::{DEVICE_KEY, GROUPS_DIR, LOG_DIR, SNAPSHOT};
+use super::layout::{DEVICE_KEY, GROUPS_DIR, LOG_DIR, SIGNATURES, SNAPSHOT};
 use super::lock::COMPACT_LOCK;
 use super::options::StorageOptions;
+use super::signature_file;
 use crate::ids::GroupId;
+use crate::signatures::SignatureBook;
 
 /// A data directory holding this device's key and its groups.
 #[derive(Debug, Clone)]
@@ -81,18 +83,20 @@ impl DataDir {
         options: StorageOptions,
     ) -> Result<GroupStorage, StorageError> {
         let snapshot = doc.save();
-        self.create_group_from_snapshot(id, doc, &snapshot, options)
+        self.create_group_from_snapshot(id, doc, &snapshot, SignatureBook::new(), options)
     }
 
     /// Creates group `id` holding `doc`, with `snapshot` as its snapshot file: bytes that
     /// load to exactly `doc`'s changes (a `save()` of it, or one of an ancestor followed by
     /// `save_after` of the rest), so a document that arrived saved is written without saving
-    /// it again. Fails if the group exists.
+    /// it again. `signatures` (the signatures of `doc`'s changes, as far as they are known)
+    /// are written with it, durable before it returns. Fails if the group exists.
     pub fn create_group_from_snapshot(
         &self,
         id: GroupId,
         doc: Automerge,
         snapshot: &[u8],
+        signatures: SignatureBook,
         options: StorageOptions,
     ) -> Result<GroupStorage, StorageError> {
         let groups = self.root.join(GROUPS_DIR);
@@ -101,7 +105,7 @@ impl DataDir {
             return Err(StorageError::GroupExists { path: dir });
         }
         let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
-        if let Err(e) = write_group_dir(&tmp, snapshot) {
+        if let Err(e) = write_group_dir(&tmp, snapshot, &signatures) {
             let _ = disk::remove_dir_all(&tmp);
             return Err(e);
         }
@@ -117,9 +121,12 @@ impl DataDir {
             return Err(e).at("create group", &dir);
         }
         disk::sync_dir(&groups).at("fsync directory", &groups)?;
-        let snapshot = fs::metadata(dir.join(SNAPSHOT)).ok().map(|m| Stamp::of(&m));
-        tracing::info!(path = %dir.display(), "created group");
-        Ok(GroupStorage::created(id, dir, doc, options, snapshot))
+        let stamp = |name| fs::metadata(dir.join(name)).ok().map(|m| Stamp::of(&m));
+        let stamps = (stamp(SNAPSHOT), stamp(SIGNATURES));
+        tracing::info!(path = %dir.display(), signatures = signatures.len(), "created group");
+        Ok(GroupStorage::created(
+            id, dir, doc, options, stamps, signatures,
+        ))
     }
 
     /// The fingerprint of group `id`'s files as they are now, taken without reading them: equal
@@ -147,9 +154,13 @@ impl DataDir {
     }
 }
 
-/// Makes a complete group directory at `dir`: snapshot, empty `log/`, `compact.lock`, all
-/// fsynced.
-fn write_group_dir(dir: &Path, snapshot: &[u8]) -> Result<(), StorageError> {
+/// Makes a complete group directory at `dir`: snapshot, signatures (unless there are none),
+/// empty `log/`, `compact.lock`, all fsynced.
+fn write_group_dir(
+    dir: &Path,
+    snapshot: &[u8],
+    signatures: &SignatureBook,
+) -> Result<(), StorageError> {
     disk::create_dir(dir).at("create directory", dir)?;
     let log_dir = dir.join(LOG_DIR);
     disk::create_dir(&log_dir).at("create directory", &log_dir)?;
@@ -162,6 +173,9 @@ fn write_group_dir(dir: &Path, snapshot: &[u8]) -> Result<(), StorageError> {
             disk::sync_all(&f)
         })
         .at("write snapshot", &path)?;
+    if !signatures.is_empty() {
+        signature_file::create(&dir.join(SIGNATURES), signatures)?;
+    }
     let lock = dir.join(COMPACT_LOCK);
     options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -223,7 +237,13 @@ mod tests {
         let snapshot = [received, doc.save_after(&heads)].concat();
         let id = GroupId::random();
         let created = data
-            .create_group_from_snapshot(id, doc.clone(), &snapshot, StorageOptions::default())
+            .create_group_from_snapshot(
+                id,
+                doc.clone(),
+                &snapshot,
+                SignatureBook::new(),
+                StorageOptions::default(),
+            )
             .unwrap();
         assert_eq!(created.doc().get_heads(), doc.get_heads());
         let on_disk = fs::read(data.group_path(id).join(SNAPSHOT)).unwrap();

@@ -64,6 +64,14 @@ pub enum StorageError {
         /// The size of the change.
         len: usize,
     },
+    /// More signatures await writing than fit in a log record beside the changes.
+    #[error("cannot append to `{}`: {count} signatures are too many for one record", path.display())]
+    SignaturesTooLarge {
+        /// The log they were to be appended to.
+        path: PathBuf,
+        /// How many there were.
+        count: usize,
+    },
     /// The operating system's random number generator failed.
     #[error("cannot generate random bytes for `{}`", path.display())]
     Random {

@@ -7,7 +7,7 @@
 //!   `compact.lock`: the snapshot first (again only when its inode, length or mtime changed),
 //!   then every other process's log from where this process last stopped reading it.
 //! * **Persisting** appends the changes not yet durable to this process's own log and fsyncs it
-//!   before returning. The log is picked at the first persist: a dead process's log is adopted
+//!   before returning, with the signatures not yet durable in the same records. The log is picked at the first persist: a dead process's log is adopted
 //!   if there is one, else a new one is created; its flock is held until the process ends.
 //! * **Compacting** (see [`compact`](GroupStorage::compact)) folds everything into a new
 //!   snapshot under an exclusive `compact.lock`.
@@ -16,9 +16,11 @@
 //! than lost whenever that is in doubt: changes salvaged from a quarantined log are kept as raw
 //! records until the next persist writes them to our log, and if a snapshot we relied on turns
 //! out unreadable the whole document is written again. Automerge ignores changes it already
-//! has, so writing one twice costs only bytes.
+//! has, so writing one twice costs only bytes. Signatures are kept the same way: each is
+//! unsaved until a record or the `signatures` file holding it is durable, and a signature
+//! written twice is simply not newer the second time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -33,10 +35,12 @@ use super::lock::CompactLock;
 use super::log_file::{OwnLog, append_durably};
 use super::options::StorageOptions;
 use super::record::{self, MAX_PAYLOAD_LEN};
+use super::signature_block;
 use super::warning::LoadWarning;
 use super::watch::GroupWatcher;
 use super::write_behind::Written;
 use crate::ids::GroupId;
+use crate::signatures::{ChangeSignature, SignatureBook};
 
 /// What one [`GroupStorage::persist`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +71,10 @@ pub struct GroupStorage {
     pub(crate) written: Option<Written>,
     /// The snapshot file last loaded (or written) by us.
     pub(crate) snapshot_seen: Option<Stamp>,
+    /// The newest signature of each actor, and which are not yet on disk.
+    pub(crate) signatures: SignatureBook,
+    /// The `signatures` file last loaded (or written) by us.
+    pub(crate) signatures_seen: Option<Stamp>,
     /// How far each other log has been read, by file name.
     pub(crate) cursors: BTreeMap<String, LogCursor>,
     pub(crate) warnings: Vec<LoadWarning>,
@@ -111,17 +119,22 @@ impl GroupStorage {
         Ok(this)
     }
 
-    /// Wraps a group just created on disk whose snapshot holds all of `doc`.
+    /// Wraps a group just created on disk whose snapshot holds all of `doc` and whose
+    /// `signatures` file (if `signatures` is not empty) holds all of `signatures`.
     pub(crate) fn created(
         id: GroupId,
         dir: PathBuf,
         doc: Automerge,
         options: StorageOptions,
-        snapshot: Option<Stamp>,
+        (snapshot, signatures): (Option<Stamp>, Option<Stamp>),
+        mut book: SignatureBook,
     ) -> Self {
         let mut this = Self::with_doc(id, dir, doc, options);
         this.durable_heads = this.heads();
         this.snapshot_seen = snapshot;
+        book.mark_all_saved();
+        this.signatures = book;
+        this.signatures_seen = signatures;
         this
     }
 
@@ -136,6 +149,8 @@ impl GroupStorage {
             own_log: None,
             written: None,
             snapshot_seen: None,
+            signatures: SignatureBook::new(),
+            signatures_seen: None,
             cursors: BTreeMap::new(),
             warnings: Vec::new(),
         }
@@ -173,12 +188,32 @@ impl GroupStorage {
         &mut self.doc
     }
 
-    /// Whether the document holds changes that [`persist`](Self::persist) would write.
+    /// Whether the document holds changes, or the book signatures, that
+    /// [`persist`](Self::persist) would write.
     pub fn has_unsaved_changes(&self) -> bool {
-        !self.pending_salvage.is_empty() || self.heads() != self.durable_heads
+        !self.pending_salvage.is_empty()
+            || self.heads() != self.durable_heads
+            || self.signatures.has_unsaved()
     }
 
-    /// Writes the changes not yet on disk to this process's log and fsyncs it.
+    /// The newest known signature of each actor's changes: read from disk (the `signatures`
+    /// file, then every log record's trailer) and recorded here.
+    pub fn signatures(&self) -> &SignatureBook {
+        &self.signatures
+    }
+
+    /// Keeps `sig` if it is newer than what the book holds for `actor`, to be written by the
+    /// next [`persist`](Self::persist) (or [`write`](Self::write)) in the same record as the
+    /// changes it writes; returns whether it was kept.
+    ///
+    /// Record a change's signature before persisting the change: then no crash can leave the
+    /// change durable without it.
+    pub fn record_signature(&mut self, actor: ActorId, sig: ChangeSignature) -> bool {
+        self.signatures.record(actor, sig)
+    }
+
+    /// Writes the changes not yet on disk to this process's log and fsyncs it, with the
+    /// unsaved signatures in the same records (a record of just those if no change is new).
     ///
     /// On error nothing is half-written (a failed append is cut back off the log) and the same
     /// changes are retried by the next persist. Afterwards, if the removable logs have grown past
@@ -198,7 +233,12 @@ impl GroupStorage {
         }
         let mut own = self.take_own_log()?;
         let heads = self.heads();
-        let batch = match self.batch_since(&self.durable_heads, own.path()) {
+        let signatures: Vec<_> = self
+            .signatures
+            .unsaved()
+            .map(|(actor, sig)| (actor.clone(), *sig))
+            .collect();
+        let batch = match self.batch_since(&self.durable_heads, own.path(), &signatures) {
             Ok(batch) => batch,
             Err(e) => {
                 self.own_log = Some(own);
@@ -229,6 +269,9 @@ impl GroupStorage {
         self.own_log = Some(own);
         self.durable_heads = heads;
         self.pending_salvage.clear();
+        for (actor, sig) in &signatures {
+            self.signatures.mark_saved(actor, sig.seq);
+        }
         let compacted = self.auto_compact();
         Ok(PersistOutcome {
             bytes_written: synced + batch.len(),
@@ -236,8 +279,9 @@ impl GroupStorage {
         })
     }
 
-    /// Takes in what other processes wrote since the last load: a new snapshot, new records in
-    /// their logs, new logs. Returns whether the document changed.
+    /// Takes in what other processes wrote since the last load: a new snapshot or `signatures`
+    /// file, new records in their logs, new logs. Returns whether the document changed (new
+    /// signatures alone do not count; see [`signatures`](Self::signatures)).
     ///
     /// Changes made here and not yet persisted stay pending. Unreadable files met on the way
     /// are quarantined (see [`warnings`](Self::warnings)) and what could be salvaged from them
@@ -307,32 +351,68 @@ impl GroupStorage {
     }
 
     /// The records to append: salvaged payloads, then every change after `since`, packed into
-    /// records of at most [`MAX_PAYLOAD_LEN`] bytes.
+    /// records of at most [`MAX_PAYLOAD_LEN`] bytes, with `signatures` in trailers.
+    ///
+    /// A signature goes in the record that holds the change it signs, else in the last one; if
+    /// there is no change to write, it goes in a record of its own. Each record leaves room for
+    /// a trailer of all of `signatures`.
     pub(crate) fn batch_since(
         &self,
         since: &[ChangeHash],
         log: &Path,
+        signatures: &[(ActorId, ChangeSignature)],
     ) -> Result<Vec<u8>, StorageError> {
         let mut out = Vec::new();
         for payload in &self.pending_salvage {
             record::encode_into(&mut out, payload);
         }
+        let reserve = trailer_len(signatures.iter().map(|(a, s)| (a, s)));
+        if reserve > MAX_PAYLOAD_LEN / 2 {
+            return Err(StorageError::SignaturesTooLarge {
+                path: log.to_path_buf(),
+                count: signatures.len(),
+            });
+        }
+        let room = MAX_PAYLOAD_LEN - reserve;
+        let signed: HashMap<ChangeHash, usize> = signatures
+            .iter()
+            .enumerate()
+            .map(|(i, (_, sig))| (sig.hash, i))
+            .collect();
+        // The record each signature goes in, if its change is in one.
+        let mut placed: Vec<Option<usize>> = vec![None; signatures.len()];
+        let mut payloads = Vec::new();
         let mut payload = Vec::new();
         for change in self.doc.get_changes(since) {
             let raw = change.raw_bytes();
-            if raw.len() > MAX_PAYLOAD_LEN {
+            if raw.len() > room {
                 return Err(StorageError::ChangeTooLarge {
                     path: log.to_path_buf(),
                     len: raw.len(),
                 });
             }
-            if payload.len() + raw.len() > MAX_PAYLOAD_LEN {
-                record::encode_into(&mut out, &payload);
-                payload.clear();
+            if payload.len() + raw.len() > room {
+                payloads.push(std::mem::take(&mut payload));
             }
             payload.extend_from_slice(raw);
+            if let Some(&i) = signed.get(&change.hash()) {
+                placed[i] = Some(payloads.len());
+            }
         }
-        if !payload.is_empty() {
+        if !payload.is_empty() || (payloads.is_empty() && !signatures.is_empty()) {
+            payloads.push(payload);
+        }
+        let last = payloads.len().saturating_sub(1);
+        for (n, mut payload) in payloads.into_iter().enumerate() {
+            let mut mine = signatures
+                .iter()
+                .zip(&placed)
+                .filter(|(_, at)| at.unwrap_or(last) == n)
+                .map(|((actor, sig), _)| (actor, sig))
+                .peekable();
+            if mine.peek().is_some() {
+                signature_block::encode_into(&mut payload, mine);
+            }
             record::encode_into(&mut out, &payload);
         }
         Ok(out)
@@ -358,4 +438,16 @@ impl GroupStorage {
             }
         }
     }
+}
+
+/// The length of a trailer holding `signatures`: at least that of one holding any of them.
+fn trailer_len<'a>(
+    signatures: impl ExactSizeIterator<Item = (&'a ActorId, &'a ChangeSignature)>,
+) -> usize {
+    if signatures.len() == 0 {
+        return 0;
+    }
+    let mut out = Vec::new();
+    signature_block::encode_into(&mut out, signatures);
+    out.len()
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/device.key                         32 random bytes, mode 0600
 //! <root>/groups/<group-id>/snapshot.automerge
+//! <root>/groups/<group-id>/signatures
 //! <root>/groups/<group-id>/log/<session>.log
 //! <root>/groups/<group-id>/compact.lock
 //! <root>/groups/<group-id>/quarantine/<name>.<timestamp>
@@ -23,6 +24,10 @@ pub(crate) const DEVICE_KEY: &str = "device.key";
 pub(crate) const SNAPSHOT: &str = "snapshot.automerge";
 /// Where a compaction writes the next snapshot before renaming it over [`SNAPSHOT`].
 pub(crate) const SNAPSHOT_TMP: &str = "snapshot.automerge.tmp";
+/// A group's signatures as of its last compaction (see `signature_file`).
+pub(crate) const SIGNATURES: &str = "signatures";
+/// Where a compaction writes the next [`SIGNATURES`] before renaming it into place.
+pub(crate) const SIGNATURES_TMP: &str = "signatures.tmp";
 /// A group's directory of logs.
 pub(crate) const LOG_DIR: &str = "log";
 /// The suffix of a log file.

@@ -7,6 +7,10 @@
 //! unreadable or refused snapshot is quarantined; if our document already had data, all of it is
 //! marked not durable so the next persist writes it again.
 //!
+//! **Signatures.** The `signatures` file is read next, when it changed (see `signature_file`),
+//! then the signatures in each record's trailer as the record is applied; the book keeps the
+//! newest per actor. A record whose trailer does not decode is refused like a bad chunk.
+//!
 //! **Logs.** Each other `log/*.log` is read from where we stopped last time. Whether its owner is
 //! alive is asked of its flock with a non-blocking exclusive lock:
 //!
@@ -20,7 +24,7 @@
 //! Records read from any log count as durable only once the log has been fsynced by us: its
 //! writer may not have fsynced them yet (or died before it could), and an edit of ours built on
 //! them must not outlive them in a power cut. If that fsync fails, they are left to our next
-//! persist to write again.
+//! persist to write again, and so are the signatures read with them.
 //!
 //! Erring towards *live* is always safe (nothing is truncated, deleted or quarantined), and it
 //! happens: a child process spawned by any thread inherits open descriptors, flocks included,
@@ -43,6 +47,7 @@ use super::fsutil::{self, FileId, Owner, Stamp};
 use super::group_storage::GroupStorage;
 use super::layout::{LOG_DIR, SNAPSHOT, list_logs};
 use super::record::{self, End};
+use super::signature_block::Entries;
 use super::warning::LoadWarning;
 
 /// What a load pass does with the dead logs it read.
@@ -150,10 +155,13 @@ impl GroupStorage {
         let durable_current = self.durable_is_current();
         let mut pass = Pass::default();
         let lost = self.load_snapshot(&mut pass)?;
+        self.load_signature_file(&mut pass)?;
         self.load_logs(mode, &mut pass)?;
         if lost {
             self.durable_heads.clear();
             self.forget_written();
+            // Written again with the changes, in the same records.
+            self.signatures.mark_all_unsaved();
             pass.salvaged = true;
         } else if durable_current && !pass.unsynced {
             self.durable_heads = self.heads();
@@ -329,13 +337,24 @@ impl GroupStorage {
             };
         }
         let cursor = cursor.clone();
-        let read = self.read_log(path, &file, &cursor, owner == Owner::Dead)?;
+        let mut signatures = Vec::new();
+        let read = self.read_log(path, &file, &cursor, owner == Owner::Dead, &mut signatures)?;
+        let mut synced = true;
         if let LogRead::Valid { records, .. } | LogRead::Torn { records, .. } = read
             && records > 0
             && let Err(error) = disk::sync_data(&file)
         {
             tracing::debug!(path = %path.display(), %error, "cannot fsync log read; its records stay undurable");
             pass.unsynced = true;
+            synced = false;
+        }
+        // Signatures of a salvaged prefix are written again with it, so count as saved.
+        for (actor, sig) in signatures {
+            if synced {
+                self.signatures.record_saved(actor, sig);
+            } else {
+                self.signatures.record(actor, sig);
+            }
         }
         let cursor = self.cursors.entry(name.to_owned()).or_default();
         match read {
@@ -407,13 +426,15 @@ impl GroupStorage {
         }
     }
 
-    /// Reads and applies a log's records from the cursor's offset.
+    /// Reads and applies a log's records from the cursor's offset; adds the signatures of the
+    /// records applied to `signatures`.
     fn read_log(
         &mut self,
         path: &Path,
         file: &File,
         cursor: &LogCursor,
         dead: bool,
+        signatures: &mut Entries,
     ) -> Result<LogRead, StorageError> {
         let stamp = Stamp::of(&file.metadata().at("stat log", path)?);
         let len = stamp.len();
@@ -425,7 +446,8 @@ impl GroupStorage {
         loop {
             let bytes = fsutil::read_range(file, start, len).at("read log", path)?;
             let parsed = record::parse(&bytes);
-            let (applied, refused) = apply_records(&mut self.doc, &parsed.records, start);
+            let (applied, refused) =
+                apply_records(&mut self.doc, &parsed.records, start, signatures);
             let end = start + parsed.records[..applied].last().map_or(0, |r| r.end()) as u64;
             let problem = match (refused, parsed.end) {
                 (Some(reason), _) => Some(Problem::Corrupt(reason)),
@@ -473,38 +495,46 @@ impl GroupStorage {
     }
 }
 
-/// Applies records in order until automerge refuses one. Returns how many were applied and,
-/// if one was refused, why.
+/// Applies records in order until automerge refuses one (or its signature trailer). Returns
+/// how many were applied and, if one was refused, why; adds the signatures of the records
+/// applied to `signatures`.
 fn apply_records(
     doc: &mut Automerge,
     records: &[record::Record<'_>],
     start: u64,
+    signatures: &mut Entries,
 ) -> (usize, Option<String>) {
     // Fast path: every record parses into plain changes, applied in one batch. Applying
     // record by record costs a pass over the document each time, which made a group with a
     // few hundred logged edits open three times slower.
     let mut batch = Vec::new();
+    let mut signed = Vec::new();
     let parsed_all = records.iter().all(|r| match chunks::changes(r.payload) {
-        Ok(Some(changes)) => {
+        Ok(Some((changes, sigs))) => {
             batch.extend(changes);
+            signed.extend(sigs);
             true
         }
         _ => false,
     });
     if parsed_all && doc.apply_changes(batch).is_ok() {
+        signatures.extend(signed);
         return (records.len(), None);
     }
     // Slow path: find the record automerge refuses. Changes the batch already applied are
     // valid; applying them again is a no-op.
     for (i, r) in records.iter().enumerate() {
-        if let Err(reason) = chunks::apply(doc, r.payload) {
-            let at = start + r.offset as u64;
-            return (
-                i,
-                Some(format!(
-                    "automerge refused the record at byte {at}: {reason}"
-                )),
-            );
+        match chunks::apply(doc, r.payload) {
+            Ok(sigs) => signatures.extend(sigs),
+            Err(reason) => {
+                let at = start + r.offset as u64;
+                return (
+                    i,
+                    Some(format!(
+                        "automerge refused the record at byte {at}: {reason}"
+                    )),
+                );
+            }
         }
     }
     (records.len(), None)

@@ -6,6 +6,7 @@
 //! ```text
 //! <root>/device.key                             32 random bytes, mode 0600
 //! <root>/groups/<group-id>/snapshot.automerge   a full Automerge::save()
+//! <root>/groups/<group-id>/signatures           every actor's newest change signature
 //! <root>/groups/<group-id>/log/<session>.log    one append-only log per writing process
 //! <root>/groups/<group-id>/compact.lock         flock: shared to load, exclusive to compact
 //! <root>/groups/<group-id>/quarantine/          unreadable files, moved here, never deleted
@@ -17,9 +18,21 @@
 //! [`Fingerprint`] names, and losing it costs only time.
 //!
 //! A log is a sequence of records `[u32 LE length][u32 LE crc32][payload]`; a payload is the
-//! automerge change chunks of one persist (see `record`). The document is the snapshot plus
-//! every record of every log; automerge ignores changes it already has, so overlap is harmless
-//! and "write it again" is always a safe answer to doubt.
+//! automerge change chunks of one persist (see `record`), possibly followed by a trailer of
+//! change signatures (see `signature_block`). The document is the snapshot plus every record of
+//! every log; automerge ignores changes it already has, so overlap is harmless and "write it
+//! again" is always a safe answer to doubt.
+//!
+//! # Signatures
+//!
+//! The group's [`SignatureBook`](crate::SignatureBook) (the newest signature of each actor's
+//! changes) is kept beside the document: signatures recorded with
+//! [`GroupStorage::record_signature`] are written by the next persist in the same record as the
+//! changes, so the record's crc makes a change and its signature durable together, and a torn
+//! record loses both. Compaction writes the whole book to the `signatures` file (the snapshot
+//! stays a plain automerge `save()`) before it removes any log. Loading reads that file, then
+//! every record's trailer, keeping the newest signature per actor. A damaged `signatures` file
+//! is quarantined like a damaged snapshot and the book is written again.
 //!
 //! # Processes
 //!
@@ -71,6 +84,8 @@ mod options;
 #[cfg(feature = "power-loss-sim")]
 pub mod power_loss;
 mod record;
+mod signature_block;
+mod signature_file;
 mod warning;
 mod watch;
 mod write_behind;

@@ -3,12 +3,13 @@
 //! client of a peer's change as soon as the change is in the log, and fsyncs after.
 //!
 //! [`GroupStorage::write`] appends the changes not yet on disk to this process's log without
-//! an fsync. Other processes read them at once; a crash or power cut may lose them (they are
+//! an fsync, with the unsaved signatures in the same records, as a persist would. Other processes read them at once; a crash or power cut may lose them (they are
 //! not acknowledged to anyone yet). The next [`GroupStorage::persist`] fsyncs them first and
 //! only then counts them durable; if that fsync fails they are cut back off the log and written
-//! again by a later persist, as after any failed append.
+//! again by a later persist, as after any failed append. The signatures written count as
+//! saved only after that fsync too.
 
-use automerge::ChangeHash;
+use automerge::{ActorId, ChangeHash};
 
 use super::error::StorageError;
 use super::group_storage::GroupStorage;
@@ -21,6 +22,15 @@ pub(crate) struct Written {
     from: u64,
     /// The document's heads once they are written: durable after the fsync.
     heads: Vec<ChangeHash>,
+    /// The signatures written (actor and seq): saved after the fsync.
+    signatures: Vec<(ActorId, u64)>,
+}
+
+impl Written {
+    /// Whether `actor`'s signature of change `seq` is among these.
+    fn holds(&self, actor: &ActorId, seq: u64) -> bool {
+        self.signatures.iter().any(|(a, s)| a == actor && *s == seq)
+    }
 }
 
 impl GroupStorage {
@@ -35,16 +45,20 @@ impl GroupStorage {
             return self.persist().map(drop);
         }
         let heads = self.heads();
-        let since = self
-            .written
-            .as_ref()
-            .map_or(&self.durable_heads, |w| &w.heads);
-        if heads == *since {
+        let written = self.written.as_ref();
+        let since = written.map_or(&self.durable_heads, |w| &w.heads);
+        let signatures: Vec<_> = self
+            .signatures
+            .unsaved()
+            .filter(|(actor, sig)| !written.is_some_and(|w| w.holds(actor, sig.seq)))
+            .map(|(actor, sig)| (actor.clone(), *sig))
+            .collect();
+        if heads == *since && signatures.is_empty() {
             return Ok(());
         }
         let since = since.clone();
         let mut own = self.take_own_log()?;
-        let batch = match self.batch_since(&since, own.path()) {
+        let batch = match self.batch_since(&since, own.path(), &signatures) {
             Ok(batch) => batch,
             Err(e) => {
                 self.own_log = Some(own);
@@ -68,8 +82,22 @@ impl GroupStorage {
         }
         own.advance(batch.len() as u64);
         self.own_log = Some(own);
-        let from = self.written.as_ref().map_or(at, |w| w.from);
-        self.written = Some(Written { from, heads });
+        let mut signatures: Vec<_> = signatures
+            .into_iter()
+            .map(|(actor, sig)| (actor, sig.seq))
+            .collect();
+        let from = match self.written.take() {
+            Some(earlier) => {
+                signatures.extend(earlier.signatures);
+                earlier.from
+            }
+            None => at,
+        };
+        self.written = Some(Written {
+            from,
+            heads,
+            signatures,
+        });
         Ok(())
     }
 
@@ -84,8 +112,12 @@ impl GroupStorage {
         };
         match own.file_mut().sync() {
             Ok(()) => {
+                let bytes = (own.len() - written.from) as usize;
                 self.durable_heads = written.heads;
-                Ok((own.len() - written.from) as usize)
+                for (actor, seq) in &written.signatures {
+                    self.signatures.mark_saved(actor, *seq);
+                }
+                Ok(bytes)
             }
             Err(error) => {
                 let path = own.path().to_path_buf();
