@@ -36,10 +36,18 @@ pub fn run(data: &[u8]) {
     fixtures::with_small_group(|mut group| {
         let heads = group.get_heads();
         let mut session = PeerSession::new(fixtures::device(1));
-        match session.incoming(&mut group, &message, &LIMITS) {
-            Ok(()) => {
+        let book = quire_store::SignatureBook::new();
+        let mut authority = quire_store::authority::Authority::new();
+        let frame = crate::envelope::encode(&message, &[]);
+        match session.incoming(&mut group, &frame, &LIMITS, &mut authority, &book) {
+            Ok(_) => {
                 // Whatever the peer made us take in, we can still read, answer and measure.
-                let _ = session.outgoing(&group);
+                let secret = iroh::SecretKey::from_bytes(&[3; 32]);
+                let voucher = crate::session::Voucher {
+                    secret: &secret,
+                    book: &book,
+                };
+                let _ = session.outgoing(&group, voucher);
                 let _ = session.distance(&group);
                 let _ = doc::read_group(&group);
                 let _ = doc::current_devices(&group);
@@ -49,7 +57,8 @@ pub fn run(data: &[u8]) {
                 }
             }
             Err(_) => {
-                // A refused message leaves the document as it was.
+                // A refused message leaves the document as it was: the fixture's devices
+                // have no keys, so no change of the message can be vouched for.
                 assert_eq!(
                     group.get_heads(),
                     heads,

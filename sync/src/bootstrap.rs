@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
-use quire_store::{Group, GroupId, doc};
+use quire_store::{Group, GroupId, SignatureBook, doc};
 
 use crate::bootstrap_wire::{BadBootstrapFrame, Offer, decode_piece};
 use crate::saved_check::{BadSavedDocument, DocLimits, MAX_SAVED_BYTES, check_saved_document};
@@ -35,6 +35,9 @@ pub struct Prepared {
     pub offer: Offer,
     /// The saved document offered (empty if none).
     pub document: Vec<u8>,
+    /// The signatures that vouch for its changes, encoded
+    /// ([`SignatureBook::encode_entries`]); sent after the last piece.
+    pub signatures: Vec<u8>,
 }
 
 impl Prepared {
@@ -44,6 +47,7 @@ impl Prepared {
                 reason: reason.into(),
             },
             document: Vec::new(),
+            signatures: Vec::new(),
         }
     }
 }
@@ -102,7 +106,7 @@ pub enum BadBootstrap {
 
 /// The inviter's side: what to send a new member of `group`, read from its snapshot file or
 /// saved afresh.
-pub fn prepare_for(group: &mut Group) -> Prepared {
+pub fn prepare_for(group: &mut Group, secret: &iroh::SecretKey) -> Prepared {
     let snapshot = match group.storage_mut().snapshot_file() {
         Ok(snapshot) => snapshot,
         Err(e) => {
@@ -110,7 +114,13 @@ pub fn prepare_for(group: &mut Group) -> Prepared {
             None
         }
     };
-    prepare(group.doc(), snapshot)
+    let mut prepared = prepare(group.doc(), snapshot);
+    if let Offer::Document { .. } = prepared.offer {
+        let vouched = crate::verify::vouch_all(group.doc(), group.signatures(), secret);
+        prepared.signatures =
+            SignatureBook::encode_entries(vouched.iter().map(|(actor, sig)| (actor, sig)));
+    }
+    prepared
 }
 
 /// What to send a new member of the group in `doc`: `snapshot` (the bytes of its snapshot file)
@@ -147,6 +157,7 @@ fn offer(document: Vec<u8>, mut heads: Vec<ChangeHash>) -> Prepared {
             heads,
         },
         document,
+        signatures: Vec::new(),
     }
 }
 

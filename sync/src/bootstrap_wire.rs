@@ -4,10 +4,12 @@
 //! Every frame starts with the format's version byte and a kind byte:
 //!
 //! ```text
-//! 1, 0, reason (UTF-8)                          no document follows; sync fills in everything
-//! 1, 1, length (u64 BE), count (u16 BE), heads  a saved document of `length` bytes follows,
+//! 2, 0, reason (UTF-8)                          no document follows; sync fills in everything
+//! 2, 1, length (u64 BE), count (u16 BE), heads  a saved document of `length` bytes follows,
 //!                                               whose heads are these 32-byte hashes
-//! 1, 2, bytes                                   the next piece of that document
+//! 2, 2, bytes                                   the next piece of that document
+//! 2, 3, signatures                              after the last piece: for every actor of the
+//!                                               document, a signature over a change of it
 //! ```
 //!
 //! The pieces of the document follow the offer in order, each at most [`PIECE_LEN`] bytes, until
@@ -21,7 +23,7 @@ use automerge::ChangeHash;
 use crate::saved_check::{MAX_HEADS, MAX_SAVED_BYTES};
 
 /// The version of this format.
-pub const BOOTSTRAP_VERSION: u8 = 1;
+pub const BOOTSTRAP_VERSION: u8 = 2;
 /// The most document bytes in one piece: a quarter of the frame cap.
 pub const PIECE_LEN: usize = 4 * 1024 * 1024;
 /// The largest offer: version, kind, length, count and every head.
@@ -33,6 +35,8 @@ const KIND_NONE: u8 = 0;
 const KIND_OFFER: u8 = 1;
 /// Kind byte of a piece.
 const KIND_PIECE: u8 = 2;
+/// Kind byte of the signatures that vouch for the document's changes, after its last piece.
+const KIND_SIGNATURES: u8 = 3;
 
 /// The first bootstrap frame: whether a saved document follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,5 +271,25 @@ mod tests {
             decode_piece(&encode_offer(&Offer::Nothing { reason: "x".into() })),
             Err(BadBootstrapFrame::Kind { found: 0, .. })
         ));
+    }
+}
+
+/// The frame of the signatures that vouch for the document's changes
+/// (`quire_store::SignatureBook::encode_entries`).
+pub fn encode_signatures(entries: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() + 2);
+    out.extend_from_slice(&[BOOTSTRAP_VERSION, KIND_SIGNATURES]);
+    out.extend_from_slice(entries);
+    out
+}
+
+/// The encoded signatures a signatures frame holds.
+pub fn decode_signatures(frame: &[u8]) -> Result<&[u8], BadBootstrapFrame> {
+    match split(frame)? {
+        (KIND_SIGNATURES, body) => Ok(body),
+        (found, _) => Err(BadBootstrapFrame::Kind {
+            found,
+            expected: "the signatures",
+        }),
     }
 }

@@ -287,7 +287,7 @@ impl GroupActor {
                     let _ = reply.send(self.redeem(hash, joiner));
                 }
                 GroupMsg::Bootstrap { reply } => {
-                    let _ = reply.send(crate::bootstrap::prepare_for(&mut self.group));
+                    let _ = reply.send(crate::bootstrap::prepare_for(&mut self.group, &self.shared.secret));
                 }
                 GroupMsg::Status { reply } => {
                     let _ = reply.send(self.status());

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use automerge::{Automerge, ChangeHash};
 use iroh::endpoint::{ConnectOptions, Connection};
-use iroh::{Endpoint, EndpointAddr};
+use iroh::{Endpoint, EndpointAddr, SecretKey};
+use quire_store::SignatureBook;
+use quire_store::authority::Authority;
 use quire_store::ops::Joiner;
 use quire_store::storage::{DataDir, GroupStorage, StorageOptions};
 use quire_store::{DeviceId, GroupId, InviteHash, MemberId, doc, session_actor};
@@ -26,7 +28,7 @@ use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
 use crate::group_actor::SessionKind;
 use crate::join_bootstrap::{self, Bootstrapped};
-use crate::session::PeerSession;
+use crate::session::{PeerSession, Voucher};
 use crate::shared::{Shared, device_of};
 use crate::stream::{accept_handshake, pump};
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
@@ -96,14 +98,13 @@ pub(crate) async fn join_into(
     if data.group_ids()?.contains(&ticket.group) {
         return Err(SyncError::AlreadyJoined(ticket.group.short()));
     }
-    let me = device_of(endpoint.id());
     // Whatever comes of it, the inviter's address is where this device's node will look for
     // the group's members first.
     crate::peer_book::PeerBook::load(data.root()).keep(&ticket.inviter, jiff::Timestamp::now());
     let conn = connect(endpoint, &ticket.inviter).await?;
     let result = timeout(
         MESSAGE_TIMEOUT * 4,
-        receive_group(&conn, me, ticket, display_name, device_label),
+        receive_group(&conn, endpoint.secret_key(), ticket, display_name, device_label),
     )
     .await
     .unwrap_or_else(|_| {
@@ -111,7 +112,12 @@ pub(crate) async fn join_into(
             "the inviter stopped answering".into(),
         ))
     });
-    let Received { doc, saved, reply } = match result {
+    let Received {
+        doc,
+        saved,
+        reply,
+        signatures,
+    } = match result {
         Ok(ok) => ok,
         Err(e) => {
             conn.close(close::DONE.into(), b"join failed");
@@ -130,15 +136,12 @@ pub(crate) async fn join_into(
             if now != heads {
                 snapshot.extend_from_slice(&doc.save_after(&heads));
             }
-            data.create_group_from_snapshot(
-                ticket.group,
-                doc,
-                &snapshot,
-                quire_store::SignatureBook::new(),
-                storage,
-            )?
+            data.create_group_from_snapshot(ticket.group, doc, &snapshot, signatures, storage)?
         }
-        None => data.create_group(ticket.group, doc, storage)?,
+        None => {
+            let snapshot = doc.save();
+            data.create_group_from_snapshot(ticket.group, doc, &snapshot, signatures, storage)?
+        }
     };
     let (member, display_name) = reply;
     let joined = Joined {
@@ -195,11 +198,13 @@ struct Received {
     doc: Automerge,
     saved: Option<(Vec<u8>, Vec<ChangeHash>)>,
     reply: (MemberId, String),
+    /// The signatures that vouch for every change of `doc`.
+    signatures: SignatureBook,
 }
 
 async fn receive_group(
     conn: &Connection,
-    me: DeviceId,
+    secret: &SecretKey,
     ticket: &Ticket,
     display_name: Option<String>,
     device_label: String,
@@ -232,15 +237,24 @@ async fn receive_group(
             display_name,
         } => (MemberId::from_bytes(member), display_name),
     };
+    let me = DeviceId::from_bytes(*secret.public().as_bytes());
     let bootstrapped = if conn.alpn() == JOIN_ALPN_2 {
         join_bootstrap::receive(&mut recv, ticket.group, me, MESSAGE_TIMEOUT).await?
     } else {
         Bootstrapped::NotOffered
     };
     let mut session = PeerSession::new(device_of(conn.remote_id()));
+    let mut authority = Authority::new();
+    let mut book = SignatureBook::new();
     let (mut doc, saved, refused) = match bootstrapped {
-        Bootstrapped::Loaded { doc, saved, heads } => {
+        Bootstrapped::Loaded {
+            doc,
+            saved,
+            heads,
+            signatures,
+        } => {
             session.assume_they_have(&heads);
+            book = signatures;
             (*doc, Some((saved, heads)), None)
         }
         Bootstrapped::NotOffered => (Automerge::new().with_actor(session_actor(me)), None, None),
@@ -258,7 +272,7 @@ async fn receive_group(
         )),
     };
     let limits = crate::sync_check::Limits::default();
-    for first in session.outgoing(&doc) {
+    for first in session.outgoing(&doc, Voucher { secret, book: &book }) {
         write_frame(&mut send, &first)
             .await
             .map_err(|e| failed("cannot send", &e))?;
@@ -269,10 +283,13 @@ async fn receive_group(
             .map_err(|_| failed("the inviter stopped sending the group", &"timed out"))?
             .map_err(|e| failed("receiving the group", &e))?
             .ok_or_else(|| failed("receiving the group", &"the inviter closed the stream"))?;
-        session
-            .incoming(&mut doc, &frame, &limits)
+        let settled = session
+            .incoming(&mut doc, &frame, &limits, &mut authority, &book)
             .map_err(|e| failed("receiving the group", &e))?;
-        for reply in session.outgoing(&doc) {
+        for (actor, sig) in settled.signatures {
+            book.record(actor, sig);
+        }
+        for reply in session.outgoing(&doc, Voucher { secret, book: &book }) {
             write_frame(&mut send, &reply)
                 .await
                 .map_err(|e| failed("cannot send", &e))?;
@@ -286,6 +303,18 @@ async fn receive_group(
         if complete {
             break;
         }
+    }
+    if saved.is_some() {
+        // The saved group came with signatures we could not check piece by piece: check the
+        // whole history now, signatures and rules, before anything is written.
+        let (checked, offered) = (doc, book);
+        let (verified, checked) = tokio::task::spawn_blocking(move || {
+            (crate::verify::verify_history(&checked, &offered), checked)
+        })
+        .await
+        .map_err(|e| failed("checking the group", &e))?;
+        doc = checked;
+        book = verified.map_err(|e| failed("the group it sent breaks the group's rules", &e))?;
     }
     doc::check_schema(&doc).map_err(|e| failed("the group cannot be read", &e))?;
     let info = doc::read_info(&doc).map_err(|e| failed("the group cannot be read", &e))?;
@@ -310,6 +339,7 @@ async fn receive_group(
         doc,
         saved,
         reply: (member, name),
+        signatures: book,
     })
 }
 

@@ -10,12 +10,15 @@ use std::time::Duration;
 
 use automerge::{Automerge, ChangeHash};
 use iroh::endpoint::{RecvStream, SendStream};
-use quire_store::{DeviceId, GroupId, session_actor};
+use quire_store::{DeviceId, GroupId, SignatureBook, session_actor};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
 use crate::bootstrap::{self, Assembly};
-use crate::bootstrap_wire::{MAX_OFFER, Offer, decode_offer, encode_offer, encode_pieces};
+use crate::bootstrap_wire::{
+    MAX_OFFER, Offer, decode_offer, decode_signatures, encode_offer, encode_pieces,
+    encode_signatures,
+};
 use crate::error::SyncError;
 use crate::frame::{MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::GroupMsg;
@@ -32,6 +35,9 @@ pub(crate) enum Bootstrapped {
         saved: Vec<u8>,
         /// Its heads.
         heads: Vec<ChangeHash>,
+        /// The signatures offered for its changes, not yet verified: the joiner verifies the
+        /// whole history, with what sync brings after it, before writing anything.
+        signatures: SignatureBook,
     },
     /// No document was offered.
     NotOffered,
@@ -62,8 +68,13 @@ pub(crate) async fn send(
             tracing::info!(peer = %peer.short(), reason, "sending the group to a new member by sync alone")
         }
     }
-    let frames =
-        std::iter::once(encode_offer(&prepared.offer)).chain(encode_pieces(&prepared.document));
+    let signatures = match prepared.offer {
+        Offer::Document { .. } => Some(encode_signatures(&prepared.signatures)),
+        Offer::Nothing { .. } => None,
+    };
+    let frames = std::iter::once(encode_offer(&prepared.offer))
+        .chain(encode_pieces(&prepared.document))
+        .chain(signatures);
     for frame in frames {
         Traffic::count(&traffic.sent, frame.len());
         if write_frame(send, &frame).await.is_err() {
@@ -103,6 +114,16 @@ pub(crate) async fn receive(
             break;
         }
     }
+    let frame = next_frame(recv, MAX_FRAME, wait)
+        .await
+        .map_err(|e| failed("the signatures", &e))?;
+    let entries = decode_signatures(&frame).map_err(|e| failed("the signatures", &e))?;
+    let mut signatures = SignatureBook::new();
+    for (actor, sig) in
+        SignatureBook::decode_entries(entries).map_err(|e| failed("the signatures", &e))?
+    {
+        signatures.record(actor, sig);
+    }
     let (saved, heads) = assembly.finish();
     let actor = session_actor(me);
     // Loading takes about a second for a large group: off the async threads.
@@ -116,6 +137,7 @@ pub(crate) async fn receive(
             doc: Box::new(doc),
             saved,
             heads,
+            signatures,
         }),
         Ok((Err(e), _, _)) => {
             tracing::warn!(group = %group.short(), error = %e, "refused the saved group the inviter sent; joining by sync alone");

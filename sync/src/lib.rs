@@ -35,9 +35,11 @@ pub mod backoff;
 pub mod bootstrap;
 pub mod bootstrap_wire;
 pub mod config;
+pub mod envelope;
 mod error;
 pub mod fanout;
 pub mod frame;
+pub mod held;
 #[cfg(test)]
 mod fuzz_regressions;
 mod gossip;
@@ -51,11 +53,13 @@ mod protocols;
 pub mod saved_check;
 pub mod seq_index;
 pub mod session;
+pub mod signing;
 mod shared;
 pub mod status;
 mod stream;
 pub mod sync_check;
 pub mod ticket;
+pub mod verify;
 pub mod wire;
 
 pub use config::{NodeConfig, RelayChoice};

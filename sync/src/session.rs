@@ -8,7 +8,7 @@
 //! cannot pass yet, for want of a dependency or a signature, are held ([`Held`], bounded);
 //! the first change that fails a gate ends the session, and nothing after it is applied.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge, Change, ChangeHash};
@@ -275,12 +275,47 @@ impl PeerSession {
         authority: &mut Authority,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
+        // automerge takes the message's heads and summary first, with its changes taken out:
+        // given the changes we apply ourselves, it would count the message as an
+        // acknowledgement of heads it has not seen yet.
+        let their_heads = msg.heads.clone();
+        let before = doc.get_heads();
+        doc.receive_sync_message(&mut self.state, msg)?;
         let mut settled = Settled::default();
         if !self.held.is_empty() {
             self.apply_held(doc, authority, known, &mut settled)?;
         }
-        doc.receive_sync_message(&mut self.state, msg)?;
+        if settled.applied > 0 {
+            self.advance_shared_heads(doc, &before, their_heads);
+        }
         Ok(settled)
+    }
+
+    /// What automerge does with the heads we share after it applied a message's changes.
+    fn advance_shared_heads(
+        &mut self,
+        doc: &Automerge,
+        before: &[ChangeHash],
+        mut their_heads: Vec<ChangeHash>,
+    ) {
+        if their_heads
+            .iter()
+            .all(|h| doc.get_change_meta_by_hash(h).is_some())
+        {
+            their_heads.sort();
+            self.state.shared_heads = their_heads;
+            return;
+        }
+        let after = doc.get_heads();
+        let mut shared: Vec<ChangeHash> = after
+            .iter()
+            .filter(|h| !before.contains(h))
+            .chain(self.state.shared_heads.iter().filter(|h| after.contains(h)))
+            .copied()
+            .collect();
+        shared.sort();
+        shared.dedup();
+        self.state.shared_heads = shared;
     }
 
     fn apply_held(
@@ -449,7 +484,7 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
             }
         }
     }
-    let me = DeviceId::from_bytes(voucher.secret.public().to_bytes());
+    let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
     let mut sigs = Vec::with_capacity(newest.len());
     for (actor, (_, hash)) in newest {
         if quire_store::device_of_actor(&actor) == Some(me) {
@@ -463,65 +498,164 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use automerge::ROOT;
     use automerge::transaction::Transactable;
-    use automerge::{ROOT, ReadDoc};
+    use quire_store::ops::{self, InviteSpec, Joiner};
+    use quire_store::{InviteHash, MemberId, doc, session_actor};
 
-    fn device(n: u8) -> DeviceId {
-        DeviceId::from_bytes([n; 32])
+    use super::*;
+
+    /// A device with a real key.
+    struct Dev {
+        secret: SecretKey,
+        id: DeviceId,
     }
 
-    fn edit(doc: &mut Automerge, key: &str) {
-        let mut tx = doc.transaction();
-        tx.put(ROOT, key, 1).unwrap();
-        tx.commit();
+    fn dev(n: u8) -> Dev {
+        let secret = SecretKey::from_bytes(&[n; 32]);
+        let id = DeviceId::from_bytes(*secret.public().as_bytes());
+        Dev { secret, id }
     }
 
-    /// Runs the two sessions until neither has anything to say; returns the bytes sent.
-    fn converge(
-        a: &mut Automerge,
-        sa: &mut PeerSession,
-        b: &mut Automerge,
-        sb: &mut PeerSession,
-    ) -> usize {
-        let limits = Limits::default();
-        let mut bytes = 0;
-        for _ in 0..20 {
+    fn member(n: u8) -> MemberId {
+        MemberId::from_bytes([n; 16])
+    }
+
+    fn now() -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    /// Ann (device 1) founds a group and lets Bea (device 2) in by invite; returns Ann's and
+    /// Bea's copies, each writing as its own device.
+    fn group() -> (Automerge, Automerge) {
+        let (ann, bea) = (dev(1), dev(2));
+        let new = ops::NewGroup {
+            id: quire_store::GroupId::from_bytes([9; 16]),
+            name: "Tuesday".into(),
+            description: String::new(),
+            rules: Default::default(),
+            founder: ops::NewMember {
+                id: member(1),
+                display_name: "Ann".into(),
+                device: ann.id,
+                device_label: "laptop".into(),
+            },
+        };
+        let mut a = ops::create_group(new, session_actor(ann.id), now()).unwrap();
+        let spec = InviteSpec {
+            hash: InviteHash::from_bytes([5; 32]),
+            expires_at: now() + jiff::SignedDuration::from_hours(1),
+            max_uses: 1,
+            kind: quire_store::model::InviteKind::Member,
+        };
+        ops::create_invite(&mut a, member(1), spec, now()).unwrap();
+        let joiner = Joiner {
+            device: bea.id,
+            device_label: "phone".into(),
+            new_member: Some((member(2), "Bea".into())),
+        };
+        ops::redeem_invite(&mut a, InviteHash::from_bytes([5; 32]), joiner, now()).unwrap();
+        let mut b = a.fork();
+        b.set_actor(session_actor(bea.id));
+        (a, b)
+    }
+
+    fn bio(doc: &mut Automerge, who: u8, text: &str) {
+        let patch = doc::ProfilePatch {
+            bio: Some(text.into()),
+            ..Default::default()
+        };
+        ops::update_profile(doc, member(who), patch, now()).unwrap();
+    }
+
+    /// One side of a sync: a device's document, session, judge and signatures.
+    struct Side {
+        dev: Dev,
+        doc: Automerge,
+        session: PeerSession,
+        authority: Authority,
+        book: SignatureBook,
+    }
+
+    impl Side {
+        fn new(n: u8, doc: Automerge, peer: u8) -> Side {
+            let mut authority = Authority::new();
+            authority.seed(&doc);
+            Side {
+                dev: dev(n),
+                doc,
+                session: PeerSession::new(dev(peer).id),
+                authority,
+                book: SignatureBook::new(),
+            }
+        }
+
+        fn send(&mut self) -> Vec<Vec<u8>> {
+            let voucher = Voucher {
+                secret: &self.dev.secret,
+                book: &self.book,
+            };
+            self.session.outgoing(&self.doc, voucher)
+        }
+
+        fn take(&mut self, frame: &[u8]) -> Result<Settled, PeerError> {
+            let settled = self.session.incoming(
+                &mut self.doc,
+                frame,
+                &Limits::default(),
+                &mut self.authority,
+                &self.book,
+            )?;
+            for (actor, sig) in &settled.signatures {
+                self.book.record(actor.clone(), sig.clone());
+            }
+            Ok(settled)
+        }
+    }
+
+    /// Runs both sides until neither has anything to say; returns the frames sent.
+    fn converge(a: &mut Side, b: &mut Side) -> usize {
+        let mut frames = 0;
+        for _ in 0..30 {
             let mut quiet = true;
-            for m in sa.outgoing(a) {
-                bytes += m.len();
-                sb.incoming(b, &m, &limits).unwrap();
+            for m in a.send() {
+                frames += 1;
+                b.take(&m).unwrap();
                 quiet = false;
             }
-            for m in sb.outgoing(b) {
-                bytes += m.len();
-                sa.incoming(a, &m, &limits).unwrap();
+            for m in b.send() {
+                frames += 1;
+                a.take(&m).unwrap();
                 quiet = false;
             }
             if quiet {
-                return bytes;
+                return frames;
             }
         }
         panic!("sessions did not go quiet");
     }
 
+    fn pair() -> (Side, Side) {
+        let (a, b) = group();
+        (Side::new(1, a, 2), Side::new(2, b, 1))
+    }
+
     #[test]
     fn two_sessions_converge_and_report_in_sync() {
-        let mut a = Automerge::new();
-        let mut b = Automerge::new();
-        edit(&mut a, "a");
-        edit(&mut b, "b");
-        let mut sa = PeerSession::new(device(2));
-        let mut sb = PeerSession::new(device(1));
-        assert_eq!(sa.distance(&a), Distance::Unknown);
-        converge(&mut a, &mut sa, &mut b, &mut sb);
-        assert_eq!(a.get_heads(), b.get_heads());
-        assert!(b.get(ROOT, "a").unwrap().is_some());
-        assert_eq!(sa.distance(&a), Distance::InSync);
-        assert_eq!(sb.distance(&b), Distance::InSync);
-        edit(&mut a, "c");
+        let (mut a, mut b) = pair();
+        bio(&mut a.doc, 1, "a");
+        bio(&mut b.doc, 2, "b");
+        assert_eq!(a.session.distance(&a.doc), Distance::Unknown);
+        converge(&mut a, &mut b);
+        assert_eq!(a.doc.get_heads(), b.doc.get_heads());
+        assert_eq!(a.session.distance(&a.doc), Distance::InSync);
+        assert_eq!(b.session.distance(&b.doc), Distance::InSync);
+        // Each kept the signature that vouches for the other's change, to relay it.
+        assert_eq!(a.book.len(), 1);
+        assert_eq!(b.book.len(), 1);
+        bio(&mut a.doc, 1, "c");
         assert_eq!(
-            sa.distance(&a),
+            a.session.distance(&a.doc),
             Distance::Apart {
                 they_lack: 1,
                 we_lack: 0
@@ -530,37 +664,45 @@ mod tests {
     }
 
     #[test]
+    fn a_third_device_gets_relayed_changes_with_their_signatures() {
+        let (mut a, mut b) = pair();
+        let fresh = a.doc.fork();
+        bio(&mut b.doc, 2, "from bea");
+        converge(&mut a, &mut b);
+        // A third copy of Ann's, knowing nothing of Bea's edit, hears of it from Ann alone.
+        let mut c = Side::new(1, fresh, 1);
+        let mut a2 = Side::new(1, a.doc.fork(), 1);
+        a2.book = a.book.clone();
+        converge(&mut a2, &mut c);
+        assert_eq!(c.doc.get_heads(), b.doc.get_heads());
+    }
+
+    #[test]
     fn a_message_past_the_frame_cap_goes_in_parts_and_still_converges() {
-        let mut a = Automerge::new();
+        let (mut a, mut b) = pair();
         let big = "x".repeat(1024 * 1024);
         for i in 0..20 {
-            let mut tx = a.transaction();
-            tx.put(ROOT, format!("k{i}"), big.as_str()).unwrap();
-            tx.commit();
+            bio(&mut a.doc, 1, &format!("{i}{big}"));
         }
-        let mut b = Automerge::new();
-        let mut sa = PeerSession::new(device(2));
-        let mut sb = PeerSession::new(device(1));
-        let limits = Limits::default();
         let mut largest = 0;
         let mut parts = 0;
         for _ in 0..20 {
             let mut quiet = true;
-            for m in sa.outgoing(&a) {
+            for m in a.send() {
                 largest = largest.max(m.len());
                 parts += 1;
-                sb.incoming(&mut b, &m, &limits).unwrap();
+                b.take(&m).unwrap();
                 quiet = false;
             }
-            for m in sb.outgoing(&b) {
-                sa.incoming(&mut a, &m, &limits).unwrap();
+            for m in b.send() {
+                a.take(&m).unwrap();
                 quiet = false;
             }
             if quiet {
                 break;
             }
         }
-        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.doc.get_heads(), b.doc.get_heads());
         assert!(
             largest <= crate::frame::MAX_FRAME,
             "largest frame {largest}"
@@ -570,25 +712,155 @@ mod tests {
 
     #[test]
     fn messages_we_send_never_advertise_v2() {
-        let mut a = Automerge::new();
-        edit(&mut a, "a");
-        let mut sa = PeerSession::new(device(2));
-        let m = sa.outgoing(&a).remove(0);
+        let (mut a, _) = pair();
+        let frame = a.send().remove(0);
+        let (m, _) = envelope::decode(&frame).unwrap();
         assert_eq!(m[0], 0x42, "a v1 sync message");
-        let decoded = automerge::sync::Message::decode(&m).unwrap();
+        let decoded = automerge::sync::Message::decode(m).unwrap();
         assert!(decoded.flags.is_none());
     }
 
     #[test]
     fn garbage_leaves_the_document_untouched() {
-        let mut a = Automerge::new();
-        edit(&mut a, "a");
-        let heads = a.get_heads();
-        let mut sa = PeerSession::new(device(2));
-        let err = sa
-            .incoming(&mut a, &[0x42, 0xff, 0xff, 0xff], &Limits::default())
-            .unwrap_err();
+        let (mut a, _) = pair();
+        let heads = a.doc.get_heads();
+        let err = a.take(&envelope::encode(&[0x42, 0xff, 0xff, 0xff], &[])).unwrap_err();
         assert!(matches!(err, PeerError::Bad(_)), "{err}");
-        assert_eq!(a.get_heads(), heads);
+        let err = a.take(&[0x42, 0xff]).unwrap_err();
+        assert!(matches!(err, PeerError::Frame(_)), "{err}");
+        assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    /// Bea's next frame, after `forge` wrote into her document, with its signatures replaced
+    /// by what `resign` makes of them.
+    fn forged_frame(
+        b: &mut Side,
+        forge: impl FnOnce(&mut Automerge),
+        resign: impl FnOnce(Vec<Offered>) -> Vec<Offered>,
+    ) -> Vec<u8> {
+        forge(&mut b.doc);
+        let frame = b.send().remove(0);
+        let (m, sigs) = envelope::decode(&frame).unwrap();
+        envelope::encode(m, &resign(sigs))
+    }
+
+    fn after_handshake() -> (Side, Side) {
+        let (mut a, mut b) = pair();
+        converge(&mut a, &mut b);
+        (a, b)
+    }
+
+    #[test]
+    fn a_forbidden_change_is_refused_and_nothing_of_it_applied() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        let frame = forged_frame(
+            &mut b,
+            |d| {
+                let bea = doc_map(d, &["members", &member(2).to_string()]);
+                let mut tx = d.transaction();
+                tx.put(&bea, "organizer", true).unwrap();
+                tx.commit();
+            },
+            |sigs| sigs,
+        );
+        let err = a.take(&frame).unwrap_err();
+        let refusal = err.refusal().expect("refused by the rules");
+        assert_eq!(refusal.member, Some(member(2)));
+        assert!(refusal.reason.contains("organizer"), "{refusal}");
+        assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn an_unsigned_change_is_refused() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        let frame = forged_frame(&mut b, |d| bio(d, 2, "unsigned"), |_| Vec::new());
+        let err = a.take(&frame).unwrap_err();
+        assert!(matches!(err, PeerError::Unsigned { .. }), "{err}");
+        assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn a_change_written_under_another_devices_key_is_refused() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        // Bea writes as an actor that starts with Ann's device key: she cannot sign for it.
+        let frame = forged_frame(
+            &mut b,
+            |d| {
+                d.set_actor(session_actor(dev(1).id));
+                bio(d, 1, "Ann never wrote this");
+            },
+            |sigs| sigs,
+        );
+        let err = a.take(&frame).unwrap_err();
+        assert!(matches!(err, PeerError::Unsigned { .. }), "{err}");
+        assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn a_wrong_or_replayed_signature_is_refused() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        // A real signature of Bea's, over another change, offered for this one.
+        let other = ChangeHash([7; 32]);
+        let replayed = sign_change(&dev(2).secret, &other);
+        let frame = forged_frame(
+            &mut b,
+            |d| bio(d, 2, "honest text"),
+            |sigs| sigs.into_iter().map(|(h, _)| (h, replayed)).collect(),
+        );
+        let err = a.take(&frame).unwrap_err();
+        assert!(matches!(err, PeerError::BadSignature { .. }), "{err}");
+        assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn changes_waiting_for_dependencies_are_bounded() {
+        let (mut a, mut b) = after_handshake();
+        // Bea sends each of many changes alone, the first one withheld, so none can apply.
+        bio(&mut b.doc, 2, "first");
+        let first = b.doc.get_heads();
+        let mut sent: u64 = 0;
+        let err = loop {
+            // A megabyte that does not compress.
+            let mut x: u64 = sent + 1;
+            let big: String = (0..128 * 1024)
+                .map(|_| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    format!("{:08x}", x >> 32)
+                })
+                .collect();
+            bio(&mut b.doc, 2, &big);
+            let change = b.doc.get_last_local_change().unwrap();
+            let mut msg = automerge::sync::Message {
+                heads: b.doc.get_heads(),
+                need: Vec::new(),
+                have: Vec::new(),
+                changes: ChunkList::from(vec![change.raw_bytes().to_vec()]),
+                version: automerge::sync::MessageVersion::V1,
+                flags: None,
+            };
+            msg.heads.sort();
+            match a.take(&envelope::encode(&msg.encode(), &[])) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 1000, "never refused");
+        };
+        assert!(matches!(err, PeerError::Held(_)), "{err}");
+        assert!(sent >= 60, "refused after {sent} MiB");
+        assert!(!first.is_empty());
+        assert!(a.doc.get_change_meta_by_hash(&first[0]).is_none());
+    }
+
+    fn doc_map(d: &Automerge, path: &[&str]) -> automerge::ObjId {
+        use automerge::ReadDoc;
+        let mut at = ROOT;
+        for key in path {
+            at = d.get(&at, *key).unwrap().unwrap().1;
+        }
+        at
     }
 }

@@ -105,7 +105,7 @@ impl Traffic {
 impl Shared {
     pub fn new(secret: iroh::SecretKey, book: PeerBook) -> Arc<Self> {
         Arc::new(Shared {
-            me: DeviceId::from_bytes(secret.public().to_bytes()),
+            me: DeviceId::from_bytes(*secret.public().as_bytes()),
             secret,
             events: broadcast::channel(1024).0,
             peers: Mutex::new(BTreeMap::new()),

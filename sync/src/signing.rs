@@ -43,13 +43,13 @@ mod tests {
     #[test]
     fn a_signature_holds_for_its_change_only() {
         let secret = SecretKey::from_bytes(&[7; 32]);
-        let device = DeviceId::from_bytes(secret.public().to_bytes());
+        let device = DeviceId::from_bytes(*secret.public().as_bytes());
         let one = ChangeHash([1; 32]);
         let two = ChangeHash([2; 32]);
         let sig = sign_change(&secret, &one);
         assert!(verify_change(device, &one, &sig));
         assert!(!verify_change(device, &two, &sig), "replayed onto another change");
-        let other = DeviceId::from_bytes(SecretKey::from_bytes(&[8; 32]).public().to_bytes());
+        let other = DeviceId::from_bytes(*SecretKey::from_bytes(&[8; 32]).public().as_bytes());
         assert!(!verify_change(other, &one, &sig), "another device's key");
         let mut bent = sig;
         bent[5] ^= 1;

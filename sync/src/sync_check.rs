@@ -1215,7 +1215,14 @@ mod tests {
         let heads = doc.get_heads();
         let mut session =
             crate::session::PeerSession::new(quire_store::DeviceId::from_bytes([1; 32]));
-        let refused = session.incoming(&mut doc, bytes, &Limits::default());
+        let frame = crate::envelope::encode(bytes, &[]);
+        let refused = session.incoming(
+            &mut doc,
+            &frame,
+            &Limits::default(),
+            &mut quire_store::authority::Authority::new(),
+            &quire_store::SignatureBook::new(),
+        );
         assert!(refused.is_err());
         assert_eq!(doc.get_heads(), heads);
     }

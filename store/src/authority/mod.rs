@@ -83,6 +83,21 @@ impl Authority {
     /// Judges `change`, whose dependencies `doc` holds (the change itself may or may not be
     /// applied yet). On `Ok` the facts as of the change are remembered for its descendants.
     pub fn judge(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
+        let first = doc.get_heads().iter().all(|h| *h == change.hash());
+        self.judge_as(doc, change, first)
+    }
+
+    /// Judges the whole history of `doc`, in causal order: what a device does with a group it
+    /// received whole (a new member's bootstrap). Only the first change may found the group.
+    pub fn judge_history(&mut self, doc: &Automerge) -> Result<usize, Refusal> {
+        let changes = doc.get_changes(&[]);
+        for (i, change) in changes.iter().enumerate() {
+            self.judge_as(doc, change, i == 0)?;
+        }
+        Ok(changes.len())
+    }
+
+    fn judge_as(&mut self, doc: &Automerge, change: &Change, first: bool) -> Result<(), Refusal> {
         let hash = change.hash();
         let device = device_of_actor(change.actor_id());
         let refuse = |member: Option<MemberId>, reason: String| Refusal {
@@ -101,10 +116,7 @@ impl Authority {
             .map_err(|reason| refuse(None, reason))?;
         let deps = change.deps();
         if deps.is_empty() {
-            let founding = doc
-                .get_heads()
-                .iter()
-                .all(|h| *h == hash)
+            let founding = first
                 .then(|| rules::founding(device, &writes))
                 .unwrap_or_else(|| Err("a group is founded once".into()))
                 .map_err(|reason| refuse(None, reason))?;
