@@ -26,3 +26,8 @@ mod exchange;
 /// The view cache: written beside a group's files, valid for exactly those files, refused
 /// (never fatal) when stale, damaged or foreign.
 mod view_cache;
+
+/// Change signatures kept with a group: in the same log records as their changes, in the
+/// `signatures` file after compaction, seen by other processes, never lost to a power cut.
+#[cfg(unix)]
+mod signatures;
