@@ -30,3 +30,8 @@ mod view_cache;
 /// Authority: every change judged against the group at its own past; each forbidden write of a
 /// hostile member's device is refused.
 mod authority;
+
+/// Change signatures kept with a group: in the same log records as their changes, in the
+/// `signatures` file after compaction, seen by other processes, never lost to a power cut.
+#[cfg(unix)]
+mod signatures;
