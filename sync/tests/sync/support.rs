@@ -283,7 +283,9 @@ impl Peer {
     /// Does the node's document hold the change `hash`?
     pub async fn has_change(&self, group: GroupId, hash: ChangeHash) -> bool {
         self.handle()
-            .edit(group, move |g| g.doc().get_change_meta_by_hash(&hash).is_some())
+            .edit(group, move |g| {
+                g.doc().get_change_meta_by_hash(&hash).is_some()
+            })
             .await
             .expect("the node answers")
     }
