@@ -16,6 +16,11 @@ mod offline;
 /// Peers that send oversized frames, garbage, malicious sync messages, or stall and flood.
 mod hostile;
 
+/// Members whose modified client writes forbidden changes straight into the document and
+/// syncs them: each refused by the device it reaches, never relayed, its sender named and cut
+/// off, while honest edits keep flowing.
+mod hostile_member;
+
 /// Larger groups: gossip neighbors instead of a full mesh, announcements and pulls.
 mod fanout;
 

@@ -1,14 +1,30 @@
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use automerge::ChangeHash;
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, Value};
 use jiff::Timestamp;
 use quire_store::doc::ProfilePatch;
+use quire_store::model::Member;
 use quire_store::ops::{self, NewGroup, NewMember};
 use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{DeviceId, Group, GroupId, MemberId};
+use quire_sync::status::GroupStatus;
 use quire_sync::{InviteOptions, Node, NodeConfig, NodeHandle, Ticket};
 use tempfile::TempDir;
+
+/// How long the tests that wait on several round trips between three nodes give each wait:
+/// the machines they run on are slow and shared.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One raw transaction, as a modified client writes it straight into the document.
+pub type Forgery = Box<dyn FnOnce(&mut Transaction<'_>) + Send>;
+
+/// `f` as a [`Forgery`] (boxing here lets the closure's argument type be inferred).
+pub fn forge(f: impl FnOnce(&mut Transaction<'_>) + Send + 'static) -> Forgery {
+    Box::new(f)
+}
 
 /// A device: a data dir and, while online, a node.
 pub struct Peer {
@@ -181,12 +197,172 @@ impl Peer {
     pub fn has_group(&self, group: GroupId) -> bool {
         self.data().group_ids().unwrap().contains(&group)
     }
+
+    /// Runs `f` on the group's raw automerge document inside the node's group actor, as a
+    /// modified client would: no operation, no check. The node's edit path then writes the
+    /// result and offers it to the connected peers like any local edit. A panic in `f` is
+    /// caught there (so it cannot take the node's group actor down) and raised here.
+    pub async fn raw_doc<R: Send + 'static>(
+        &self,
+        group: GroupId,
+        f: impl FnOnce(&mut Automerge) -> R + Send + 'static,
+    ) -> R {
+        let out = self
+            .handle()
+            .edit(group, move |g: &mut Group| {
+                let doc = g.storage_mut().doc_mut();
+                catch_unwind(AssertUnwindSafe(|| f(doc))).map_err(|panic| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                })
+            })
+            .await
+            .expect("the node takes the raw edit");
+        match out {
+            Ok(out) => out,
+            Err(panic) => panic!("the raw edit on {}'s device panicked: {panic}", self.name),
+        }
+    }
+
+    /// Commits `forgery` as one raw change under this device's own session actor (so the
+    /// node can sign it as its own) and returns the change's hash once the node holds it.
+    pub async fn raw_edit(
+        &self,
+        group: GroupId,
+        forgery: impl FnOnce(&mut Transaction<'_>) + Send + 'static,
+    ) -> ChangeHash {
+        self.raw_edits(group, vec![Box::new(forgery)]).await[0]
+    }
+
+    /// Commits each forgery as its own raw change, one after the other, in one edit of the
+    /// node: a chain the node offers its peers together.
+    pub async fn raw_edits(&self, group: GroupId, forgeries: Vec<Forgery>) -> Vec<ChangeHash> {
+        let count = forgeries.len();
+        let hashes = self
+            .raw_doc(group, move |doc| {
+                forgeries
+                    .into_iter()
+                    .filter_map(|f| commit_raw(doc, f))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        assert_eq!(hashes.len(), count, "every forgery made a change");
+        hashes
+    }
+
+    /// Commits `forgery` as one raw change under `actor` instead of this device's own actor
+    /// (then writes as itself again) and returns its hash.
+    pub async fn raw_edit_as(
+        &self,
+        group: GroupId,
+        actor: ActorId,
+        forgery: impl FnOnce(&mut Transaction<'_>) + Send + 'static,
+    ) -> ChangeHash {
+        self.raw_doc(group, move |doc| {
+            let own = doc.get_actor().clone();
+            doc.set_actor(actor);
+            let hash = commit_raw(doc, forgery);
+            doc.set_actor(own);
+            hash
+        })
+        .await
+        .expect("the forgery made a change")
+    }
+
+    /// Applies `changes` to the node's document as they are, as if they had arrived by some
+    /// other way than this node's sync.
+    pub async fn apply_raw_changes(&self, group: GroupId, changes: Vec<Change>) {
+        self.raw_doc(group, move |doc| doc.apply_changes(changes))
+            .await
+            .expect("the changes apply");
+    }
+
+    /// Does the node's document hold the change `hash`?
+    pub async fn has_change(&self, group: GroupId, hash: ChangeHash) -> bool {
+        self.handle()
+            .edit(group, move |g| {
+                g.doc().get_change_meta_by_hash(&hash).is_some()
+            })
+            .await
+            .expect("the node answers")
+    }
+
+    /// The member called `display_name`, as the node sees the group.
+    pub async fn member(&self, group: GroupId, display_name: &str) -> Member {
+        let model = self.model(group).await;
+        let found = model
+            .members
+            .into_values()
+            .find(|m| m.profile.display_name == display_name);
+        found.unwrap_or_else(|| panic!("{} knows no member `{display_name}`", self.name))
+    }
+
+    /// The id of the member called `display_name`, as the node sees the group.
+    pub async fn member_id(&self, group: GroupId, display_name: &str) -> MemberId {
+        self.member(group, display_name).await.id
+    }
+
+    /// Gives this node `other`'s current address (it dials `other` if it is a member device).
+    pub fn introduce(&self, other: &Peer) {
+        self.handle().add_peer_addr(other.handle().addr());
+    }
+
+    /// The node's status of `group`.
+    pub async fn group_status(&self, group: GroupId) -> GroupStatus {
+        let id = group.to_string();
+        let status = self.handle().status().await;
+        let found = status.groups.into_iter().find(|g| g.id == id);
+        found.unwrap_or_else(|| panic!("{}'s node does not sync {id}", self.name))
+    }
+
+    /// Is the node connected to `device` for `group` now?
+    pub async fn connected_to(&self, group: GroupId, device: DeviceId) -> bool {
+        let device = device.to_string();
+        self.group_status(group)
+            .await
+            .peers
+            .iter()
+            .any(|p| p.device == device && p.connected)
+    }
+}
+
+/// Commits `forgery` as one transaction on `doc`, stamped now, under the doc's current
+/// actor; the hash of the change, if it made one.
+pub fn commit_raw(
+    doc: &mut Automerge,
+    forgery: impl FnOnce(&mut Transaction<'_>),
+) -> Option<ChangeHash> {
+    let mut tx = doc.transaction();
+    forgery(&mut tx);
+    let options = CommitOptions::default().with_time(Timestamp::now().as_second());
+    tx.commit_with(options).0
+}
+
+/// The map at `path` from the document's root (`["members", "<MemberId>", "devices"]`);
+/// panics naming the path if there is none.
+pub fn map_at<D: automerge::ReadDoc>(doc: &D, path: &[&str]) -> ObjId {
+    let mut obj = ROOT;
+    for (depth, key) in path.iter().enumerate() {
+        obj = match doc.get(&obj, *key) {
+            Ok(Some((Value::Object(ObjType::Map), id))) => id,
+            _ => panic!("no map at {}", path[..=depth].join("/")),
+        };
+    }
+    obj
 }
 
 /// Waits (up to 20 s) until every peer has the same heads for `group`; panics with the
 /// heads otherwise.
 pub async fn converge(group: GroupId, peers: &[&Peer]) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    converge_within(group, peers, Duration::from_secs(20)).await
+}
+
+/// [`converge`], waiting up to `limit`.
+pub async fn converge_within(group: GroupId, peers: &[&Peer], limit: Duration) {
+    let deadline = Instant::now() + limit;
     loop {
         let mut all = Vec::new();
         for p in peers {
@@ -203,12 +379,21 @@ pub async fn converge(group: GroupId, peers: &[&Peer]) {
 }
 
 /// Waits until `check` holds, up to 20 s.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    eventually_within(what, Duration::from_secs(20), check).await
+}
+
+/// [`eventually`], waiting up to `limit`.
+pub async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
     while !check().await {
         if Instant::now() > deadline {
             panic!("timed out waiting until {what}");
