@@ -255,4 +255,8 @@ pub enum Error {
         /// This device's short id.
         device: String,
     },
+    /// The group's rules refuse the change an operation made; it was rolled back and nothing
+    /// was written (our operations and every peer judge by the same rules).
+    #[error("refused by the group's rules: {0}")]
+    Forbidden(#[from] crate::authority::Refusal),
 }

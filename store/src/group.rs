@@ -5,6 +5,7 @@ use std::path::Path;
 use automerge::{ActorId, Automerge, ReadDoc};
 use jiff::Timestamp;
 
+use crate::authority::Authority;
 use crate::doc;
 use crate::error::{Error, OpError};
 use crate::ids::{DeviceId, GroupId, MemberId};
@@ -34,6 +35,8 @@ pub struct Group {
     me: std::sync::Mutex<Option<MemberId>>,
     /// Inside [`Group::holding_fsync`]: operations leave their changes to the caller's persist.
     holding: bool,
+    /// Judges every change an operation makes by the rules peers judge it by.
+    authority: Authority,
 }
 
 /// A fresh automerge actor for one session of `device`: the device's key followed by eight
@@ -106,6 +109,7 @@ impl Group {
             changed: Changed::everything(),
             me: std::sync::Mutex::new(None),
             holding: false,
+            authority: Authority::new(),
         }
     }
 
@@ -250,8 +254,11 @@ impl Group {
         if credits {
             self.view()?;
         }
-        let known = self.view.as_ref().filter(|_| credits);
-        let sub = ops::submit_with(self.storage.doc_mut(), me, id, draft, now, known)?;
+        let view = self.view.take();
+        let known = view.as_ref().filter(|_| credits);
+        let sub = self.judged(|doc| ops::submit_with(doc, me, id, draft, now, known));
+        self.view = view;
+        let sub = sub?;
         self.persist_unless_held()?;
         Ok(sub)
     }
@@ -293,8 +300,35 @@ impl Group {
         op: impl FnOnce(&mut Automerge, MemberId) -> Result<T, OpError>,
     ) -> Result<T, Error> {
         let me = self.me()?;
-        let out = op(self.storage.doc_mut(), me)?;
+        let out = self.judged(|doc| op(doc, me))?;
         self.persist_unless_held()?;
+        Ok(out)
+    }
+
+    /// Runs `op` on the document, then judges each change it made by the group's rules (the
+    /// same [`Authority`] every peer judges them by); a refused change is rolled back.
+    fn judged<T>(
+        &mut self,
+        op: impl FnOnce(&mut Automerge) -> Result<T, OpError>,
+    ) -> Result<T, Error> {
+        let before = self.storage.doc().get_heads();
+        self.authority.seed(self.storage.doc());
+        let out = op(self.storage.doc_mut())?;
+        let doc = self.storage.doc();
+        let refused = doc
+            .get_changes(&before)
+            .iter()
+            .find_map(|change| self.authority.judge(doc, change).err());
+        if let Some(refusal) = refused {
+            tracing::error!(group = %self.id().short(), %refusal, "our own operation broke the group's rules; rolled back");
+            let actor = doc.get_actor().clone();
+            let rolled_back = doc
+                .fork_at(&before)
+                .map_err(|e| self.doc_error(e.into()))?
+                .with_actor(actor);
+            *self.storage.doc_mut() = rolled_back;
+            return Err(Error::Forbidden(refusal));
+        }
         Ok(out)
     }
 

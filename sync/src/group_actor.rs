@@ -626,12 +626,29 @@ impl GroupActor {
     fn redeem(&mut self, hash: InviteHash, joiner: Joiner) -> Result<Redeemed, String> {
         self.catch_up_with_disk();
         let device = joiner.device;
+        let before = self.group.doc().get_heads();
         let result = redeem_invite(
             self.group.storage_mut().doc_mut(),
             hash,
             joiner,
             Timestamp::now(),
-        );
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|redeemed| {
+            // Our own write, judged by the rules every peer will judge it by.
+            let doc = self.group.doc();
+            let refused = doc
+                .get_changes(&before)
+                .iter()
+                .find_map(|change| self.authority.judge(doc, change).err());
+            match refused {
+                None => Ok(redeemed),
+                Some(refusal) => {
+                    self.reload();
+                    Err(refusal.reason)
+                }
+            }
+        });
         match result {
             Ok(redeemed) => {
                 let _ = self.persist();
@@ -645,9 +662,9 @@ impl GroupActor {
                 tracing::warn!(group = %self.id.short(), device = %device.short(), error = %e, "invite refused");
                 self.shared.emit(SyncEvent::Refused {
                     device,
-                    reason: e.to_string(),
+                    reason: e.clone(),
                 });
-                Err(e.to_string())
+                Err(e)
             }
         }
     }

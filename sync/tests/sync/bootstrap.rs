@@ -6,7 +6,7 @@ use iroh::Endpoint;
 use jiff::{SignedDuration, Timestamp};
 use quire_store::ops::{self, NewGroup, NewMember};
 use quire_store::{GroupId, MemberId};
-use quire_sync::bootstrap_wire::{Offer, encode_offer, encode_pieces};
+use quire_sync::bootstrap_wire::{Offer, encode_offer, encode_pieces, encode_signatures};
 use quire_sync::frame::{MAX_FRAME, read_frame, write_frame};
 use quire_sync::wire::{self, JOIN_ALPN, JOIN_ALPN_2, JoinReply, JoinRequest, MAX_HANDSHAKE};
 use quire_sync::{InviteOptions, InviteSecret, NodeConfig, SyncError, Ticket, TicketKind};
@@ -74,7 +74,7 @@ async fn a_joiner_of_the_first_protocol_is_still_served_by_sync_alone() {
         JoinReply::Accepted { .. }
     ));
     let next = read_frame(&mut recv, MAX_FRAME).await.unwrap().unwrap();
-    assert_eq!(next[0], 0x42, "a v1 sync message, not a bootstrap frame");
+    assert_eq!(next[0], 0x51, "a signed sync frame, not a bootstrap frame");
     endpoint.close().await;
 }
 
@@ -120,7 +120,7 @@ async fn refused(frames: Vec<Vec<u8>>) -> String {
     err
 }
 
-/// An offer of `document` with `heads`, then its pieces.
+/// An offer of `document` with `heads`, then its pieces, then (no) signatures.
 fn offered(document: &[u8], heads: Vec<automerge::ChangeHash>) -> Vec<Vec<u8>> {
     let offer = Offer::Document {
         len: document.len() as u64,
@@ -128,6 +128,9 @@ fn offered(document: &[u8], heads: Vec<automerge::ChangeHash>) -> Vec<Vec<u8>> {
     };
     std::iter::once(encode_offer(&offer))
         .chain(encode_pieces(document))
+        .chain(std::iter::once(encode_signatures(
+            &quire_store::SignatureBook::encode_entries(std::iter::empty()),
+        )))
         .collect()
 }
 

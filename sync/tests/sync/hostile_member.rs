@@ -205,14 +205,13 @@ impl Trio {
                 target.name
             );
         }
-        let bea_id = self.bea_id;
         eventually_within(
             "the victim's status lists Bea as refused",
             PATIENCE,
             || async {
                 target.group_status(group).await.refused.iter().any(|r| {
-                    r.device == bea
-                        && r.member == Some(bea_id)
+                    r.device == bea.to_string()
+                        && r.member.as_deref() == Some("Bea")
                         && !r.reason.is_empty()
                         && r.at >= since
                 })
