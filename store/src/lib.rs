@@ -6,7 +6,7 @@
 //! list, so concurrent edits on different devices merge without duplicates or reordering.
 //!
 //! ```text
-//! schema: 1
+//! schema: 2
 //! group:       { id, name, description, created_at, created_by, rules: { .. },
 //!                rule_changes: { RuleChangeId: { at, by, values: { key: "value" } } } }
 //! members:     { MemberId: { display_name, pen_name, bio, genres, roles, links, capacity_per_month,

@@ -15,7 +15,11 @@ use crate::exchange::Credits;
 use crate::ids::{CritiqueId, DeviceId, GroupId, InviteHash, MemberId, RuleChangeId, SubmissionId};
 
 /// The document schema this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// The oldest schema this build opens: groups of schema 1 were made before changes were
+/// signed and judged, and their changes cannot be vouched for.
+pub const OLDEST_SCHEMA: u64 = 2;
 
 /// A whole group, read from the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

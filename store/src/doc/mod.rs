@@ -26,7 +26,8 @@ use jiff::Timestamp;
 
 use crate::ids::{CritiqueId, GroupId, MemberId, SubmissionId};
 use crate::model::{
-    Claim, Critique, Group, GroupInfo, Member, Profile, RuleChange, SCHEMA_VERSION, SkippedEntry,
+    Claim, Critique, Group, GroupInfo, Member, OLDEST_SCHEMA, Profile, RuleChange, SCHEMA_VERSION,
+    SkippedEntry,
     Submission,
 };
 use records::{
@@ -54,6 +55,14 @@ pub enum DocError {
         "the group uses document schema {found}, but this quire understands up to {SCHEMA_VERSION}; upgrade quire to open it"
     )]
     SchemaTooNew {
+        /// The version the document declares.
+        found: u64,
+    },
+    /// Made by an earlier Quire, before changes were signed and judged.
+    #[error(
+        "the group uses document schema {found}, made by an earlier quire before changes were signed; this quire opens schema {OLDEST_SCHEMA} and later: create the group again"
+    )]
+    SchemaTooOld {
         /// The version the document declares.
         found: u64,
     },
@@ -93,6 +102,7 @@ pub fn schema_version<D: ReadDoc>(doc: &D) -> Option<u64> {
 pub fn check_schema<D: ReadDoc>(doc: &D) -> Result<(), DocError> {
     match schema_version(doc) {
         Some(v) if v > SCHEMA_VERSION => Err(DocError::SchemaTooNew { found: v }),
+        Some(v) if v < OLDEST_SCHEMA => Err(DocError::SchemaTooOld { found: v }),
         Some(_) => Ok(()),
         None => Err(DocError::NotAGroup("no schema version".into())),
     }

@@ -313,14 +313,27 @@ fn a_newer_schema_is_refused() {
     use automerge::transaction::Transactable;
     let mut doc = group_with(1);
     let mut tx = doc.transaction();
-    tx.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(2))
+    tx.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(3))
         .unwrap();
     tx.commit();
     let err = doc::read_group(&doc).unwrap_err().to_string();
     assert_eq!(
         err,
-        "the group uses document schema 2, but this quire understands up to 1; upgrade quire to open it"
+        "the group uses document schema 3, but this quire understands up to 2; upgrade quire to open it"
     );
+}
+
+#[test]
+fn a_group_made_before_changes_were_signed_is_refused_with_a_clear_error() {
+    use automerge::transaction::Transactable;
+    let mut doc = group_with(1);
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, "schema", automerge::ScalarValue::Uint(1))
+        .unwrap();
+    tx.commit();
+    let err = doc::read_group(&doc).unwrap_err().to_string();
+    assert!(err.contains("made by an earlier quire before changes were signed"), "{err}");
+    assert!(err.contains("create the group again"), "{err}");
 }
 
 #[test]
