@@ -101,11 +101,17 @@ pub struct Voucher<'a> {
     pub book: &'a SignatureBook,
 }
 
+/// Most held changes one call applies: a peer with a great many waits for its next turn, so
+/// the other peers' messages are not stuck behind it.
+pub const PER_TURN: usize = 512;
+
 /// What a settled message did.
 #[derive(Debug, Default)]
 pub struct Settled {
     /// Changes applied.
     pub applied: usize,
+    /// Whether more held changes are ready: call [`PeerSession::resume`] on a later turn.
+    pub more: bool,
     /// Signatures that now vouch for applied changes, to keep with them.
     pub signatures: Vec<(ActorId, ChangeSignature)>,
 }
@@ -121,6 +127,8 @@ pub struct PeerSession {
     held: Held,
     /// Signatures offered for changes we have not seen yet.
     offered: HashMap<ChangeHash, [u8; 64]>,
+    /// The heads of the peer's last message.
+    their_last_heads: Vec<ChangeHash>,
 }
 
 impl PeerSession {
@@ -133,6 +141,7 @@ impl PeerSession {
             seqs: SeqIndex::new(),
             held: Held::default(),
             offered: HashMap::new(),
+            their_last_heads: Vec::new(),
         }
     }
 
@@ -281,12 +290,35 @@ impl PeerSession {
         let their_heads = msg.heads.clone();
         let before = doc.get_heads();
         doc.receive_sync_message(&mut self.state, msg)?;
+        self.their_last_heads = their_heads;
+        self.resume_from(doc, &before, authority, known)
+    }
+
+    /// Applies more of what is held, after a [`Settled`] that said there is more.
+    pub fn resume(
+        &mut self,
+        doc: &mut Automerge,
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
+        let before = doc.get_heads();
+        self.resume_from(doc, &before, authority, known)
+    }
+
+    fn resume_from(
+        &mut self,
+        doc: &mut Automerge,
+        before: &[ChangeHash],
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
         let mut settled = Settled::default();
         if !self.held.is_empty() {
             self.apply_held(doc, authority, known, &mut settled)?;
         }
         if settled.applied > 0 {
-            self.advance_shared_heads(doc, &before, their_heads);
+            let theirs = self.their_last_heads.clone();
+            self.advance_shared_heads(doc, before, theirs);
         }
         Ok(settled)
     }
@@ -363,22 +395,27 @@ impl PeerSession {
         }
         self.seqs.catch_up(doc);
         let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
-        loop {
-            let ready: Vec<ChangeHash> = self
-                .held
-                .iter()
-                .filter(|c| {
-                    c.deps().iter().all(|d| doc.get_change_meta_by_hash(d).is_some())
+        // Held changes arrived in causal order, so one pass applies a chain; another pass
+        // picks up what an earlier one left waiting for a later arrival.
+        'passes: loop {
+            let mut progress = false;
+            let order: Vec<ChangeHash> = self.held.iter().map(Change::hash).collect();
+            for hash in order {
+                let applicable = self.held.get(&hash).is_some_and(|c| {
+                    c.deps()
+                        .iter()
+                        .all(|d| doc.get_change_meta_by_hash(d).is_some())
                         && vouched
                             .get(c.actor_id())
                             .is_some_and(|v| v.seq >= c.seq())
-                })
-                .map(Change::hash)
-                .collect();
-            if ready.is_empty() {
-                break;
-            }
-            for hash in ready {
+                });
+                if !applicable {
+                    continue;
+                }
+                if settled.applied >= PER_TURN {
+                    settled.more = true;
+                    break 'passes;
+                }
                 let Some(change) = self.held.release(&hash) else {
                     continue;
                 };
@@ -398,6 +435,10 @@ impl PeerSession {
                 doc.apply_changes([change])?;
                 last_seq.insert(actor, last + 1);
                 settled.applied += 1;
+                progress = true;
+            }
+            if !progress {
+                break;
             }
         }
         // Keep the signatures that now vouch for something we hold.
@@ -410,7 +451,8 @@ impl PeerSession {
         }
         // A change whose whole past is here but that nothing vouches for, when nothing
         // offered could still vouch for it, is unsigned.
-        if self.offered.is_empty()
+        if !settled.more
+            && self.offered.is_empty()
             && let Some(change) = self.held.iter().find(|c| complete.contains(&c.hash()))
         {
             let actor = change.actor_id();
