@@ -239,7 +239,7 @@ mod tests {
         let err = decode_offer(&frame).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bootstrap version 9 not understood (this build speaks 1)"
+            "bootstrap version 9 not understood (this build speaks 2)"
         );
     }
 
