@@ -20,15 +20,15 @@ use std::time::Duration;
 
 use automerge::ChangeHash;
 use jiff::Timestamp;
-use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::authority::Authority;
+use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fanout::PeerView;
 use crate::session::{Distance, PeerSession};
-use crate::shared::{Shared, SyncEvent};
 use crate::session::{PeerError, Voucher};
+use crate::shared::{Shared, SyncEvent};
 use crate::status::{GroupStatus, PeerStatus, RefusedPeer};
 use crate::wire::close;
 
@@ -324,7 +324,10 @@ impl GroupActor {
                     let _ = reply.send(self.redeem(hash, joiner));
                 }
                 GroupMsg::Bootstrap { reply } => {
-                    let _ = reply.send(crate::bootstrap::prepare_for(&mut self.group, &self.shared.secret));
+                    let _ = reply.send(crate::bootstrap::prepare_for(
+                        &mut self.group,
+                        &self.shared.secret,
+                    ));
                 }
                 GroupMsg::Status { reply } => {
                     let _ = reply.send(self.status());
@@ -454,9 +457,7 @@ impl GroupActor {
             };
             if let Ok(settled) = &settled {
                 for (actor, sig) in &settled.signatures {
-                    group
-                        .storage_mut()
-                        .record_signature(actor.clone(), sig.clone());
+                    group.storage_mut().record_signature(actor.clone(), *sig);
                 }
             }
             settled
@@ -632,7 +633,9 @@ impl GroupActor {
             self.emit_changed(from_peer);
             // More frames wait: a peer's change is safe on that peer, so one fsync serves the
             // whole run of them (at most SYNC_EVERY apart) instead of one each.
-            let unsynced = *self.unsynced_since.get_or_insert_with(std::time::Instant::now);
+            let unsynced = *self
+                .unsynced_since
+                .get_or_insert_with(std::time::Instant::now);
             let waiting = !self.inbox.is_empty() || !self.backlog.is_empty();
             if from_peer && waiting && unsynced.elapsed() < SYNC_EVERY {
                 return Ok(());

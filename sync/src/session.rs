@@ -176,7 +176,12 @@ impl PeerSession {
         };
         msg.flags = None;
         // Ask for what held changes wait on, which automerge does not know we lack.
-        for hash in self.held.missing(doc).into_iter().chain(self.offered.keys().copied()) {
+        for hash in self
+            .held
+            .missing(doc)
+            .into_iter()
+            .chain(self.offered.keys().copied())
+        {
             if !msg.need.contains(&hash) {
                 msg.need.push(hash);
             }
@@ -268,7 +273,7 @@ impl PeerSession {
             if !known.contains_key(actor)
                 && let Some(sig) = book.newest(actor)
             {
-                known.insert(actor.clone(), sig.clone());
+                known.insert(actor.clone(), *sig);
             }
         }
         known
@@ -368,7 +373,7 @@ impl PeerSession {
             }
         };
         for (actor, sig) in known {
-            take(actor, sig.clone());
+            take(actor, *sig);
         }
         let offered: Vec<Offered> = self.offered.iter().map(|(h, s)| (*h, *s)).collect();
         for (hash, sig) in offered {
@@ -387,11 +392,14 @@ impl PeerSession {
             if !device.is_some_and(|d| verify_change(d, &hash, &sig)) {
                 return Err(PeerError::BadSignature { change: hash });
             }
-            take(&actor, ChangeSignature {
-                hash,
-                seq,
-                signature: sig,
-            });
+            take(
+                &actor,
+                ChangeSignature {
+                    hash,
+                    seq,
+                    signature: sig,
+                },
+            );
         }
         self.seqs.catch_up(doc);
         let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
@@ -405,9 +413,7 @@ impl PeerSession {
                     c.deps()
                         .iter()
                         .all(|d| doc.get_change_meta_by_hash(d).is_some())
-                        && vouched
-                            .get(c.actor_id())
-                            .is_some_and(|v| v.seq >= c.seq())
+                        && vouched.get(c.actor_id()).is_some_and(|v| v.seq >= c.seq())
                 });
                 if !applicable {
                     continue;
@@ -465,7 +471,7 @@ impl PeerSession {
         Ok(())
     }
 
-/// The peer's heads, from its last message.
+    /// The peer's heads, from its last message.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
         self.state.their_heads.as_deref()
     }
@@ -649,7 +655,7 @@ mod tests {
                 &self.book,
             )?;
             for (actor, sig) in &settled.signatures {
-                self.book.record(actor.clone(), sig.clone());
+                self.book.record(actor.clone(), *sig);
             }
             Ok(settled)
         }
@@ -766,7 +772,9 @@ mod tests {
     fn garbage_leaves_the_document_untouched() {
         let (mut a, _) = pair();
         let heads = a.doc.get_heads();
-        let err = a.take(&envelope::encode(&[0x42, 0xff, 0xff, 0xff], &[])).unwrap_err();
+        let err = a
+            .take(&envelope::encode(&[0x42, 0xff, 0xff, 0xff], &[]))
+            .unwrap_err();
         assert!(matches!(err, PeerError::Bad(_)), "{err}");
         let err = a.take(&[0x42, 0xff]).unwrap_err();
         assert!(matches!(err, PeerError::Frame(_)), "{err}");
@@ -870,7 +878,9 @@ mod tests {
             let mut x: u64 = sent + 1;
             let big: String = (0..128 * 1024)
                 .map(|_| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     format!("{:08x}", x >> 32)
                 })
                 .collect();

@@ -234,7 +234,7 @@ impl Actor {
                 self.sync_status = SyncStatus {
                     state: SyncState::Online,
                     peers: Vec::new(),
-            refused: Vec::new(),
+                    refused: Vec::new(),
                 };
                 self.emit(Event::Sync(self.sync_status.clone()));
                 tokio::spawn(watch_node(handle, self.loopback.clone()));
@@ -243,7 +243,7 @@ impl Actor {
                 self.sync_status = SyncStatus {
                     state: SyncState::Offline(why),
                     peers: Vec::new(),
-            refused: Vec::new(),
+                    refused: Vec::new(),
                 };
                 self.emit(Event::Sync(self.sync_status.clone()));
             }
