@@ -192,6 +192,7 @@ impl PeerSession {
                 msg.need.push(hash);
             }
         }
+        msg.need.sort();
         let size: usize = msg.changes.iter().map(<[u8]>::len).sum();
         if size <= SPLIT_AT {
             let sigs = vouch(msg.changes.iter(), voucher);
