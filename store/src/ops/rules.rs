@@ -51,7 +51,7 @@ pub fn change_rules(
         let info = doc::read_info(tx)?;
         let change = RuleChange {
             id,
-            at: now,
+            at: not_before_the_past(tx, now),
             by: me,
             values: checked,
         };
@@ -60,4 +60,19 @@ pub fn change_rules(
         changes.push(change);
         Ok(crate::exchange::rules::fold(info.rules, &changes, now))
     })
+}
+
+/// `now`, or the time of the latest change the document holds if that is later (another
+/// device's clock ahead of ours): the group's rules refuse a rule change that takes effect
+/// before anything in its own past.
+fn not_before_the_past(tx: &automerge::transaction::Transaction<'_>, now: Timestamp) -> Timestamp {
+    use automerge::ReadDoc;
+    let latest = tx
+        .get_heads()
+        .iter()
+        .filter_map(|h| tx.get_change_by_hash(h))
+        .map(|c| c.timestamp())
+        .max()
+        .and_then(|s| Timestamp::from_second(s).ok());
+    latest.map_or(now, |latest| latest.max(now))
 }

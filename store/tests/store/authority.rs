@@ -308,3 +308,21 @@ fn a_group_is_founded_once() {
     let err = replay(&doc).unwrap_err();
     assert!(err.contains("founded once"), "{err}");
 }
+
+#[test]
+fn a_rule_change_after_a_clock_that_runs_ahead_is_not_backdated() {
+    // The latest change was made at `after(5)` by another device; this organizer's clock says
+    // `after(1)`: the rule change takes effect at the later time, and is accepted.
+    let mut doc = honest();
+    as_device(&mut doc, 0);
+    let rules = [("claim_period_days".to_owned(), "5".to_owned())];
+    ops::change_rules(
+        &mut doc,
+        member(0),
+        RuleChangeId::from_bytes([8; 16]),
+        &rules,
+        after(1),
+    )
+    .unwrap();
+    assert_eq!(replay(&doc).unwrap(), doc.get_changes(&[]).len());
+}
