@@ -824,6 +824,14 @@ mod tests {
         envelope::encode(m, &resign(sigs))
     }
 
+    /// Bea, no organizer, makes herself one.
+    fn self_promotion(d: &mut Automerge) {
+        let bea = doc_map(d, &["members", &member(2).to_string()]);
+        let mut tx = d.transaction();
+        tx.put(&bea, "organizer", true).unwrap();
+        tx.commit();
+    }
+
     fn after_handshake() -> (Side, Side) {
         let (mut a, mut b) = pair();
         converge(&mut a, &mut b);
@@ -834,16 +842,7 @@ mod tests {
     fn a_forbidden_change_is_refused_and_nothing_of_it_applied() {
         let (mut a, mut b) = after_handshake();
         let heads = a.doc.get_heads();
-        let frame = forged_frame(
-            &mut b,
-            |d| {
-                let bea = doc_map(d, &["members", &member(2).to_string()]);
-                let mut tx = d.transaction();
-                tx.put(&bea, "organizer", true).unwrap();
-                tx.commit();
-            },
-            |sigs| sigs,
-        );
+        let frame = forged_frame(&mut b, self_promotion, |sigs| sigs);
         let err = a.take(&frame).unwrap_err();
         let refusal = err.refusal().expect("refused by the rules");
         assert_eq!(refusal.member, Some(member(2)));
@@ -857,16 +856,7 @@ mod tests {
         let fresh = a.doc.fork();
         bio(&mut b.doc, 2, "an honest line");
         let honest = b.doc.get_heads();
-        let frame = forged_frame(
-            &mut b,
-            |d| {
-                let bea = doc_map(d, &["members", &member(2).to_string()]);
-                let mut tx = d.transaction();
-                tx.put(&bea, "organizer", true).unwrap();
-                tx.commit();
-            },
-            |sigs| sigs,
-        );
+        let frame = forged_frame(&mut b, self_promotion, |sigs| sigs);
         let err = a.take(&frame).unwrap_err();
         assert!(err.refusal().is_some(), "{err}");
         assert_eq!(

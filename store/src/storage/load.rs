@@ -232,6 +232,19 @@ impl GroupStorage {
         pass: &mut Pass,
     ) -> Result<bool, StorageError> {
         self.snapshot_seen = None;
+        self.quarantine_whole_file(path, reason, pass, "quarantine snapshot")?;
+        Ok(!self.doc.is_empty())
+    }
+
+    /// Moves an unreadable snapshot or signatures file aside and warns of it; another reader
+    /// may have moved it first.
+    pub(crate) fn quarantine_whole_file(
+        &mut self,
+        path: &Path,
+        reason: String,
+        pass: &mut Pass,
+        what: &'static str,
+    ) -> Result<(), StorageError> {
         match fsutil::quarantine(&self.dir, path) {
             Ok(to) => {
                 pass.quarantined.push(to.clone());
@@ -241,11 +254,10 @@ impl GroupStorage {
                     reason,
                 });
             }
-            // Another reader quarantined it first.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).at("quarantine snapshot", path),
+            Err(e) => return Err(e).at(what, path),
         }
-        Ok(!self.doc.is_empty())
+        Ok(())
     }
 
     /// Makes every log be read again from the start.

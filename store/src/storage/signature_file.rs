@@ -18,7 +18,6 @@ use super::group_storage::GroupStorage;
 use super::layout::{SIGNATURES, SIGNATURES_TMP};
 use super::load::Pass;
 use super::signature_block;
-use super::warning::LoadWarning;
 use crate::signatures::SignatureBook;
 
 /// Writes `book` as a new file at `path` (which must not exist) and fsyncs it; the caller
@@ -106,19 +105,7 @@ impl GroupStorage {
         pass: &mut Pass,
     ) -> Result<(), StorageError> {
         self.signatures_seen = None;
-        match fsutil::quarantine(&self.dir, path) {
-            Ok(to) => {
-                pass.quarantined.push(to.clone());
-                self.warn(LoadWarning::Quarantined {
-                    from: path.to_path_buf(),
-                    to,
-                    reason,
-                });
-            }
-            // Another reader quarantined it first.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).at("quarantine signatures", path),
-        }
+        self.quarantine_whole_file(path, reason, pass, "quarantine signatures")?;
         self.rewrite_signatures(pass);
         Ok(())
     }

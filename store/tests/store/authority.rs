@@ -131,9 +131,10 @@ fn a_member_cannot_remove_another() {
     assert!(err.contains("removed_at"), "{err}");
 }
 
-#[test]
-fn a_member_cannot_change_the_rules_in_an_organizers_name() {
-    let err = forged(1, |tx, d| {
+/// A rule change backdated to 2020, written by device `by` in Ann's name: the attack that
+/// rewrites every ledger.
+fn backdated_rule_change(by: usize) -> String {
+    forged(by, |tx, d| {
         let changes = map(d, &["group", "rule_changes"]);
         let entry = tx
             .put_object(
@@ -147,27 +148,18 @@ fn a_member_cannot_change_the_rules_in_an_organizers_name() {
         tx.put(&entry, "by", member(0).to_string()).unwrap();
         let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
         tx.put(&values, "starting_credits", "100").unwrap();
-    });
+    })
+}
+
+#[test]
+fn a_member_cannot_change_the_rules_in_an_organizers_name() {
+    let err = backdated_rule_change(1);
     assert!(err.contains("rule_changes"), "{err}");
 }
 
 #[test]
 fn an_organizer_cannot_backdate_a_rule_change() {
-    let err = forged(0, |tx, d| {
-        let changes = map(d, &["group", "rule_changes"]);
-        let entry = tx
-            .put_object(
-                changes,
-                RuleChangeId::from_bytes([7; 16]).to_string(),
-                ObjType::Map,
-            )
-            .unwrap();
-        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000))
-            .unwrap();
-        tx.put(&entry, "by", member(0).to_string()).unwrap();
-        let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
-        tx.put(&values, "starting_credits", "100").unwrap();
-    });
+    let err = backdated_rule_change(0);
     assert!(err.contains("before its own past"), "{err}");
 }
 
