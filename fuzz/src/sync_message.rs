@@ -69,6 +69,88 @@ pub fn run(data: &[u8]) {
     });
 }
 
+/// A V1 sync message carrying one change that claims `ops` ops in a few bytes: each column
+/// of the change is a single run-length encoded run, so the change says "put null at key `x`
+/// of the root, `ops` times" in about eighty bytes, and automerge, trusting the runs, expands
+/// every op (2^24 ops cost 50 seconds and 8 GB; 2^28 abort the process). The change's message
+/// pads the whole sync message to `len` bytes where it can (the bomb of issue 13 was 301).
+pub fn op_bomb(ops: u64, len: usize) -> Vec<u8> {
+    let ops = i64::try_from(ops).unwrap_or(i64::MAX);
+    let run = |value: &[u8]| [sleb(ops), value.to_vec()].concat();
+    let columns = [
+        // key string: "x"
+        (0x15, run(&[1, b'x'])),
+        // insert: a run of `ops` false
+        (0x34, uleb(ops.unsigned_abs())),
+        // action 1: set
+        (0x42, run(&[1])),
+        // value metadata 0: null
+        (0x56, run(&[0])),
+        // predecessors: none
+        (0x70, run(&[0])),
+    ];
+    let bomb =
+        |padding: usize| sync_message_with(&[&forged_change(&columns, &"~".repeat(padding))]);
+    // The longest padding that stays within `len` (lengths grow by a byte at 128).
+    let unpadded = bomb(0).len();
+    (0..=len.saturating_sub(unpadded))
+        .rev()
+        .map(bomb)
+        .find(|message| message.len() <= len)
+        .unwrap_or_else(|| bomb(0))
+}
+
+/// A change chunk by hand: the first change (seq 1, start op 1, no dependencies) of a
+/// Quire-shaped actor, carrying `columns` (spec, data) and `message`, with the checksum
+/// automerge computes.
+pub fn forged_change(columns: &[(u32, Vec<u8>)], message: &str) -> Vec<u8> {
+    let mut data = uleb(0); // dependencies
+    let actor = [[7u8; 32].as_slice(), &[1; 8]].concat();
+    data.extend(uleb(actor.len() as u64));
+    data.extend(actor);
+    data.extend(uleb(1)); // seq
+    data.extend(uleb(1)); // start op
+    data.extend(sleb(1_793_000_000)); // time
+    data.extend(uleb(message.len() as u64));
+    data.extend(message.as_bytes());
+    data.extend(uleb(0)); // other actors
+    data.extend(uleb(columns.len() as u64));
+    for (spec, column) in columns {
+        data.extend(uleb(u64::from(*spec)));
+        data.extend(uleb(column.len() as u64));
+    }
+    for (_, column) in columns {
+        data.extend(column);
+    }
+    // Magic, checksum (first four bytes of sha256 over type, length and data), type, length.
+    let typed = [[1].as_slice(), &uleb(data.len() as u64), &data].concat();
+    let digest = Sha256::digest(&typed);
+    [&[0x85, 0x6f, 0x4a, 0x83], &digest[..4], &typed[..]].concat()
+}
+
+/// A V1 sync message with no heads, needs or haves that carries `changes`.
+pub fn sync_message_with(changes: &[&[u8]]) -> Vec<u8> {
+    let mut message = vec![0x42, 0, 0, 0];
+    message.extend(uleb(changes.len() as u64));
+    for change in changes {
+        message.extend(uleb(change.len() as u64));
+        message.extend_from_slice(change);
+    }
+    message
+}
+
+fn uleb(value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    leb128::write::unsigned(&mut out, value).expect("a Vec takes every byte");
+    out
+}
+
+fn sleb(value: i64) -> Vec<u8> {
+    let mut out = Vec::new();
+    leb128::write::signed(&mut out, value).expect("a Vec takes every byte");
+    out
+}
+
 /// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
 /// Best effort: it stops at the first thing that does not parse.
 pub fn fix_change_checksums(message: &mut [u8]) {

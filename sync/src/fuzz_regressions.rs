@@ -22,7 +22,7 @@ mod load_chunks;
 #[path = "../../fuzz/src/saved_document.rs"]
 pub(crate) mod saved_document;
 #[path = "../../fuzz/src/sync_message.rs"]
-mod sync_message;
+pub(crate) mod sync_message;
 #[path = "../../fuzz/src/tickets.rs"]
 mod tickets;
 
@@ -144,6 +144,10 @@ mod seeds {
                 }
             }
         }
+        // The op bomb of issue 13: one change of 301 bytes claiming 2^24 ops. Mode 1 fixes
+        // the checksum after mutation, so mutated runs reach the op count check.
+        let bomb = super::sync_message::op_bomb(1 << 24, 301);
+        out.push(("op-bomb".into(), [&[1][..], &bomb].concat()));
         out
     }
 

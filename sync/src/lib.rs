@@ -34,6 +34,8 @@ mod atomic_file;
 pub mod backoff;
 pub mod bootstrap;
 pub mod bootstrap_wire;
+mod change_ops;
+mod columns;
 pub mod config;
 pub mod envelope;
 mod error;

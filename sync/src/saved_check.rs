@@ -20,9 +20,9 @@
 //!
 //! A column spec is `id << 4 | deflate << 3 | type`. Deflated columns are inflated here
 //! through a limited inflater; every column is then read by its type (run-length encoded
-//! numbers or strings, booleans as alternating run lengths, raw values) to count its entries,
-//! check actor indices against the actor list, and add up what groups and value metadata
-//! claim. Only a single document chunk with nothing after it is accepted: that is what
+//! numbers or strings, booleans as alternating run lengths, raw values; the crate's `columns`
+//! module, which the sync check shares) to count its entries, check actor indices against the
+//! actor list, and add up what groups and value metadata claim. Only a single document chunk with nothing after it is accepted: that is what
 //! `save()` writes for a document with no changes waiting for dependencies.
 
 use std::borrow::Cow;
@@ -31,6 +31,8 @@ use std::io::Read;
 use automerge::ChangeHash;
 use sha2::{Digest, Sha256};
 
+use crate::columns::{self, ColumnFault, Rows, column_type};
+
 /// The magic bytes that open every automerge chunk.
 const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// The chunk type of a document.
@@ -38,7 +40,7 @@ const CHUNK_TYPE_DOCUMENT: u8 = 0;
 /// Bytes in a change hash.
 const HASH_LEN: usize = 32;
 /// The bit of a column spec that marks it deflated.
-const DEFLATE_BIT: u32 = 1 << 3;
+const DEFLATE_BIT: u32 = columns::DEFLATE_BIT;
 /// The column id of the op columns holding each op's own id (actor and counter).
 const OP_ID_COLUMN: u32 = 2;
 /// The column id of the change columns holding each change's actor (and sequence number).
@@ -208,11 +210,11 @@ struct RawColumn<'a> {
 
 impl RawColumn<'_> {
     fn id(&self) -> u32 {
-        self.spec >> 4
+        columns::spec_id(self.spec)
     }
 
     fn column_type(&self) -> u32 {
-        self.spec & 0b111
+        columns::spec_type(self.spec)
     }
 
     fn deflated(&self) -> bool {
@@ -222,26 +224,6 @@ impl RawColumn<'_> {
 
 /// One column's spec and its data, inflated if it was deflated.
 type Inflated<'a> = (u32, Cow<'a, [u8]>);
-
-/// What reading one column found.
-#[derive(Debug, Default, Clone, Copy)]
-struct ColumnCount {
-    /// Entries in the column.
-    entries: u64,
-    /// For a group column, the sum of its values; for value metadata, the bytes it claims.
-    total: u64,
-}
-
-/// The column types of the format. Integers (2) are read like actors, without the index check.
-mod column_type {
-    pub const GROUP: u32 = 0;
-    pub const ACTOR: u32 = 1;
-    pub const DELTA: u32 = 3;
-    pub const BOOLEAN: u32 = 4;
-    pub const STRING: u32 = 5;
-    pub const VALUE_META: u32 = 6;
-    pub const VALUE: u32 = 7;
-}
 
 struct Walk<'a, 'l> {
     bytes: &'a [u8],
@@ -341,19 +323,40 @@ impl<'a> Walk<'a, '_> {
         columns: &[Inflated<'_>],
         actors: usize,
         max_entries: u64,
-    ) -> Result<Vec<(u32, u32, ColumnCount)>, BadSavedDocument> {
+    ) -> Result<Vec<(u32, u32, Rows)>, BadSavedDocument> {
         let mut counts = Vec::with_capacity(columns.len());
         for (spec, data) in columns {
             let column = RawColumn { spec: *spec, data };
-            let count = ColumnReader {
-                list,
-                spec: column.spec,
-                actors,
-                max_entries,
-                len: self.bytes.len(),
-                r: Reader::new(data),
+            let count = columns::count_rows(column.column_type(), data, actors as u64).map_err(
+                |fault| match fault {
+                    ColumnFault::Malformed(what) => BadSavedDocument::Column {
+                        list,
+                        spec: column.spec,
+                        what,
+                    },
+                    ColumnFault::ActorIndex { actor } => BadSavedDocument::ActorIndex {
+                        list,
+                        spec: column.spec,
+                        actor,
+                        actors,
+                    },
+                },
+            )?;
+            // A group's values say how many entries its other columns hold.
+            let group_total = match column.column_type() {
+                column_type::GROUP => count.total,
+                _ => 0,
+            };
+            let claimed = count.rows.max(group_total);
+            if claimed > max_entries {
+                return Err(BadSavedDocument::TooManyEntries {
+                    list,
+                    spec: column.spec,
+                    count: claimed,
+                    max: max_entries,
+                    len: self.bytes.len(),
+                });
             }
-            .read(column.column_type())?;
             counts.push((column.id(), column.column_type(), count));
         }
         for (id, column_type, count) in &counts {
@@ -406,150 +409,13 @@ impl<'a> Walk<'a, '_> {
 }
 
 /// The entries of the first column with id `id` (0 if there is none).
-fn entries_of(counts: &[(u32, u32, ColumnCount)], id: u32) -> u64 {
+fn entries_of(counts: &[(u32, u32, Rows)], id: u32) -> u64 {
     counts
         .iter()
         .filter(|(i, t, _)| *i == id && *t != column_type::GROUP)
-        .map(|(_, _, c)| c.entries)
+        .map(|(_, _, c)| c.rows)
         .max()
         .unwrap_or(0)
-}
-
-/// Reads one (inflated) column by its type.
-struct ColumnReader<'a> {
-    list: ColumnList,
-    spec: u32,
-    actors: usize,
-    max_entries: u64,
-    len: usize,
-    r: Reader<'a>,
-}
-
-impl ColumnReader<'_> {
-    fn read(mut self, column_type: u32) -> Result<ColumnCount, BadSavedDocument> {
-        match column_type {
-            column_type::BOOLEAN => self.booleans(),
-            column_type::VALUE => Ok(ColumnCount {
-                entries: 0,
-                total: self.r.remaining() as u64,
-            }),
-            _ => self.runs(column_type),
-        }
-    }
-
-    fn malformed(&self, what: &'static str) -> BadSavedDocument {
-        BadSavedDocument::Column {
-            list: self.list,
-            spec: self.spec,
-            what,
-        }
-    }
-
-    /// Adds `n` to `count`, refusing to pass the limit.
-    fn add(&self, count: &mut u64, n: u64) -> Result<(), BadSavedDocument> {
-        *count = count.saturating_add(n);
-        if *count > self.max_entries {
-            return Err(BadSavedDocument::TooManyEntries {
-                list: self.list,
-                spec: self.spec,
-                count: *count,
-                max: self.max_entries,
-                len: self.len,
-            });
-        }
-        Ok(())
-    }
-
-    /// Booleans: run lengths, alternately of false and of true.
-    fn booleans(&mut self) -> Result<ColumnCount, BadSavedDocument> {
-        let mut count = ColumnCount::default();
-        while !self.r.is_empty() {
-            let run = self
-                .r
-                .leb128("boolean run")
-                .map_err(|_| self.malformed("a boolean run"))?;
-            self.add(&mut count.entries, run)?;
-        }
-        Ok(count)
-    }
-
-    /// Run-length encoded values: a positive count repeats one value, a negative count is
-    /// followed by that many literal values, zero is followed by a count of nulls.
-    fn runs(&mut self, column_type: u32) -> Result<ColumnCount, BadSavedDocument> {
-        let mut count = ColumnCount::default();
-        while !self.r.is_empty() {
-            let run = self
-                .r
-                .signed_leb128("run length")
-                .map_err(|_| self.malformed("a run length"))?;
-            let (repeat, values) = match run {
-                0 => {
-                    let nulls = self
-                        .r
-                        .leb128("null run")
-                        .map_err(|_| self.malformed("a null run"))?;
-                    self.add(&mut count.entries, nulls)?;
-                    continue;
-                }
-                n if n > 0 => (n.unsigned_abs(), 1),
-                n => (1, n.unsigned_abs()),
-            };
-            self.add(&mut count.entries, repeat.saturating_mul(values))?;
-            for _ in 0..values {
-                let value = self.value(column_type)?;
-                let weight = match column_type {
-                    column_type::GROUP => value,
-                    column_type::VALUE_META => value >> 4,
-                    _ => 0,
-                };
-                count.total = count.total.saturating_add(weight.saturating_mul(repeat));
-            }
-            if column_type == column_type::GROUP {
-                // A group's values say how many entries its other columns hold.
-                self.add(&mut 0, count.total)?;
-            }
-        }
-        Ok(count)
-    }
-
-    /// One value of a run; returns it as a number where it is one.
-    fn value(&mut self, column_type: u32) -> Result<u64, BadSavedDocument> {
-        match column_type {
-            column_type::DELTA => {
-                self.r
-                    .signed_leb128("delta")
-                    .map_err(|_| self.malformed("a delta"))?;
-                Ok(0)
-            }
-            column_type::STRING => {
-                let len = self
-                    .r
-                    .leb128("string length")
-                    .map_err(|_| self.malformed("a string length"))?;
-                let text = self
-                    .r
-                    .take_u64(len, "string")
-                    .map_err(|_| self.malformed("a string past the column's end"))?;
-                std::str::from_utf8(text).map_err(|_| self.malformed("a string not in UTF-8"))?;
-                Ok(0)
-            }
-            _ => {
-                let value = self
-                    .r
-                    .leb128("value")
-                    .map_err(|_| self.malformed("a number"))?;
-                if column_type == column_type::ACTOR && value >= self.actors as u64 {
-                    return Err(BadSavedDocument::ActorIndex {
-                        list: self.list,
-                        spec: self.spec,
-                        actor: value,
-                        actors: self.actors,
-                    });
-                }
-                Ok(value)
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! later), and compressed chunks are inflated without limit. We never advertise V2 messages, so
 //! an honest peer only sends V1 messages whose changes are plain change chunks. This module walks
 //! that wire format itself, with checked arithmetic and every count weighed against the input that
-//! is left, and only hands the bytes to automerge once they are known to be of that shape.
+//! is left, and only hands the bytes to automerge once they are known to be of that shape. Each
+//! change's op columns are counted too (the crate's `change_ops` module): a change may claim no more ops
+//! than [`max_ops`] of its size, since automerge expands every op a run-length encoded column
+//! claims, however few bytes claim them.
 //!
 //! The V1 wire format, all numbers unsigned LEB128:
 //!
@@ -24,7 +27,11 @@ use automerge::legacy::{ObjectId, OpId, OpType};
 use automerge::sync::{Message, MessageVersion, ReadMessageError};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange};
 
+use crate::change_ops::check_change_ops;
+use crate::columns::{self, NumberFault};
 use crate::seq_index::SeqIndex;
+
+pub use crate::change_ops::{MAX_OPS_PER_BYTE, MIN_OPS, max_ops};
 
 /// The first byte of a V1 sync message.
 const SYNC_V1: u8 = 0x42;
@@ -234,6 +241,55 @@ pub enum BadSyncMessage {
         /// How many actors the change lists.
         actors: u64,
     },
+    /// A change's columns claim more ops than its size allows: automerge would expand every
+    /// one of them (the op bomb).
+    #[error("change {index} claims {ops} ops in {len} bytes (at most {max})")]
+    TooManyOps {
+        /// The change's position in the message.
+        index: usize,
+        /// The most rows any of its op columns claims (saturated at `u64::MAX`).
+        ops: u64,
+        /// The most its size allows ([`max_ops`]).
+        max: u64,
+        /// Its size in bytes.
+        len: usize,
+    },
+    /// A change's group columns claim more predecessors than its size allows.
+    #[error("change {index} claims {count} predecessors in {len} bytes (at most {max})")]
+    TooManyPredecessors {
+        /// The change's position in the message.
+        index: usize,
+        /// The most any group or grouped column claims (saturated at `u64::MAX`).
+        count: u64,
+        /// The most its size allows ([`max_ops`]).
+        max: u64,
+        /// Its size in bytes.
+        len: usize,
+    },
+    /// A change's op columns disagree on how many ops it holds.
+    #[error("change {index} column {spec:#x} holds {rows} rows where its ops need {expected}")]
+    ColumnRows {
+        /// The change's position in the message.
+        index: usize,
+        /// The column's spec.
+        spec: u32,
+        /// The rows it holds.
+        rows: u64,
+        /// The rows its ops (or its group) call for.
+        expected: u64,
+    },
+    /// A change's value column is not as long as its value lengths add up to.
+    #[error("change {index} value column {id} holds {found} bytes but its lengths claim {claimed}")]
+    ValueLength {
+        /// The change's position in the message.
+        index: usize,
+        /// The column id of the value columns.
+        id: u32,
+        /// The bytes the value metadata adds up to (saturated).
+        claimed: u64,
+        /// The bytes the value column holds.
+        found: u64,
+    },
     /// A change's sequence number does not come next for its actor.
     #[error("change {index} has sequence number {seq} where {expected} comes next for its actor")]
     ChangeSequence {
@@ -273,8 +329,9 @@ fn chunk_type_name(chunk_type: u8) -> &'static str {
 /// Checks `bytes` as a V1 sync message within `limits`, then decodes it.
 ///
 /// Every count is weighed against the limits and the remaining input before anything is read or
-/// allocated for it; a message that passes holds only plain change chunks and bloom filters whose
-/// parameters are safe to use.
+/// allocated for it; a message that passes holds only plain change chunks, each claiming at most
+/// [`max_ops`] of its size in ops, with columns that agree on that count, and bloom filters
+/// whose parameters are safe to use.
 pub fn check_sync_message(bytes: &[u8], limits: &Limits) -> Result<Message, BadSyncMessage> {
     walk(bytes, limits)?;
     let message = Message::decode(bytes).map_err(BadSyncMessage::Decode)?;
@@ -318,7 +375,8 @@ pub fn check_changes_with(
         let Ok(change) = Change::try_from(bytes) else {
             continue;
         };
-        // Safe to expand: `check_sync_message` checked every actor index it holds.
+        // Safe to expand: `check_sync_message` checked every actor index it holds, and that
+        // its ops are no more than its bytes allow.
         let expanded: ExpandedChange = change.decode();
         if Change::from(expanded.clone()).hash() != change.hash() {
             return Err(BadSyncMessage::NotCanonical { index });
@@ -543,93 +601,7 @@ fn check_change_chunk(index: usize, chunk: &[u8]) -> Result<(), BadSyncMessage> 
             actual: chunk.len(),
         });
     }
-    check_change_actors(index, &chunk[r.pos..])
-}
-
-/// The column type of actor indices.
-const COLUMN_ACTOR: u64 = 1;
-/// The bit of a column spec that marks it deflated; change chunks never deflate columns.
-const COLUMN_DEFLATE: u64 = 1 << 3;
-
-/// Checks that every actor index in a change's op columns names one of the change's actors.
-///
-/// automerge reads such indices with `unwrap` when it expands a change's ops (as `Change::decode`
-/// does), so an index past the list panics. The change's data is: deps, actor, seq, start op,
-/// time, message, other actors, then the column specs and the columns themselves; actor columns
-/// are run-length encoded LEB128 numbers.
-fn check_change_actors(index: usize, data: &[u8]) -> Result<(), BadSyncMessage> {
-    let layout = |what| move |_| BadSyncMessage::ChangeLayout { index, what };
-    let mut r = Reader::new(data);
-    r.hashes(Section::Heads, usize::MAX)
-        .map_err(layout("dependencies"))?;
-    r.length_prefixed().map_err(layout("actor"))?;
-    r.leb128().map_err(layout("sequence number"))?;
-    r.leb128().map_err(layout("start op"))?;
-    r.signed_leb128().map_err(layout("time"))?;
-    r.length_prefixed().map_err(layout("message"))?;
-    // Each other actor takes at least its length byte.
-    let others = r
-        .count(Section::Heads, usize::MAX, 1)
-        .map_err(layout("other actors"))?;
-    for _ in 0..others {
-        r.length_prefixed().map_err(layout("other actors"))?;
-    }
-    let actors = u64::try_from(others).unwrap_or(u64::MAX).saturating_add(1);
-    // Each column spec takes at least two bytes: its spec and its length.
-    let columns = r
-        .count(Section::Changes, usize::MAX, 2)
-        .map_err(layout("columns"))?;
-    let mut specs = Vec::with_capacity(columns);
-    for _ in 0..columns {
-        let spec = r.leb128().map_err(layout("columns"))?;
-        let len = r.leb128().map_err(layout("columns"))?;
-        specs.push((spec, len));
-    }
-    for (spec, len) in specs {
-        let column = r.take(len).map_err(layout("column data"))?;
-        if spec & COLUMN_DEFLATE != 0 {
-            return Err(BadSyncMessage::ChangeLayout {
-                index,
-                what: "a deflated column",
-            });
-        }
-        if spec & 0b111 == COLUMN_ACTOR {
-            check_actor_column(index, column, actors)?;
-        }
-    }
-    Ok(())
-}
-
-/// Checks one run-length encoded column of actor indices: runs of a repeated value (positive
-/// count), of literal values (negative count), or of nulls (zero, then the null count).
-fn check_actor_column(index: usize, column: &[u8], actors: u64) -> Result<(), BadSyncMessage> {
-    let layout = |_| BadSyncMessage::ChangeLayout {
-        index,
-        what: "actor column",
-    };
-    let mut r = Reader::new(column);
-    while !r.is_empty() {
-        let count = r.signed_leb128().map_err(layout)?;
-        let values = match count {
-            0 => {
-                r.leb128().map_err(layout)?;
-                0
-            }
-            n if n > 0 => 1,
-            n => n.unsigned_abs(),
-        };
-        for _ in 0..values {
-            let actor = r.leb128().map_err(layout)?;
-            if actor >= actors {
-                return Err(BadSyncMessage::ChangeActor {
-                    index,
-                    actor,
-                    actors,
-                });
-            }
-        }
-    }
-    Ok(())
+    check_change_ops(index, chunk.len(), &chunk[r.pos..]).map(|_| ())
 }
 
 /// A cursor over the message that reports where it ran out.
@@ -677,47 +649,12 @@ impl<'a> Reader<'a> {
     /// automerge does.
     fn leb128(&mut self) -> Result<u64, BadSyncMessage> {
         let start = self.pos;
-        let mut value: u64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let byte = self.byte()?;
-            let low = u64::from(byte & 0x7f);
-            if shift == 63 && low > 1 {
-                return Err(BadSyncMessage::BadNumber { at: start });
-            }
-            value |= low << shift;
-            if byte & 0x80 == 0 {
-                if shift > 0 && byte == 0 {
-                    return Err(BadSyncMessage::BadNumber { at: start });
-                }
-                return Ok(value);
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(BadSyncMessage::BadNumber { at: start });
-            }
-        }
-    }
-
-    /// A signed LEB128 number that fits in 64 bits.
-    fn signed_leb128(&mut self) -> Result<i64, BadSyncMessage> {
-        let start = self.pos;
-        let mut value: i64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let byte = self.byte()?;
-            if shift > 63 {
-                return Err(BadSyncMessage::BadNumber { at: start });
-            }
-            value |= i64::from(byte & 0x7f).wrapping_shl(shift);
-            shift += 7;
-            if byte & 0x80 == 0 {
-                if shift < 64 && byte & 0x40 != 0 {
-                    value |= -1i64 << shift;
-                }
-                return Ok(value);
-            }
-        }
+        columns::read_unsigned(self.bytes, &mut self.pos).map_err(|fault| match fault {
+            NumberFault::Truncated => BadSyncMessage::Truncated {
+                at: self.bytes.len(),
+            },
+            NumberFault::Malformed => BadSyncMessage::BadNumber { at: start },
+        })
     }
 
     /// A count of entries of at least `min_size` bytes each, within `max` and the input left.
@@ -1194,6 +1131,20 @@ mod tests {
         Automerge::load(&seed[1..]).expect("the fixture snapshot loads")
     }
 
+    /// The changes of the message `bytes` (a kept crasher) that the wire check lets through,
+    /// as a message of their own: what the later checks must still catch in it.
+    fn walkable_changes(bytes: &[u8]) -> Vec<u8> {
+        let msg = Message::decode(bytes).expect("a crasher automerge decodes");
+        let kept: Vec<Vec<u8>> = msg
+            .changes
+            .iter()
+            .filter(|change| check(&message_with_changes(&[change])).is_ok())
+            .map(|change| change.to_vec())
+            .collect();
+        let kept: Vec<&[u8]> = kept.iter().map(Vec::as_slice).collect();
+        message_with_changes(&kept)
+    }
+
     /// Found by the `sync_message` fuzz target: a change whose checksum is right but whose op
     /// writes into an object nobody made passed every wire check, and automerge panicked
     /// applying it ("Obj … Missing from Index").
@@ -1202,7 +1153,12 @@ mod tests {
         let input =
             include_bytes!("../../fuzz/corpus/sync_message/crash-change-into-missing-object");
         let bytes = &input[1..];
-        let msg = check(bytes).expect("well-formed on the wire");
+        // Its change 5 is not one automerge can read either; the wire check now refuses it.
+        assert!(matches!(
+            check(bytes),
+            Err(BadSyncMessage::ChangeLayout { index: 5, .. })
+        ));
+        let msg = check(&walkable_changes(bytes)).expect("well-formed on the wire");
         let err = check_changes(&fuzz_fixture_group(), &msg).expect_err("unknown object");
         assert!(
             matches!(err, BadSyncMessage::UnknownObject { index: 1, .. }),
@@ -1268,23 +1224,68 @@ mod tests {
         assert!(matches!(err, BadSyncMessage::ChangeActor { .. }), "{err}");
     }
 
+    /// Issue 13: one 301-byte sync message carrying one change whose run-length encoded
+    /// columns claim 16.7 million ops passed every check; automerge then took 50 seconds and
+    /// 8 GB to expand it (2^28 ops aborted the process), and relayed it to every peer.
     #[test]
-    fn signed_numbers_read_as_automerge_writes_them() {
-        for (bytes, value) in [
-            (&[0x00][..], 0),
-            (&[0x7f][..], -1),
-            (&[0x3f][..], 63),
-            (&[0xc0, 0x00][..], 64),
-            (&[0x40][..], -64),
-            (&[0x80, 0x7f][..], -128),
-        ] {
-            assert_eq!(
-                Reader::new(bytes).signed_leb128().ok(),
-                Some(value),
-                "{bytes:?}"
-            );
+    fn op_bomb_is_refused_before_automerge_expands_it() {
+        use crate::fuzz_regressions::sync_message::op_bomb;
+
+        let bomb = op_bomb(1 << 24, 301);
+        assert_eq!(bomb.len(), 301);
+        let started = std::time::Instant::now();
+        let err = check(&bomb).expect_err("an op bomb");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let BadSyncMessage::TooManyOps {
+            index,
+            ops,
+            max,
+            len,
+        } = err
+        else {
+            panic!("refused for another reason: {err}");
+        };
+        assert_eq!((index, ops), (0, 16_777_216));
+        assert_eq!(max, max_ops(len));
+        assert!(len < 301 && max < 1000, "{len} bytes, {max} ops");
+        assert_eq!(
+            err.to_string(),
+            format!("change 0 claims 16777216 ops in {len} bytes (at most {max})")
+        );
+        // 2^28 ops, and the largest count a run can write: refused the same way.
+        for ops in [1 << 28, i64::MAX as u64] {
+            assert!(matches!(
+                check(&op_bomb(ops, 301)),
+                Err(BadSyncMessage::TooManyOps { .. })
+            ));
         }
-        assert!(Reader::new(&[0xff; 11]).signed_leb128().is_err());
+
+        // Through a session, as a group actor takes a frame: refused, the document untouched.
+        let mut doc = fuzz_fixture_group();
+        let heads = doc.get_heads();
+        let mut session =
+            crate::session::PeerSession::new(quire_store::DeviceId::from_bytes([1; 32]));
+        let started = std::time::Instant::now();
+        let refused = session.incoming(&mut doc, &bomb, &Limits::default());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(refused.is_err());
+        assert_eq!(doc.get_heads(), heads);
+    }
+
+    /// The bomb is a valid change: with as many ops as its bytes allow, it passes every check
+    /// and automerge applies every op.
+    #[test]
+    fn op_bomb_within_the_bound_is_an_ordinary_change() {
+        use crate::fuzz_regressions::sync_message::op_bomb;
+        use automerge::ReadDoc;
+
+        let small = op_bomb(100, 0);
+        let msg = check(&small).expect("100 ops in a change of this size");
+        let mut doc = Automerge::new();
+        check_changes(&doc, &msg).expect("canonical, into the root");
+        doc.receive_sync_message(&mut State::new(), msg)
+            .expect("applied");
+        assert_eq!(doc.stats().num_ops, 100);
     }
 
     /// Found by the `sync_message` fuzz target: automerge took a change whose ops were encoded
@@ -1295,9 +1296,40 @@ mod tests {
     fn change_in_another_encoding_is_refused_so_the_snapshot_still_loads() {
         let input =
             include_bytes!("../../fuzz/corpus/sync_message/crash-change-not-canonically-encoded");
-        let msg = check(&input[1..]).expect("well-formed on the wire");
-        let err = check_changes(&fuzz_fixture_group(), &msg).expect_err("not canonical");
-        assert!(matches!(err, BadSyncMessage::NotCanonical { .. }), "{err}");
+        // Its change 0 holds bytes past what its ops read; the wire check now refuses that.
+        let err = check(&input[1..]).expect_err("bytes past the ops");
+        assert!(
+            matches!(err, BadSyncMessage::ChangeLayout { index: 0, .. }),
+            "{err}"
+        );
+
+        // Another encoding that is well-formed to the last byte: the same two ops, with one
+        // run of two keys written as two runs of one.
+        use crate::fuzz_regressions::sync_message::{forged_change, sync_message_with};
+        let columns = |keys: &[u8]| {
+            [
+                (0x15, keys.to_vec()),
+                (0x34, vec![2]),
+                (0x42, vec![2, 1]),
+                (0x56, vec![2, 0]),
+                (0x70, vec![2, 0]),
+            ]
+        };
+        let canonical = forged_change(&columns(&[2, 1, b'x']), "");
+        let split = forged_change(&columns(&[1, 1, b'x', 1, 1, b'x']), "");
+        for (chunk, canonical) in [(canonical, true), (split, false)] {
+            let msg = check(&sync_message_with(&[&chunk])).expect("well-formed on the wire");
+            let checked = check_changes(&Automerge::new(), &msg);
+            if canonical {
+                checked.expect("as automerge writes it");
+            } else {
+                let err = checked.expect_err("not canonical");
+                assert!(
+                    matches!(err, BadSyncMessage::NotCanonical { index: 0 }),
+                    "{err}"
+                );
+            }
+        }
     }
 
     /// Found by the `sync_message` fuzz target: a change whose sequence number did not follow
@@ -1307,7 +1339,10 @@ mod tests {
     fn change_out_of_its_actors_sequence_is_refused() {
         let input =
             include_bytes!("../../fuzz/corpus/sync_message/crash-sequence-number-out-of-order");
-        let msg = check(&input[1..]).expect("well-formed on the wire");
+        // Two of its changes are not ones automerge can read either; the wire check now
+        // refuses them.
+        assert!(check(&input[1..]).is_err());
+        let msg = check(&walkable_changes(&input[1..])).expect("well-formed on the wire");
         let err = check_changes(&fuzz_fixture_group(), &msg).expect_err("out of sequence");
         assert!(
             matches!(err, BadSyncMessage::ChangeSequence { .. }),

@@ -3,6 +3,7 @@
 use super::BadSavedDocument;
 use super::ColumnList;
 use super::{DEFLATE_BIT, MAX_COLUMNS, RawColumn};
+use crate::columns::{NumberFault, read_unsigned};
 
 /// A cursor over the document that reports where it ran out.
 pub(super) struct Reader<'a> {
@@ -135,52 +136,12 @@ impl<'a> Reader<'a> {
     /// An unsigned LEB128 number, refusing overlong encodings and values over 64 bits.
     pub(super) fn leb128(&mut self, what: &'static str) -> Result<u64, BadSavedDocument> {
         let start = self.pos;
-        let bad = BadSavedDocument::BadNumber { what, at: start };
-        let mut value: u64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let byte = self.byte(what)?;
-            let low = u64::from(byte & 0x7f);
-            if shift == 63 && low > 1 {
-                return Err(bad);
-            }
-            value |= low << shift;
-            if byte & 0x80 == 0 {
-                if shift > 0 && byte == 0 {
-                    return Err(bad);
-                }
-                return Ok(value);
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(bad);
-            }
-        }
-    }
-
-    /// A signed LEB128 number that fits in 64 bits.
-    pub(super) fn signed_leb128(&mut self, what: &'static str) -> Result<i64, BadSavedDocument> {
-        let start = self.pos;
-        let bad = BadSavedDocument::BadNumber { what, at: start };
-        let mut value: i64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let byte = self.byte(what)?;
-            if shift > 63 {
-                return Err(bad);
-            }
-            let low = i64::from(byte & 0x7f);
-            if shift == 63 && !(low == 0 || low == 0x7f) {
-                return Err(bad);
-            }
-            value |= low << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                if shift < 64 && byte & 0x40 != 0 {
-                    value |= -1i64 << shift;
-                }
-                return Ok(value);
-            }
-        }
+        read_unsigned(self.bytes, &mut self.pos).map_err(|fault| match fault {
+            NumberFault::Truncated => BadSavedDocument::Truncated {
+                what,
+                at: self.bytes.len(),
+            },
+            NumberFault::Malformed => BadSavedDocument::BadNumber { what, at: start },
+        })
     }
 }
