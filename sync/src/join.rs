@@ -19,7 +19,7 @@ use quire_store::SignatureBook;
 use quire_store::authority::Authority;
 use quire_store::ops::Joiner;
 use quire_store::storage::{DataDir, GroupStorage, StorageOptions};
-use quire_store::{DeviceId, GroupId, InviteHash, MemberId, doc, session_actor};
+use quire_store::{DeviceId, GroupId, InviteHash, MemberId, OpError, doc, session_actor};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
@@ -30,7 +30,7 @@ use crate::group_actor::SessionKind;
 use crate::join_bootstrap::{self, Bootstrapped};
 use crate::session::{PeerSession, Voucher};
 use crate::shared::{Shared, device_of};
-use crate::stream::{accept_handshake, pump};
+use crate::stream::{REFUSAL_PACE, accept_handshake, pump};
 use crate::ticket::{InviteSecret, Ticket, TicketKind};
 use crate::wire::{
     self, JOIN_ALPN, JOIN_ALPN_2, JoinReply, JoinRequest, MAX_HANDSHAKE, MAX_NAME, close,
@@ -373,15 +373,16 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
             Ok(handshake) => handshake,
             Err(reason) => return refuse(&conn, &reason),
         };
+    let asked_at = std::time::Instant::now();
     let answer = |reason: String| JoinReply::Refused { reason };
     let group = GroupId::from_bytes(request.group);
+    let hash = InviteHash::from_bytes(InviteSecret::from_bytes(request.secret).hash());
     let too_long = |s: &str| s.chars().count() > MAX_NAME;
     let reply = if request.display_name.as_deref().is_some_and(too_long)
         || too_long(&request.device_label)
     {
         Err(answer(format!("names are at most {MAX_NAME} characters")))
     } else if let Some(actor) = shared.group(group) {
-        let hash = InviteHash::from_bytes(InviteSecret::from_bytes(request.secret).hash());
         let joiner = Joiner {
             device: peer,
             device_label: request.device_label,
@@ -411,8 +412,9 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
             Err(_) => return refuse(&conn, "shutting down"),
         }
     } else {
-        // Same answer as a wrong secret: a stranger learns nothing about which groups exist.
-        Err(answer("no such invite".into()))
+        // The very answer the group actor gives a wrong secret, so a stranger learns nothing
+        // about which groups exist.
+        Err(answer(OpError::NoInvite(hash.short()).to_string()))
     };
     match reply {
         Ok((actor, accepted)) => {
@@ -443,6 +445,8 @@ pub(crate) async fn accept(conn: Connection, shared: std::sync::Arc<Shared>, end
             if let JoinReply::Refused { reason } = &refused {
                 tracing::warn!(peer = %peer.short(), group = %group.short(), reason, "join refused");
             }
+            // As late after the request whether the group is here or not (see `REFUSAL_PACE`).
+            tokio::time::sleep_until((asked_at + REFUSAL_PACE).into()).await;
             let _ = write_frame(&mut send, &wire::encode(&refused)).await;
             let _ = send.finish();
             // Let the reply reach the joiner before the connection goes.

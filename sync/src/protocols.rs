@@ -1,7 +1,7 @@
 //! The two ALPN handlers the node's router runs for incoming connections.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
@@ -9,7 +9,7 @@ use quire_store::GroupId;
 
 use crate::group_actor::SessionKind;
 use crate::shared::{Shared, SyncEvent, device_of};
-use crate::stream::{accept_handshake, pump};
+use crate::stream::{NOT_A_MEMBER_REASON, accept_handshake, pump, refuse_not_member};
 use crate::wire::{SyncHello, close};
 
 /// How long a dialer has to name its group.
@@ -39,10 +39,18 @@ impl ProtocolHandler for SyncProtocol {
                 Ok(handshake) => handshake,
                 Err(reason) => return refuse(&reason),
             };
+        let named_at = Instant::now();
         let group = GroupId::from_bytes(hello.group);
-        // An unknown group gets the same answer as a group the peer is not in.
+        // An unknown group gets the same answer, at the same time, as a group the peer is not
+        // in (which `pump` refuses once the group actor has checked).
         let Some(actor) = self.shared.group(group) else {
-            return refuse("not a member device of that group");
+            tracing::warn!(peer = %peer.short(), group = %group.short(), "sync refused: no such group");
+            self.shared.emit(SyncEvent::Refused {
+                device: peer,
+                reason: NOT_A_MEMBER_REASON.to_string(),
+            });
+            refuse_not_member(&conn, named_at).await;
+            return Ok(());
         };
         let endpoint = self.endpoint.clone();
         let shared = self.shared.clone();

@@ -1,8 +1,13 @@
 //! The pump between one QUIC stream and a group actor: frames in go to the actor, frames
 //! the actor wants sent go out, and whichever side stops first closes the connection with a
 //! code and a reason the other side can log.
+//!
+//! A device that is not a member device of the group it named is refused with
+//! [`refuse_not_member`], whether the group is here or not: the same close code and reason at
+//! the same time after the hello, so that a stranger cannot tell which groups exist.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use quire_store::DeviceId;
@@ -16,6 +21,25 @@ use crate::wire::{self, MAX_HANDSHAKE, close};
 /// Frames of one session that may wait for the group actor at once.
 const IN_FLIGHT: usize = 2;
 
+/// The reason every refused sync dial is closed with: the group is not here, or the dialer is
+/// not one of its current member devices. Which one is logged here, never told.
+pub(crate) const NOT_A_MEMBER_REASON: &str = "not a member device of that group";
+
+/// How long after a dialer names its group its refusal is sent, at the earliest. A group that
+/// is not here is refused after a map lookup, a dialer that is not one of its devices after the
+/// group actor has read what is new on disk; both wait until this much time has passed, so the
+/// difference does not show. Far above the actor's check, and short for a refused device that
+/// will dial again later anyway.
+pub(crate) const REFUSAL_PACE: Duration = Duration::from_millis(200);
+
+/// Refuses a dialer that is not a member device of the group it named (or that named a group
+/// not here) at `named_at` + [`REFUSAL_PACE`]: closes with [`close::NOT_A_MEMBER`] and
+/// [`NOT_A_MEMBER_REASON`], the same bytes either way.
+pub(crate) async fn refuse_not_member(conn: &Connection, named_at: Instant) {
+    tokio::time::sleep_until((named_at + REFUSAL_PACE).into()).await;
+    conn.close(close::NOT_A_MEMBER.into(), NOT_A_MEMBER_REASON.as_bytes());
+}
+
 /// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
 /// until either side stops. Returns true if the actor accepted the peer.
 pub(crate) async fn pump(
@@ -27,6 +51,7 @@ pub(crate) async fn pump(
     how: SessionKind,
     traffic: &Traffic,
 ) -> bool {
+    let named_at = Instant::now();
     let session = next_session_id();
     let (outbound, mut out_rx) = mpsc::channel(OUTBOUND);
     let (reply, accepted) = oneshot::channel();
@@ -44,7 +69,9 @@ pub(crate) async fn pump(
     match accepted.await {
         Ok(Ok(())) => {}
         Ok(Err(reason)) => {
-            conn.close(close::NOT_A_MEMBER.into(), reason.as_bytes());
+            // The actor logged who and why; the peer is told no more than a stranger.
+            tracing::debug!(peer = %peer.short(), reason, "attach refused");
+            refuse_not_member(conn, named_at).await;
             return false;
         }
         Err(_) => {

@@ -3,7 +3,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use quire_store::{GroupId, ops};
 use quire_sync::frame::{MAX_FRAME, read_frame, write_frame};
-use quire_sync::wire::{self, SYNC_ALPN, SyncHello};
+use quire_sync::wire::{self, JOIN_ALPN_2, JoinReply, JoinRequest, SYNC_ALPN, SyncHello, close};
 use quire_sync::{InviteOptions, NodeConfig, SyncError, TicketKind};
 
 use crate::support::{Peer, converge, eventually, pair};
@@ -53,6 +53,116 @@ async fn a_stranger_gets_not_one_byte() {
     .await
     .unwrap();
     assert_eq!(refused, stranger.device());
+}
+
+/// How `target` closes a raw sync dial from `from`'s device naming `group`: the close code, the
+/// reason, and how long after the hello was sent.
+async fn sync_refusal(from: &Peer, target: &Peer, group: GroupId) -> (u64, Vec<u8>, Duration) {
+    let mut config = NodeConfig::loopback(from.path());
+    config.bind = Some("127.0.0.1:0".parse().unwrap());
+    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
+    let conn = endpoint
+        .connect(target.handle().addr(), SYNC_ALPN)
+        .await
+        .unwrap();
+    let (mut send, _recv) = conn.open_bi().await.unwrap();
+    let hello = wire::encode(&SyncHello {
+        group: *group.as_bytes(),
+    });
+    write_frame(&mut send, &hello).await.unwrap();
+    let sent = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+        .await
+        .expect("refused within ten seconds");
+    let took = sent.elapsed();
+    endpoint.close().await;
+    match closed {
+        iroh::endpoint::ConnectionError::ApplicationClosed(close) => {
+            (close.error_code.into_inner(), close.reason.to_vec(), took)
+        }
+        other => panic!("closed otherwise: {other}"),
+    }
+}
+
+/// The reply `target` gives a raw join request from `from`'s device for `group`, with a secret
+/// that is no invite, as the bytes on the wire.
+async fn join_refusal(from: &Peer, target: &Peer, group: GroupId) -> Vec<u8> {
+    let mut config = NodeConfig::loopback(from.path());
+    config.bind = Some("127.0.0.1:0".parse().unwrap());
+    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
+    let conn = endpoint
+        .connect(target.handle().addr(), JOIN_ALPN_2)
+        .await
+        .unwrap();
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let request = wire::encode(&JoinRequest {
+        group: *group.as_bytes(),
+        secret: [0x5e; 32],
+        display_name: Some("Eve".into()),
+        device_label: "laptop".into(),
+    });
+    write_frame(&mut send, &request).await.unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, MAX_FRAME))
+        .await
+        .expect("answered within ten seconds")
+        .expect("a frame")
+        .expect("a reply before the stream ends");
+    endpoint.close().await;
+    reply
+}
+
+/// Issue 13: a stranger could tell whether a group id exists, since a group that is not here
+/// and a group the dialer is not in were refused with different reasons. Both, and a member of
+/// another group dialing a group it is not in, now get the same bytes, both as late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_foreign_groups_are_refused_alike() {
+    let mut a = Peer::new("Ada");
+    let mut b = Peer::new("Bea");
+    let eve = Peer::new("Eve");
+    // Bea is a member of one of Ada's groups but not of the other.
+    let _shared = pair(&mut a, &mut b).await;
+    let foreign = a.found("Ada alone");
+    b.offline().await;
+    a.offline().await;
+    a.online().await;
+    eventually("Ada's node holds both groups", || async {
+        !a.heads(foreign).await.is_empty()
+    })
+    .await;
+    let mut events = a.handle().subscribe();
+
+    let unknown = sync_refusal(&eve, &a, GroupId::random()).await;
+    let not_in = sync_refusal(&eve, &a, foreign).await;
+    let member_elsewhere = sync_refusal(&b, &a, foreign).await;
+    // The foreign group's refusals came from its group actor, which names the reason locally.
+    let mut checked_by_the_group = 0;
+    while let Ok(event) = events.try_recv() {
+        if let quire_sync::SyncEvent::Refused { reason, .. } = event {
+            checked_by_the_group += usize::from(reason.contains("not a current member device"));
+        }
+    }
+    assert_eq!(checked_by_the_group, 2);
+    for (code, reason, took) in [&unknown, &not_in, &member_elsewhere] {
+        assert_eq!(*code, u64::from(close::NOT_A_MEMBER));
+        assert_eq!(
+            String::from_utf8_lossy(reason),
+            "not a member device of that group"
+        );
+        // Paced: neither refusal is quicker than the group actor's check could be.
+        assert!(
+            *took >= Duration::from_millis(190),
+            "refused after {took:?}"
+        );
+    }
+
+    let unknown = join_refusal(&eve, &a, GroupId::random()).await;
+    let wrong_secret = join_refusal(&eve, &a, foreign).await;
+    assert_eq!(unknown, wrong_secret, "the same reply, byte for byte");
+    let reply: JoinReply = wire::decode("join reply", &unknown).unwrap();
+    match reply {
+        JoinReply::Refused { reason } => assert!(reason.starts_with("no invite"), "{reason}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
