@@ -64,6 +64,10 @@ fn writer(device: &Option<DeviceId>, member: &Option<MemberId>) -> String {
     }
 }
 
+/// Most changes whose facts are remembered; past this the memory starts over, and facts are
+/// read from the document again where needed (slower, never different).
+const REMEMBERED: usize = 500_000;
+
 /// Judges changes, remembering the facts at each change it judged.
 #[derive(Debug, Default)]
 pub struct Authority {
@@ -123,7 +127,7 @@ impl Authority {
             }
             .map_err(|reason| refuse(None, reason))?;
             let facts = founding.apply(&Facts::default());
-            self.at_change.insert(hash, Arc::new(facts));
+            self.remember(hash, Arc::new(facts));
             return Ok(());
         }
         if let Some(missing) = deps
@@ -165,8 +169,16 @@ impl Authority {
         } else {
             Arc::new(effect.apply(&facts))
         };
-        self.at_change.insert(hash, after);
+        self.remember(hash, after);
         Ok(())
+    }
+
+    fn remember(&mut self, hash: ChangeHash, facts: Arc<Facts>) {
+        if self.at_change.len() >= REMEMBERED {
+            self.at_change.clear();
+            self.at_heads.clear();
+        }
+        self.at_change.insert(hash, facts);
     }
 
     /// Remembers the facts at `doc`'s current heads, read as it stands (cheaper than reading
@@ -191,7 +203,7 @@ impl Authority {
                 Some(f) => f.clone(),
                 None => {
                     let read = Arc::new(Facts::read(doc, Some(std::slice::from_ref(dep))));
-                    self.at_change.insert(*dep, read.clone());
+                    self.remember(*dep, read.clone());
                     read
                 }
             };
