@@ -9,9 +9,10 @@
 //!   change.
 //! * exchange: every ledger, the queue order and one member's suggestions of that group.
 //! * sync: two nodes on loopback: a live edit until the other node has it, and catch-up after
-//!   offline edits on both sides (time and bytes).
+//!   offline edits on both sides (time and bytes), each beside the same in memory with the
+//!   checks (signatures, the group's rules) and without; signatures' share of storage.
 //! * swarm: an edit reaching every one of 20 nodes; a new member's first sync of the large
-//!   group.
+//!   group, every change verified, beside automerge alone and the checks alone.
 //!
 //! `--quick` runs small sizes for CI (so the harness cannot rot); full sizes are the targets,
 //! run by hand: `cargo run --release -p quire-tests --bin quire-bench`.
@@ -25,7 +26,7 @@ use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{DeviceId, Group, GroupId, MemberId, SubmissionId};
 use quire_tests::Summary;
 use quire_tests::report::Report;
-use quire_tests::workload::{big_group, founder_on, size_of, to_document};
+use quire_tests::workload::{big_group, device_of, founder_on, size_of, to_document};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -106,7 +107,8 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         (1_000, 10_000)
     };
     let edits = args.edits.unwrap_or(if args.quick { 60 } else { 300 });
-    let device = DeviceId::from_bytes([7; 32]);
+    let secret = iroh_base::SecretKey::from_bytes(&[7; 32]);
+    let device = device_of(&secret);
     let start = jiff::Timestamp::now();
 
     let dir = tempfile::tempdir()?;
@@ -120,12 +122,12 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     // separately below).
     let mut model = big_group(members, submissions, start);
     model.info.rules.credits = false;
-    let first = founder_on(&mut model, device);
-    let large = to_document(&model)?;
+    let first = founder_on(&mut model, &secret);
+    let large = to_document(&model, &secret)?;
     let workload = size_of(&model);
 
     // Floor: the same operation on an in-memory document, no disk.
-    let mut floor_doc = large.fork();
+    let mut floor_doc = large.doc.fork();
     let floor = time(edits, |i| {
         let id = SubmissionId::random();
         ops::submit(&mut floor_doc, first, id, draft(i), start)?;
@@ -136,7 +138,13 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let small_id = GroupId::random();
     drop(data.create_group(small_id, small.fork(), options)?);
     let large_id = model.info.id;
-    drop(data.create_group(large_id, large.fork(), options)?);
+    drop(data.create_group_from_snapshot(
+        large_id,
+        large.doc.fork(),
+        &large.doc.save(),
+        large.book.clone(),
+        options,
+    )?);
 
     let mut group = Group::open(&data, small_id, device, options)?;
     let edit_empty = time(edits, |i| edit(&mut group, i, start))?;
@@ -230,6 +238,10 @@ mod arrivals;
 mod exchange;
 #[path = "quire_bench/swarm.rs"]
 mod swarm;
+#[path = "quire_bench/pair.rs"]
+mod pair;
+#[path = "quire_bench/signature_share.rs"]
+mod signature_share;
 #[path = "quire_bench/sync.rs"]
 mod sync;
 #[path = "quire_bench/views.rs"]
@@ -288,7 +300,7 @@ pub(crate) fn time(
     Ok(Summary::of(&samples))
 }
 
-fn dir_size(dir: &std::path::Path) -> anyhow::Result<u64> {
+pub(crate) fn dir_size(dir: &std::path::Path) -> anyhow::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

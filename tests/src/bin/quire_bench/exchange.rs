@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use quire_store::exchange::ledger::ledgers;
 use quire_store::exchange::suggest::{Exchanges, suggestions_with};
 use quire_store::{doc, views};
-use quire_tests::workload::{PER_SUBMISSION, big_group, to_document};
+use quire_tests::workload::{PER_SUBMISSION, big_group, member_secret, to_document};
 
 use quire_tests::report::Report;
 
@@ -45,7 +45,7 @@ pub fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     })?;
 
     let build = std::time::Instant::now();
-    let document = to_document(&group)?;
+    let document = to_document(&group, &member_secret(0))?.doc;
     let built = build.elapsed();
     let read = time(if quick { 3 } else { 5 }, |_| {
         let read = doc::read_group(&document)?;

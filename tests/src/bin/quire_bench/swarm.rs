@@ -5,27 +5,36 @@
 //!   comparison, as a full mesh; floor: automerge applying the same change to 19 documents
 //!   in memory.
 //! * first sync: a new member joins a group of 1,000 members, 10,000 submissions and 100,000
-//!   critiques; from the join request until the joiner holds the whole group on disk; floors:
+//!   critiques, written as its members would have (each change signed by its member's device,
+//!   see `workload::to_document`); from the join request until the joiner holds the whole
+//!   group on disk, every change's signature and authority verified; floors without the checks:
 //!   automerge's sync protocol filling an empty document in memory, and automerge loading the
-//!   saved document in memory (what the joiner does now).
+//!   saved document in memory (what the joiner does before it verifies). Beside them, the
+//!   checks alone in memory: `verify_history` of the loaded document, each actor's signature
+//!   checked, and `Authority::judge` per change; and the signatures' share of the joiner's
+//!   group folder.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use automerge::Automerge;
 use jiff::Timestamp;
+use quire_store::authority::Authority;
 use quire_store::ops;
 use quire_store::storage::StorageOptions;
-use quire_store::{DeviceId, Group, GroupId};
+use quire_store::{DeviceId, Group, GroupId, device_of_actor};
 use quire_sync::saved_check::{DocLimits, check_saved_document};
-use quire_sync::session::PeerSession;
+use quire_sync::signing::verify_change;
+use quire_sync::verify::verify_history;
 use quire_sync::{Fanout, InviteOptions, NodeHandle};
 use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
-use quire_tests::workload::{big_group, founder_on, size_of, to_document};
+use quire_tests::workload::{Signed, big_group, founder_on, size_of, to_document};
 
 use super::arrivals::Arrivals;
-use super::sync::{Device, bio, converged, exchange};
+use super::pair::{Raw, Side, exchange};
+use super::signature_share;
+use super::sync::{Device, bio, converged};
 
 /// Pause between two timed fan-out edits.
 const EDIT_GAP: Duration = Duration::from_millis(20);
@@ -239,37 +248,51 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let mut founder = Device::new("Founder")?;
     let mut joiner = Device::new("Joiner")?;
     // The founder's device is the first member's, so it may invite.
-    founder_on(&mut model, founder.id);
-    let document = to_document(&model)?;
+    founder_on(&mut model, &founder.secret);
+    let built = Instant::now();
+    let Signed { doc: document, book } = to_document(&model, &founder.secret)?;
+    let built = built.elapsed();
     let saved = document.save();
-    let workload = format!("{}, {} bytes saved", size_of(&model), saved.len());
-    let group = model.info.id;
-    drop(
-        founder
-            .data()?
-            .create_group(group, document.fork(), StorageOptions::default())?,
+    let changes = document.get_changes_meta(&[]).len();
+    let workload = format!(
+        "{}, {changes} changes by {} devices, {} bytes saved",
+        size_of(&model),
+        book.len(),
+        saved.len()
     );
+    let group = model.info.id;
+    drop(founder.data()?.create_group_from_snapshot(
+        group,
+        document.fork(),
+        &saved,
+        book.clone(),
+        StorageOptions::default(),
+    )?);
 
     // Floor: automerge's own sync protocol filling an empty document in memory.
     let floor_runs = if quick { 3 } else { 2 };
     let mut floor = Vec::new();
     for _ in 0..floor_runs {
-        let mut a = document.fork();
-        let mut b = Automerge::new();
-        let mut a_side = PeerSession::new(joiner.id);
-        let mut b_side = PeerSession::new(founder.id);
+        let mut a = Raw::new(document.fork());
+        let mut b = Raw::new(Automerge::new());
         let started = Instant::now();
-        exchange(&mut a, &mut a_side, &mut b, &mut b_side)?;
+        exchange(&mut a, &mut b)?;
         floor.push(started.elapsed());
-        anyhow::ensure!(b.get_heads() == a.get_heads(), "the floor did not converge");
+        anyhow::ensure!(
+            b.doc().get_heads() == document.get_heads(),
+            "the floor did not converge"
+        );
     }
     let floor = Summary::of(&floor);
     let limits = DocLimits::for_len(saved.len());
     let walked = check_saved_document(&saved, &limits)
         .context("the joiner's walk refuses the big group's saved document")?;
 
-    // The floor of what a new member does now: load the saved document in memory.
+    // The floor of what a new member does: load the saved document in memory; then the
+    // checks it makes before writing anything.
     let mut loads = Vec::new();
+    let mut verifies = Vec::new();
+    let mut signature_checks = Vec::new();
     for _ in 0..floor_runs {
         let started = Instant::now();
         let loaded = Automerge::load(&saved)?;
@@ -278,8 +301,22 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             loaded.get_heads() == document.get_heads(),
             "the load differs"
         );
+        let started = Instant::now();
+        let verified = verify_history(&loaded, &book)
+            .map_err(|e| anyhow::anyhow!("the workload is refused: {e}"))?;
+        verifies.push(started.elapsed());
+        anyhow::ensure!(verified.len() == book.len(), "signatures went missing");
+        let started = Instant::now();
+        for (actor, sig) in book.iter() {
+            let device = device_of_actor(actor).context("an actor names no device")?;
+            anyhow::ensure!(verify_change(device, &sig.hash, &sig.signature));
+        }
+        signature_checks.push(started.elapsed());
     }
     let load_floor = Summary::of(&loads);
+    let verify = Summary::of(&verifies);
+    let signature_checks = Summary::of(&signature_checks);
+    let judge = judge_each(&document)?;
 
     let inviter = founder.online().await?;
     let node = joiner.online().await?;
@@ -289,23 +326,28 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         .await
         .context("the joiner cannot join the big group")?;
     let joined = started.elapsed();
-    let on_disk =
-        Group::open(&joiner.data()?, group, joiner.id, StorageOptions::default())?.read()?;
-    anyhow::ensure!(
-        on_disk.submissions.len() == submissions,
-        "the joiner holds {} of {submissions} submissions",
-        on_disk.submissions.len()
-    );
     founder.offline().await;
     joiner.offline().await;
+    let on_disk = Group::open(&joiner.data()?, group, joiner.id, StorageOptions::default())?;
+    anyhow::ensure!(
+        on_disk.read()?.submissions.len() == submissions,
+        "the joiner holds {} of {submissions} submissions",
+        on_disk.read()?.submissions.len()
+    );
+    let joiner_share = signature_share::of_group(on_disk.path())?;
+    drop(on_disk);
+    let founder_share = signature_share::of_group(&founder.data()?.group_path(group))?;
 
     let secs = joined.as_secs_f64();
+    let with_checks = load_floor.median_ms + verify.median_ms;
     report
         .section(
             "First sync of a new member",
             "A new member joins with a ticket; from the join request until the joiner has \
              written the whole group to disk (the join returns only then). One run. The \
-             inviter sends its snapshot as a saved document, then sync sends what is newer.",
+             inviter sends its snapshot as a saved document with a signature per device, then \
+             sync sends what is newer; the joiner checks every signature and judges every \
+             change by the group's rules at its own past before it writes anything.",
         )
         .floor("automerge sync into an empty document", &workload, &floor)
         .floor(
@@ -313,29 +355,87 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             &workload,
             &load_floor,
         )
+        .timing(
+            "verify_history of the loaded document",
+            &workload,
+            &verify,
+            "",
+            None,
+        )
+        .timing(
+            "  of which: each device's signature",
+            &format!("{} signatures", book.len()),
+            &signature_checks,
+            "",
+            None,
+        )
+        .timing(
+            "Authority::judge, per change",
+            &format!("{}, each change in order", size_of(&model)),
+            &judge,
+            "",
+            None,
+        )
         .value(
-            "first sync of a new member",
+            "first sync of a new member, every change verified",
             &workload,
             &ms(secs * 1000.0),
             "≤ 3 s",
             Some(secs <= 3.0),
         )
+        .value(
+            "signatures' share of the joiner's group folder",
+            &workload,
+            &joiner_share.to_string(),
+            "≤ 5 %",
+            Some(joiner_share.ratio() <= 0.05),
+        )
+        .value(
+            "  the same on the founder's",
+            &workload,
+            &founder_share.to_string(),
+            "≤ 5 %",
+            Some(founder_share.ratio() <= 0.05),
+        )
         .note(&format!(
             "{:.2}× automerge's sync into an empty document in memory, {:.2}× loading the \
-             saved document in memory.",
+             saved document in memory. In memory the load and the checks take {} (median), \
+             the load alone {}: the checks add {} ({:.0} %).",
             secs * 1000.0 / floor.median_ms,
-            secs * 1000.0 / load_floor.median_ms
+            secs * 1000.0 / load_floor.median_ms,
+            ms(with_checks),
+            ms(load_floor.median_ms),
+            ms(verify.median_ms),
+            verify.median_ms / load_floor.median_ms * 100.0,
         ))
         .note(&format!(
             "The saved document holds {} ops and {} changes of {} actors and inflates to {} \
              bytes; for its size the joiner's walk allows {} bytes inflated and {} entries \
-             per column.",
+             per column. Writing it as its members would have took {:.1} s.",
             walked.ops,
             walked.changes,
             walked.actors,
             walked.inflated,
             limits.max_inflated,
-            walked.max_entries
+            walked.max_entries,
+            built.as_secs_f64(),
         ));
     Ok(())
+}
+
+/// Each change of `doc` but the founding one judged by a fresh [`Authority`], in causal
+/// order, as `verify_history` judges them (the founding change can only be judged in a
+/// history of its own: `Authority::judge` takes a change with no dependencies for a second
+/// founding unless it is all the document holds).
+fn judge_each(doc: &Automerge) -> anyhow::Result<Summary> {
+    let changes = doc.get_changes(&[]);
+    let mut authority = Authority::new();
+    let mut samples = Vec::with_capacity(changes.len());
+    for change in changes.iter().skip(1) {
+        let started = Instant::now();
+        authority.judge(doc, change)?;
+        samples.push(started.elapsed());
+    }
+    anyhow::ensure!(!samples.is_empty(), "a history of one change");
+    Ok(Summary::of(&samples))
 }

@@ -1,6 +1,7 @@
 //! The sync figures: two `quire-sync` nodes on loopback (no relay, no lookup), each figure
-//! against the same exchange between two automerge documents in memory with
-//! [`PeerSession`], no network and no disk.
+//! beside the same exchange between two documents in memory, no network and no disk: with
+//! every check a node makes (a `PeerSession` with signatures and the group's rules) and
+//! without any (automerge's sync protocol alone, the floor); see [`super::pair`].
 //!
 //! * live edit: a bio change on A through the node, until B's node reports a document that
 //!   has A's new heads (B's `DocumentChanged` event, once B has written the change to its
@@ -9,25 +10,31 @@
 //! * catch-up: both devices edit their own profile offline, then B's node starts
 //!   and the figure runs until both nodes report the same heads; bytes are what both nodes
 //!   sent on their sync streams meanwhile, against the size of the changes each side lacked.
+//! * signatures' share of storage: the bytes of each device's `signatures` file and log record
+//!   trailers over its group folder, after the live edits and the catch-up, and again after
+//!   compaction.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use automerge::{Automerge, ChangeHash};
+use iroh_base::SecretKey;
 use jiff::Timestamp;
 use quire_store::doc::ProfilePatch;
 use quire_store::ops::{self, NewGroup, NewMember};
+use quire_store::signatures::SignatureBook;
 use quire_store::storage::{DataDir, StorageOptions};
-use quire_store::{DeviceId, Group, GroupId, MemberId};
-use quire_sync::session::PeerSession;
-use quire_sync::sync_check::Limits;
+use quire_store::{DeviceId, Group, GroupId, MemberId, session_actor};
 use quire_sync::{InviteOptions, Node, NodeConfig, NodeHandle, SyncEvent};
 use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
+use quire_tests::workload::device_of;
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
 use super::arrivals::Arrivals;
+use super::pair::{Checked, Raw, Side, deliver, exchange};
+use super::signature_share::{self, Share};
 
 /// Untimed edits before the live figure, so connections and caches are warm.
 const WARM_UP: usize = 10;
@@ -35,9 +42,6 @@ const WARM_UP: usize = 10;
 const EDIT_GAP: Duration = Duration::from_millis(10);
 /// How long any one wait may take before the benchmark gives up.
 pub(super) const DEADLINE: Duration = Duration::from_secs(60);
-/// Bytes the frame layer adds to each sync message (its length prefix); the nodes' traffic
-/// counters include it, so the in-memory exchange counts it too.
-const FRAME_PREFIX: usize = 4;
 /// Small appends timed for the fsync figure.
 const FSYNCS: usize = 50;
 /// Runs of the in-memory catch-up (it is one shot on the nodes, cheap in memory).
@@ -61,42 +65,82 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
 
     let fsync = fsync_append(a.dir.path())?;
     let live = live_edit(&a, &b, group, edits).await?;
-    let floor = live_edit_in_memory(&a, &b, group, edits, Some(EDIT_GAP)).await?;
-    let back_to_back = live_edit_in_memory(&a, &b, group, edits, None).await?;
+    let (raw, raw_back_to_back) = {
+        let (a_doc, me, _) = a.doc(group).await?;
+        let (b_doc, _, _) = b.doc(group).await?;
+        let paced = live_edit_in_memory(Raw::new(a_doc.fork()), Raw::new(b_doc.fork()), me, edits, Some(EDIT_GAP)).await?;
+        let back_to_back = live_edit_in_memory(Raw::new(a_doc), Raw::new(b_doc), me, edits, None).await?;
+        (paced, back_to_back)
+    };
+    let (checked, checked_back_to_back) = {
+        let sides = || async {
+            let (a_doc, me, a_book) = a.doc(group).await?;
+            let (b_doc, _, b_book) = b.doc(group).await?;
+            anyhow::Ok((
+                Checked::new(a_doc, a.secret.clone(), b.id, a_book),
+                Checked::new(b_doc, b.secret.clone(), a.id, b_book),
+                me,
+            ))
+        };
+        let (a_side, b_side, me) = sides().await?;
+        let paced = live_edit_in_memory(a_side, b_side, me, edits, Some(EDIT_GAP)).await?;
+        let (a_side, b_side, me) = sides().await?;
+        let back_to_back = live_edit_in_memory(a_side, b_side, me, edits, None).await?;
+        (paced, back_to_back)
+    };
     let caught = catch_up(&mut a, &mut b, group, offline_edits).await?;
     a.offline().await;
     b.offline().await;
+    let shares = [a.signature_shares(group)?, b.signature_shares(group)?];
 
     let workload = format!(
         "2 nodes, {edits} bio edits {} ms apart",
         EDIT_GAP.as_millis()
     );
+    let in_memory = format!(
+        "2 documents, {edits} bio edits {} ms apart",
+        EDIT_GAP.as_millis()
+    );
     let visible = live.visible;
-    let p99_ratio = visible.p99_ms / floor.p99_ms;
-    let median_ratio = visible.median_ms / floor.median_ms;
+    let p99_ratio = visible.p99_ms / checked.p99_ms;
+    let median_ratio = visible.median_ms / checked.median_ms;
     let backlog = format!("{offline_edits} + {offline_edits} offline edits");
     let secs = caught.time.as_secs_f64();
     let bytes_ratio = caught.sent as f64 / caught.missing as f64;
     let section = report.section(
         "Sync between two peers",
-        "Two nodes on loopback, relays and address lookup off. A live edit runs from the edit \
+        "Two nodes on loopback, relays and address lookup off, every change signed by its \
+         device and judged by the group's rules on arrival. A live edit runs from the edit \
          on A until B's node reports a document holding it (written to B's log, where B's \
          client reads it; A sends before its fsync, B fsyncs after reporting); the catch-up \
-         from starting B's node until both report the same heads.",
+         from starting B's node until both report the same heads. Beside each, the same \
+         exchange in memory with those checks (a `PeerSession` signing, verifying and judging) \
+         and without any (automerge's sync protocol alone: the floor).",
     );
     section
         .floor(
-            "live edit, the same exchange in memory",
-            &format!(
-                "2 documents, {edits} bio edits {} ms apart",
-                EDIT_GAP.as_millis()
-            ),
-            &floor,
+            "live edit in memory, automerge sync alone (no checks)",
+            &in_memory,
+            &raw,
         )
         .timing(
             "  the same, back to back",
             &format!("2 documents, {edits} bio edits"),
-            &back_to_back,
+            &raw_back_to_back,
+            "",
+            None,
+        )
+        .timing(
+            "live edit in memory, with signatures and rules",
+            &in_memory,
+            &checked,
+            "",
+            None,
+        )
+        .timing(
+            "  the same, back to back",
+            &format!("2 documents, {edits} bio edits"),
+            &checked_back_to_back,
             "",
             None,
         )
@@ -104,11 +148,11 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             "live edit on A visible in B's document",
             &workload,
             &visible,
-            "p99 ≤ 20 ms",
-            Some(visible.p99_ms <= 20.0),
+            "p99 ≤ 3 ms",
+            Some(visible.p99_ms <= 3.0),
         )
         .value(
-            "live edit over its floor",
+            "live edit over the same in memory with the checks",
             &workload,
             &format!("median {median_ratio:.1}×, p99 {p99_ratio:.1}×"),
             "≤ 3×",
@@ -129,9 +173,16 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             None,
         )
         .floor(
-            "catch-up, the same in memory",
+            "catch-up in memory, automerge sync alone (no checks)",
             &format!("{backlog}, {FLOOR_RUNS} runs"),
-            &caught.floor_time,
+            &caught.raw_time,
+        )
+        .timing(
+            "catch-up in memory, with signatures and rules",
+            &format!("{backlog}, {FLOOR_RUNS} runs"),
+            &caught.checked_time,
+            "",
+            None,
         )
         .value(
             "catch-up until both have the same heads",
@@ -152,34 +203,66 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
             &backlog,
             &format!(
                 "{bytes_ratio:.3} ({} sent, {} of them by convergence, for {} bytes in {} \
-                 changes; in memory {:.3})",
+                 changes; in memory {:.3} with the checks, {:.3} without)",
                 caught.sent,
                 caught.sent_at_convergence,
                 caught.missing,
                 caught.missing_changes,
-                caught.floor_bytes as f64 / caught.missing as f64
+                caught.checked_bytes as f64 / caught.missing as f64,
+                caught.raw_bytes as f64 / caught.missing as f64,
             ),
             "≤ 1.3",
             Some(bytes_ratio <= 1.3),
         );
+    let storage = format!("{backlog}, after {} live edits", WARM_UP + edits);
+    for (device, [live_share, compacted]) in [a.name, b.name].into_iter().zip(shares) {
+        section
+            .value(
+                &format!("signatures' share of {device}'s group folder"),
+                &storage,
+                &live_share.to_string(),
+                "≤ 5 %",
+                Some(live_share.ratio() <= 0.05),
+            )
+            .value(
+                "  the same after compaction",
+                &storage,
+                &compacted.to_string(),
+                "≤ 5 %",
+                Some(compacted.ratio() <= 0.05),
+            );
+    }
     section.note(&format!(
-        "The floor paces its edits as the live ones are ({} ms apart): after a sleep the work \
-         starts on cold caches, and back to back it takes {:.2} ms instead of {:.2} ms. Over \
-         that floor the live path adds the hops to A's and B's actor threads, B's write to its \
-         log, and a trip through QUIC and the kernel's UDP stack; no fsync is on it (A sends \
-         before its fsync and acknowledges after; the fsync row is the price of one).",
+        "The floors pace their edits as the live ones are ({} ms apart): after a sleep the \
+         work starts on cold caches. The checks (each frame's signatures made and verified, \
+         each change judged at its own past) cost {:.2} ms median per live edit in memory \
+         ({:.2} ms with them, {:.2} ms without). Over the in-memory figure with the checks \
+         the live path adds the hops to A's and B's actor threads, B's write to its log, and a \
+         trip through QUIC and the kernel's UDP stack; no fsync is on it (A sends before its \
+         fsync and acknowledges after; the fsync row is the price of one).",
         EDIT_GAP.as_millis(),
-        back_to_back.median_ms,
-        floor.median_ms
+        checked.median_ms - raw.median_ms,
+        checked.median_ms,
+        raw.median_ms,
     ));
     section.note(&format!(
         "Catch-up: A had B's changes after {:.3} s, B had A's after {:.3} s; the offline edits \
-         took {:.1} s on A and {:.1} s on B, each durable.",
+         took {:.1} s on A and {:.1} s on B, each durable. In memory the checks add {:.0} ms \
+         to automerge's {:.0} ms (median).",
         caught.a_done.as_secs_f64(),
         caught.b_done.as_secs_f64(),
         caught.edit_a.as_secs_f64(),
-        caught.edit_b.as_secs_f64()
+        caught.edit_b.as_secs_f64(),
+        caught.checked_time.median_ms - caught.raw_time.median_ms,
+        caught.raw_time.median_ms,
     ));
+    section.note(
+        "Signatures on disk: a change received live is written with the signature that came \
+         with it (a trailer of about 160 bytes on its log record, one per actor per record), \
+         a batch received in catch-up with one per actor; our own changes carry none (the \
+         device signs them when it sends them). Compaction keeps the newest signature of each \
+         actor only, in the `signatures` file.",
+    );
     Ok(())
 }
 
@@ -200,17 +283,21 @@ pub(super) struct Device {
     pub(super) name: &'static str,
     dir: TempDir,
     pub(super) id: DeviceId,
+    /// The device's key, as its node reads it from the data dir.
+    pub(super) secret: SecretKey,
     node: Option<Node>,
 }
 
 impl Device {
     pub(super) fn new(name: &'static str) -> anyhow::Result<Device> {
         let dir = tempfile::tempdir()?;
-        let id = quire_tests::device_of(dir.path())?;
+        let secret = SecretKey::from_bytes(&DataDir::open(dir.path())?.device_secret()?);
+        let id = device_of(&secret);
         Ok(Device {
             name,
             dir,
             id,
+            secret,
             node: None,
         })
     }
@@ -261,13 +348,27 @@ impl Device {
         )?)
     }
 
-    /// The group's document as the node holds it, copied out.
-    async fn doc(&self, group: GroupId) -> anyhow::Result<(Automerge, MemberId)> {
-        let copy = self
+    /// The group's document as the node holds it, copied out to be written as a new session
+    /// of this device, with the signatures the node holds.
+    async fn doc(&self, group: GroupId) -> anyhow::Result<(Automerge, MemberId, SignatureBook)> {
+        let actor = session_actor(self.id);
+        let (doc, me, book) = self
             .handle()?
-            .edit(group, |g| g.me().map(|me| (g.doc().fork(), me)))
+            .edit(group, move |g| {
+                g.me()
+                    .map(|me| (g.doc().fork().with_actor(actor), me, g.signatures().clone()))
+            })
             .await??;
-        Ok(copy)
+        Ok((doc, me, book))
+    }
+
+    /// The signatures' share of this device's group folder as it is, and after compaction.
+    fn signature_shares(&self, group: GroupId) -> anyhow::Result<[Share; 2]> {
+        let mut g = self.open(group)?;
+        let before = signature_share::of_group(g.path())?;
+        g.storage_mut().compact()?;
+        let after = signature_share::of_group(g.path())?;
+        Ok([before, after])
     }
 }
 
@@ -416,85 +517,34 @@ pub(super) async fn wait_for(
     }
 }
 
-/// The live edit in memory: the same bio edit on a copy of A's document, then A's session
-/// and B's trade messages until B's copy has the change. The reply B sends afterwards is
-/// exchanged untimed, as on the nodes, where it follows B's event.
+/// The live edit in memory: the same bio edit on A's copy of the document, then A's side and
+/// B's trade frames until B's copy has the change. The reply B sends afterwards is exchanged
+/// untimed, as on the nodes, where it follows B's event.
 ///
 /// With `gap`, the edits are paced as the live ones are: code that slept 10 ms starts on
 /// cold caches, and back to back (no gap) the same work takes about half the time.
-async fn live_edit_in_memory(
-    a: &Device,
-    b: &Device,
-    group: GroupId,
+async fn live_edit_in_memory<S: Side>(
+    mut a: S,
+    mut b: S,
+    me: MemberId,
     edits: usize,
     gap: Option<Duration>,
 ) -> anyhow::Result<Summary> {
-    let (mut a_doc, me) = a.doc(group).await?;
-    let (mut b_doc, _) = b.doc(group).await?;
-    let mut a_side = PeerSession::new(b.id);
-    let mut b_side = PeerSession::new(a.id);
-    let limits = Limits::default();
-    exchange(&mut a_doc, &mut a_side, &mut b_doc, &mut b_side)?;
+    exchange(&mut a, &mut b)?;
     let mut samples = Vec::with_capacity(edits);
     for i in 0..WARM_UP + edits {
         let started = Instant::now();
-        ops::update_profile(&mut a_doc, me, bio(i), Timestamp::now())?;
-        let wanted = a_doc.get_heads();
-        let arrived = |b_doc: &Automerge| {
-            wanted
-                .iter()
-                .all(|h| b_doc.get_change_meta_by_hash(h).is_some())
-        };
-        let mut rounds = 0;
-        loop {
-            for m in a_side.outgoing(&a_doc) {
-                b_side.incoming(&mut b_doc, &m, &limits)?;
-            }
-            if arrived(&b_doc) {
-                break;
-            }
-            for m in b_side.outgoing(&b_doc) {
-                a_side.incoming(&mut a_doc, &m, &limits)?;
-            }
-            rounds += 1;
-            ensure!(rounds < 10, "in-memory live edit {i} did not arrive");
-        }
+        ops::update_profile(a.doc_mut(), me, bio(i), Timestamp::now())?;
+        deliver(&mut a, &mut b).with_context(|| format!("in-memory live edit {i}"))?;
         if i >= WARM_UP {
             samples.push(started.elapsed());
         }
-        exchange(&mut a_doc, &mut a_side, &mut b_doc, &mut b_side)?;
+        exchange(&mut a, &mut b)?;
         if let Some(gap) = gap {
             tokio::time::sleep(gap).await;
         }
     }
     Ok(Summary::of(&samples))
-}
-
-/// Trades messages between two in-memory sessions until neither has anything to say, both
-/// sides speaking first as the nodes do on connecting. Returns the bytes sent, framed.
-pub(super) fn exchange(
-    a: &mut Automerge,
-    a_side: &mut PeerSession,
-    b: &mut Automerge,
-    b_side: &mut PeerSession,
-) -> anyhow::Result<usize> {
-    let limits = Limits::default();
-    let mut bytes = 0;
-    for _ in 0..100 {
-        let to_b = a_side.outgoing(a);
-        let to_a = b_side.outgoing(b);
-        if to_a.is_empty() && to_b.is_empty() {
-            return Ok(bytes);
-        }
-        for (messages, doc, side) in [(to_b, &mut *b, &mut *b_side), (to_a, &mut *a, &mut *a_side)]
-        {
-            for m in messages {
-                bytes += m.len() + FRAME_PREFIX;
-                side.incoming(doc, &m, &limits)?;
-            }
-        }
-    }
-    bail!("the in-memory sessions did not go quiet")
 }
 
 /// What the catch-up measured.
@@ -514,8 +564,12 @@ struct CatchUp {
     missing: u64,
     /// How many changes those were.
     missing_changes: usize,
-    floor_time: Summary,
-    floor_bytes: usize,
+    /// The same in memory without the checks, and the bytes it sent.
+    raw_time: Summary,
+    raw_bytes: usize,
+    /// The same in memory with the checks, and the bytes it sent.
+    checked_time: Summary,
+    checked_bytes: usize,
     edit_a: Duration,
     edit_b: Duration,
 }
@@ -538,8 +592,8 @@ async fn catch_up(
     let edit_bio = |doc: &mut Automerge, me, i| {
         ops::update_profile(doc, me, bio(i), Timestamp::now()).map(drop)
     };
-    let (a_doc, edit_a) = edit_offline(a, group, edits, edit_bio)?;
-    let (b_doc, edit_b) = edit_offline(b, group, edits, edit_bio)?;
+    let (a_doc, a_book, edit_a) = edit_offline(a, group, edits, edit_bio)?;
+    let (b_doc, b_book, edit_b) = edit_offline(b, group, edits, edit_bio)?;
     let a_new = a_doc.get_changes(&base);
     let b_new = b_doc.get_changes(&base);
     ensure!(
@@ -554,22 +608,18 @@ async fn catch_up(
         .map(|c| c.raw_bytes().len() as u64)
         .sum();
 
-    let mut floor_samples = Vec::with_capacity(FLOOR_RUNS);
-    let mut floor_bytes = 0;
-    let mut merged = Vec::new();
-    for _ in 0..FLOOR_RUNS {
-        let (mut a_copy, mut b_copy) = (a_doc.fork(), b_doc.fork());
-        let mut a_side = PeerSession::new(b.id);
-        let mut b_side = PeerSession::new(a.id);
-        let started = Instant::now();
-        floor_bytes = exchange(&mut a_copy, &mut a_side, &mut b_copy, &mut b_side)?;
-        floor_samples.push(started.elapsed());
-        merged = a_copy.get_heads();
-        merged.sort();
-        let mut b_heads = b_copy.get_heads();
-        b_heads.sort();
-        ensure!(merged == b_heads, "the in-memory catch-up did not converge");
-    }
+    let (raw_time, raw_bytes, merged) =
+        catch_up_in_memory(|| (Raw::new(a_doc.fork()), Raw::new(b_doc.fork())))?;
+    let (checked_time, checked_bytes, checked_heads) = catch_up_in_memory(|| {
+        (
+            Checked::new(a_doc.fork(), a.secret.clone(), b.id, a_book.clone()),
+            Checked::new(b_doc.fork(), b.secret.clone(), a.id, b_book.clone()),
+        )
+    })?;
+    ensure!(
+        checked_heads == merged,
+        "the catch-up with checks ended elsewhere than without"
+    );
     drop((a_doc, b_doc));
 
     let a_node = a.online().await?;
@@ -611,21 +661,46 @@ async fn catch_up(
         sent_at_convergence,
         missing,
         missing_changes: a_new.len() + b_new.len(),
-        floor_time: Summary::of(&floor_samples),
-        floor_bytes,
+        raw_time,
+        raw_bytes,
+        checked_time,
+        checked_bytes,
         edit_a,
         edit_b,
     })
 }
 
+/// The catch-up in memory, [`FLOOR_RUNS`] times on fresh sides from `sides`: how long it took,
+/// the bytes sent and the merged heads (sorted).
+fn catch_up_in_memory<S: Side>(
+    sides: impl Fn() -> (S, S),
+) -> anyhow::Result<(Summary, usize, Vec<ChangeHash>)> {
+    let mut samples = Vec::with_capacity(FLOOR_RUNS);
+    let mut bytes = 0;
+    let mut merged = Vec::new();
+    for _ in 0..FLOOR_RUNS {
+        let (mut a, mut b) = sides();
+        let started = Instant::now();
+        bytes = exchange(&mut a, &mut b)?;
+        samples.push(started.elapsed());
+        merged = a.doc().get_heads();
+        merged.sort();
+        let mut b_heads = b.doc().get_heads();
+        b_heads.sort();
+        ensure!(merged == b_heads, "the in-memory catch-up did not converge");
+    }
+    Ok((Summary::of(&samples), bytes, merged))
+}
+
 /// Opens `device`'s group once and runs `op` `edits` times through [`Group::act`] (each
-/// change durable); returns the document and how long the edits took.
+/// change durable); returns the document, the signatures the device holds and how long the
+/// edits took.
 fn edit_offline(
     device: &Device,
     group: GroupId,
     edits: usize,
     mut op: impl FnMut(&mut Automerge, MemberId, usize) -> Result<(), quire_store::OpError>,
-) -> anyhow::Result<(Automerge, Duration)> {
+) -> anyhow::Result<(Automerge, SignatureBook, Duration)> {
     let mut g = device.open(group)?;
     let started = Instant::now();
     for i in 0..edits {
@@ -633,5 +708,5 @@ fn edit_offline(
             .with_context(|| format!("offline edit {i} on {}", device.name))?;
     }
     let took = started.elapsed();
-    Ok((g.doc().fork(), took))
+    Ok((g.doc().fork(), g.signatures().clone(), took))
 }

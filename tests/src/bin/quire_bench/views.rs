@@ -33,11 +33,12 @@ use quire_store::view_cache;
 use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, SubmissionId};
 use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
-use quire_tests::workload::{PER_SUBMISSION, big_group, founder_on, to_document};
+use quire_tests::workload::{PER_SUBMISSION, big_group, device_of, founder_on, member_secret, to_document};
 
-/// The device the figures open the group as: member 1's (shared with a few others, as the
-/// workload hands out devices).
-const DEVICE: [u8; 32] = [1; 32];
+/// The device the figures open the group as: member 1's.
+fn device() -> DeviceId {
+    device_of(&member_secret(1))
+}
 
 /// The clock of the workload: the group's last year ends here.
 fn now() -> Timestamp {
@@ -56,10 +57,18 @@ pub(crate) fn figures(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     // The data dir's own device is the founder's, so the backend opens the group as a member.
     let dir = tempfile::tempdir()?;
     let (data, device) = quire::backend::data::open(dir.path())?;
+    let secret = iroh_base::SecretKey::from_bytes(&data.device_secret()?);
     let mut model = big_group(members, submissions, now());
-    founder_on(&mut model, device);
+    founder_on(&mut model, &secret);
     let id = model.info.id;
-    drop(data.create_group(id, to_document(&model)?, StorageOptions::default())?);
+    let signed = to_document(&model, &secret)?;
+    drop(data.create_group_from_snapshot(
+        id,
+        signed.doc.fork(),
+        &signed.doc.save(),
+        signed.book,
+        StorageOptions::default(),
+    )?);
     drop(model);
     let cache = view_cache::FILE_NAME;
     let cache_path = data.group_path(id).join(cache);
@@ -445,7 +454,7 @@ fn open(data: &DataDir, id: GroupId) -> anyhow::Result<Opened> {
     let mut group = Group::open(
         data,
         id,
-        DeviceId::from_bytes(DEVICE),
+        device(),
         StorageOptions::default(),
     )?;
     let loaded = started.elapsed();
@@ -454,7 +463,7 @@ fn open(data: &DataDir, id: GroupId) -> anyhow::Result<Opened> {
     let history = doc::history(group.doc());
     let (model, _) = group.view_changed()?;
     let me = model
-        .member_for_device(DeviceId::from_bytes(DEVICE))
+        .member_for_device(device())
         .map(|m| m.id);
     let (live, snapshot) = LiveSnapshot::derive(model, me, &history, now(), 0);
     anyhow::ensure!(
