@@ -196,6 +196,26 @@ fn split(frame: &[u8]) -> Result<(u8, &[u8]), BadBootstrapFrame> {
     Ok((*kind, body))
 }
 
+/// The frame of the signatures that vouch for the document's changes
+/// (`quire_store::SignatureBook::encode_entries`).
+pub fn encode_signatures(entries: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() + 2);
+    out.extend_from_slice(&[BOOTSTRAP_VERSION, KIND_SIGNATURES]);
+    out.extend_from_slice(entries);
+    out
+}
+
+/// The encoded signatures a signatures frame holds.
+pub fn decode_signatures(frame: &[u8]) -> Result<&[u8], BadBootstrapFrame> {
+    match split(frame)? {
+        (KIND_SIGNATURES, body) => Ok(body),
+        (found, _) => Err(BadBootstrapFrame::Kind {
+            found,
+            expected: "the signatures",
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,7 +259,7 @@ mod tests {
         let err = decode_offer(&frame).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "bootstrap version 9 not understood (this build speaks 1)"
+            "bootstrap version 9 not understood (this build speaks 2)"
         );
     }
 
@@ -271,25 +291,5 @@ mod tests {
             decode_piece(&encode_offer(&Offer::Nothing { reason: "x".into() })),
             Err(BadBootstrapFrame::Kind { found: 0, .. })
         ));
-    }
-}
-
-/// The frame of the signatures that vouch for the document's changes
-/// (`quire_store::SignatureBook::encode_entries`).
-pub fn encode_signatures(entries: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() + 2);
-    out.extend_from_slice(&[BOOTSTRAP_VERSION, KIND_SIGNATURES]);
-    out.extend_from_slice(entries);
-    out
-}
-
-/// The encoded signatures a signatures frame holds.
-pub fn decode_signatures(frame: &[u8]) -> Result<&[u8], BadBootstrapFrame> {
-    match split(frame)? {
-        (KIND_SIGNATURES, body) => Ok(body),
-        (found, _) => Err(BadBootstrapFrame::Kind {
-            found,
-            expected: "the signatures",
-        }),
     }
 }

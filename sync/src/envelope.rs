@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let sigs = vec![(ChangeHash([3; 32]), [4; 64]), (ChangeHash([5; 32]), [6; 64])];
+        let sigs = vec![
+            (ChangeHash([3; 32]), [4; 64]),
+            (ChangeHash([5; 32]), [6; 64]),
+        ];
         let frame = encode(b"\x42hello", &sigs);
         let (message, back) = decode(&frame).unwrap();
         assert_eq!(message, b"\x42hello");

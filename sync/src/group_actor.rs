@@ -20,15 +20,15 @@ use std::time::Duration;
 
 use automerge::ChangeHash;
 use jiff::Timestamp;
-use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::authority::Authority;
+use quire_store::ops::{Joiner, Redeemed, redeem_invite};
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fanout::PeerView;
 use crate::session::{Distance, PeerSession};
-use crate::shared::{Shared, SyncEvent};
 use crate::session::{PeerError, Voucher};
+use crate::shared::{Shared, SyncEvent};
 use crate::status::{GroupStatus, PeerStatus, RefusedPeer};
 use crate::wire::close;
 
@@ -77,8 +77,12 @@ pub(crate) enum GroupMsg {
         outbound: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// A frame from a stream.
-    Incoming { session: SessionId, bytes: Vec<u8> },
+    /// A frame from a stream, holding one of its session's turns until it is handled.
+    Incoming {
+        session: SessionId,
+        bytes: Vec<u8>,
+        turn: tokio::sync::OwnedSemaphorePermit,
+    },
     /// A stream ended.
     Detach { session: SessionId, reason: String },
     /// Another process may have written to the group.
@@ -214,6 +218,8 @@ pub(crate) fn spawn(
         reopen,
         authority: Authority::new(),
         refused: Vec::new(),
+        unsynced_since: None,
+        backlog: std::collections::VecDeque::new(),
     };
     actor.authority.seed(actor.group.doc());
     actor.read_devices();
@@ -239,7 +245,14 @@ struct GroupActor {
     authority: Authority,
     /// Peers disconnected for a change the rules refuse, newest last.
     refused: Vec<RefusedPeer>,
+    /// Since when peers' changes are written but not yet fsynced, if they are.
+    unsynced_since: Option<std::time::Instant>,
+    /// Sessions with held changes ready to apply, each waiting for its next turn.
+    backlog: std::collections::VecDeque<SessionId>,
 }
+
+/// The longest peers' changes stay written but not fsynced while more frames keep coming.
+const SYNC_EVERY: Duration = Duration::from_millis(200);
 
 /// How many refused peers status keeps.
 const REFUSED_KEPT: usize = 32;
@@ -251,7 +264,24 @@ pub(crate) type Reopen = Box<dyn Fn() -> Result<Group, quire_store::Error> + Sen
 impl GroupActor {
     fn run(mut self) {
         tracing::debug!(group = %self.id.short(), "group actor started");
-        while let Some(msg) = self.inbox.blocking_recv() {
+        loop {
+            // Sessions with held work take turns with the inbox: one turn each between
+            // messages, so no peer's backlog holds up another peer's edit.
+            let msg = if self.backlog.is_empty() {
+                match self.inbox.blocking_recv() {
+                    Some(msg) => msg,
+                    None => break,
+                }
+            } else {
+                match self.inbox.try_recv() {
+                    Ok(msg) => msg,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        self.next_turn();
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            };
             match msg {
                 GroupMsg::Attach {
                     session,
@@ -263,7 +293,14 @@ impl GroupActor {
                     let result = self.attach(session, peer, how, outbound);
                     let _ = reply.send(result);
                 }
-                GroupMsg::Incoming { session, bytes } => self.incoming(session, &bytes),
+                GroupMsg::Incoming {
+                    session,
+                    bytes,
+                    turn,
+                } => {
+                    self.incoming(session, &bytes);
+                    drop(turn);
+                }
                 GroupMsg::Detach { session, reason } => self.detach(session, &reason),
                 GroupMsg::Refresh => {
                     self.refresh_pending.store(false, Ordering::Release);
@@ -287,7 +324,10 @@ impl GroupActor {
                     let _ = reply.send(self.redeem(hash, joiner));
                 }
                 GroupMsg::Bootstrap { reply } => {
-                    let _ = reply.send(crate::bootstrap::prepare_for(&mut self.group, &self.shared.secret));
+                    let _ = reply.send(crate::bootstrap::prepare_for(
+                        &mut self.group,
+                        &self.shared.secret,
+                    ));
                 }
                 GroupMsg::Status { reply } => {
                     let _ = reply.send(self.status());
@@ -301,6 +341,13 @@ impl GroupActor {
                 }
                 GroupMsg::Prune { peers, older_than } => self.prune(&peers, older_than),
                 GroupMsg::Shutdown => break,
+            }
+            if !self.backlog.is_empty() {
+                self.next_turn();
+            }
+            if self.unsynced_since.is_some() && self.inbox.is_empty() && self.backlog.is_empty() {
+                let _ = self.persist();
+                self.unsynced_since = None;
             }
         }
         for (_, attached) in self.sessions.drain() {
@@ -378,6 +425,12 @@ impl GroupActor {
     }
 
     fn incoming(&mut self, session: SessionId, bytes: &[u8]) {
+        self.settle(session, Some(bytes));
+    }
+
+    /// Takes a frame from `session` (or, with none, goes on applying what it left held) and
+    /// handles what came of it.
+    fn settle(&mut self, session: SessionId, bytes: Option<&[u8]>) {
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -390,19 +443,21 @@ impl GroupActor {
         // panics on some crafted changes we cannot foresee; a member's device must not be
         // able to take the group down with one.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let msg = attached
-                .session
-                .receive(group.doc(), bytes, &limits)?;
+            let msg = match bytes {
+                Some(bytes) => Some(attached.session.receive(group.doc(), bytes, &limits)?),
+                None => None,
+            };
             let known = attached
                 .session
                 .known_signatures(group.storage().signatures());
             let doc = group.storage_mut().doc_mut();
-            let settled = attached.session.settle(doc, msg, authority, &known);
+            let settled = match msg {
+                Some(msg) => attached.session.settle(doc, msg, authority, &known),
+                None => attached.session.resume(doc, authority, &known),
+            };
             if let Ok(settled) = &settled {
                 for (actor, sig) in &settled.signatures {
-                    group
-                        .storage_mut()
-                        .record_signature(actor.clone(), sig.clone());
+                    group.storage_mut().record_signature(actor.clone(), *sig);
                 }
             }
             settled
@@ -416,13 +471,19 @@ impl GroupActor {
                 return;
             }
         };
-        if let Err(e) = result {
-            self.refuse_peer(session, peer, &e);
-            if self.group.doc().get_heads() != before {
-                // What came before the refused change passed every check: keep it.
-                let _ = self.changed(true);
+        let settled = match result {
+            Ok(settled) => settled,
+            Err(e) => {
+                self.refuse_peer(session, peer, &e);
+                if self.group.doc().get_heads() != before {
+                    // What came before the refused change passed every check: keep it.
+                    let _ = self.changed(true);
+                }
+                return;
             }
-            return;
+        };
+        if settled.more && !self.backlog.contains(&session) {
+            self.backlog.push_back(session);
         }
         let now = Timestamp::now();
         let record = self.records.entry(peer).or_default();
@@ -441,6 +502,13 @@ impl GroupActor {
             .is_some_and(|a| a.session.in_sync(self.group.doc()));
         if in_sync {
             self.records.entry(peer).or_default().last_synced = Some(now);
+        }
+    }
+
+    /// Gives the first session with held work its turn.
+    fn next_turn(&mut self) {
+        if let Some(session) = self.backlog.pop_front() {
+            self.settle(session, None);
         }
     }
 
@@ -484,6 +552,7 @@ impl GroupActor {
     }
 
     fn detach(&mut self, session: SessionId, reason: &str) {
+        self.backlog.retain(|s| *s != session);
         if let Some(attached) = self.sessions.remove(&session) {
             let peer = attached.session.peer();
             tracing::info!(group = %self.id.short(), peer = %peer.short(), reason, "peer disconnected");
@@ -562,8 +631,18 @@ impl GroupActor {
             tracing::warn!(group = %self.id.short(), error = %e, "cannot write changes to the log; persisting them instead");
         } else {
             self.emit_changed(from_peer);
+            // More frames wait: a peer's change is safe on that peer, so one fsync serves the
+            // whole run of them (at most SYNC_EVERY apart) instead of one each.
+            let unsynced = *self
+                .unsynced_since
+                .get_or_insert_with(std::time::Instant::now);
+            let waiting = !self.inbox.is_empty() || !self.backlog.is_empty();
+            if from_peer && waiting && unsynced.elapsed() < SYNC_EVERY {
+                return Ok(());
+            }
         }
         let persisted = self.persist();
+        self.unsynced_since = None;
         if written.is_err() {
             self.emit_changed(from_peer);
         }

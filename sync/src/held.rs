@@ -21,7 +21,9 @@ pub struct Held {
 
 /// Holding more would pass a bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("peer left {changes} changes ({bytes} bytes) waiting, past the bound of {max_changes} changes or {max_bytes} bytes")]
+#[error(
+    "peer left {changes} changes ({bytes} bytes) waiting, past the bound of {max_changes} changes or {max_bytes} bytes"
+)]
 pub struct TooMuchHeld {
     /// Changes that would be held.
     pub changes: usize,
@@ -99,9 +101,10 @@ impl Held {
                 if complete.contains(&hash) {
                     continue;
                 }
-                let ready = change.deps().iter().all(|d| {
-                    complete.contains(d) || doc.get_change_meta_by_hash(d).is_some()
-                });
+                let ready = change
+                    .deps()
+                    .iter()
+                    .all(|d| complete.contains(d) || doc.get_change_meta_by_hash(d).is_some());
                 if ready {
                     complete.insert(hash);
                 }

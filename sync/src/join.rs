@@ -104,7 +104,13 @@ pub(crate) async fn join_into(
     let conn = connect(endpoint, &ticket.inviter).await?;
     let result = timeout(
         MESSAGE_TIMEOUT * 4,
-        receive_group(&conn, endpoint.secret_key(), ticket, display_name, device_label),
+        receive_group(
+            &conn,
+            endpoint.secret_key(),
+            ticket,
+            display_name,
+            device_label,
+        ),
     )
     .await
     .unwrap_or_else(|_| {
@@ -272,7 +278,13 @@ async fn receive_group(
         )),
     };
     let limits = crate::sync_check::Limits::default();
-    for first in session.outgoing(&doc, Voucher { secret, book: &book }) {
+    for first in session.outgoing(
+        &doc,
+        Voucher {
+            secret,
+            book: &book,
+        },
+    ) {
         write_frame(&mut send, &first)
             .await
             .map_err(|e| failed("cannot send", &e))?;
@@ -289,7 +301,13 @@ async fn receive_group(
         for (actor, sig) in settled.signatures {
             book.record(actor, sig);
         }
-        for reply in session.outgoing(&doc, Voucher { secret, book: &book }) {
+        for reply in session.outgoing(
+            &doc,
+            Voucher {
+                secret,
+                book: &book,
+            },
+        ) {
             write_frame(&mut send, &reply)
                 .await
                 .map_err(|e| failed("cannot send", &e))?;

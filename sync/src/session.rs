@@ -101,11 +101,17 @@ pub struct Voucher<'a> {
     pub book: &'a SignatureBook,
 }
 
+/// Most held changes one call applies: a peer with a great many waits for its next turn, so
+/// the other peers' messages are not stuck behind it.
+pub const PER_TURN: usize = 512;
+
 /// What a settled message did.
 #[derive(Debug, Default)]
 pub struct Settled {
     /// Changes applied.
     pub applied: usize,
+    /// Whether more held changes are ready: call [`PeerSession::resume`] on a later turn.
+    pub more: bool,
     /// Signatures that now vouch for applied changes, to keep with them.
     pub signatures: Vec<(ActorId, ChangeSignature)>,
 }
@@ -121,6 +127,8 @@ pub struct PeerSession {
     held: Held,
     /// Signatures offered for changes we have not seen yet.
     offered: HashMap<ChangeHash, [u8; 64]>,
+    /// The heads of the peer's last message.
+    their_last_heads: Vec<ChangeHash>,
 }
 
 impl PeerSession {
@@ -133,6 +141,7 @@ impl PeerSession {
             seqs: SeqIndex::new(),
             held: Held::default(),
             offered: HashMap::new(),
+            their_last_heads: Vec::new(),
         }
     }
 
@@ -167,7 +176,12 @@ impl PeerSession {
         };
         msg.flags = None;
         // Ask for what held changes wait on, which automerge does not know we lack.
-        for hash in self.held.missing(doc).into_iter().chain(self.offered.keys().copied()) {
+        for hash in self
+            .held
+            .missing(doc)
+            .into_iter()
+            .chain(self.offered.keys().copied())
+        {
             if !msg.need.contains(&hash) {
                 msg.need.push(hash);
             }
@@ -259,7 +273,7 @@ impl PeerSession {
             if !known.contains_key(actor)
                 && let Some(sig) = book.newest(actor)
             {
-                known.insert(actor.clone(), sig.clone());
+                known.insert(actor.clone(), *sig);
             }
         }
         known
@@ -281,12 +295,35 @@ impl PeerSession {
         let their_heads = msg.heads.clone();
         let before = doc.get_heads();
         doc.receive_sync_message(&mut self.state, msg)?;
+        self.their_last_heads = their_heads;
+        self.resume_from(doc, &before, authority, known)
+    }
+
+    /// Applies more of what is held, after a [`Settled`] that said there is more.
+    pub fn resume(
+        &mut self,
+        doc: &mut Automerge,
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
+        let before = doc.get_heads();
+        self.resume_from(doc, &before, authority, known)
+    }
+
+    fn resume_from(
+        &mut self,
+        doc: &mut Automerge,
+        before: &[ChangeHash],
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
         let mut settled = Settled::default();
         if !self.held.is_empty() {
             self.apply_held(doc, authority, known, &mut settled)?;
         }
         if settled.applied > 0 {
-            self.advance_shared_heads(doc, &before, their_heads);
+            let theirs = self.their_last_heads.clone();
+            self.advance_shared_heads(doc, before, theirs);
         }
         Ok(settled)
     }
@@ -336,7 +373,7 @@ impl PeerSession {
             }
         };
         for (actor, sig) in known {
-            take(actor, sig.clone());
+            take(actor, *sig);
         }
         let offered: Vec<Offered> = self.offered.iter().map(|(h, s)| (*h, *s)).collect();
         for (hash, sig) in offered {
@@ -355,30 +392,36 @@ impl PeerSession {
             if !device.is_some_and(|d| verify_change(d, &hash, &sig)) {
                 return Err(PeerError::BadSignature { change: hash });
             }
-            take(&actor, ChangeSignature {
-                hash,
-                seq,
-                signature: sig,
-            });
+            take(
+                &actor,
+                ChangeSignature {
+                    hash,
+                    seq,
+                    signature: sig,
+                },
+            );
         }
         self.seqs.catch_up(doc);
         let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
-        loop {
-            let ready: Vec<ChangeHash> = self
-                .held
-                .iter()
-                .filter(|c| {
-                    c.deps().iter().all(|d| doc.get_change_meta_by_hash(d).is_some())
-                        && vouched
-                            .get(c.actor_id())
-                            .is_some_and(|v| v.seq >= c.seq())
-                })
-                .map(Change::hash)
-                .collect();
-            if ready.is_empty() {
-                break;
-            }
-            for hash in ready {
+        // Held changes arrived in causal order, so one pass applies a chain; another pass
+        // picks up what an earlier one left waiting for a later arrival.
+        'passes: loop {
+            let mut progress = false;
+            let order: Vec<ChangeHash> = self.held.iter().map(Change::hash).collect();
+            for hash in order {
+                let applicable = self.held.get(&hash).is_some_and(|c| {
+                    c.deps()
+                        .iter()
+                        .all(|d| doc.get_change_meta_by_hash(d).is_some())
+                        && vouched.get(c.actor_id()).is_some_and(|v| v.seq >= c.seq())
+                });
+                if !applicable {
+                    continue;
+                }
+                if settled.applied >= PER_TURN {
+                    settled.more = true;
+                    break 'passes;
+                }
                 let Some(change) = self.held.release(&hash) else {
                     continue;
                 };
@@ -398,6 +441,10 @@ impl PeerSession {
                 doc.apply_changes([change])?;
                 last_seq.insert(actor, last + 1);
                 settled.applied += 1;
+                progress = true;
+            }
+            if !progress {
+                break;
             }
         }
         // Keep the signatures that now vouch for something we hold.
@@ -410,7 +457,8 @@ impl PeerSession {
         }
         // A change whose whole past is here but that nothing vouches for, when nothing
         // offered could still vouch for it, is unsigned.
-        if self.offered.is_empty()
+        if !settled.more
+            && self.offered.is_empty()
             && let Some(change) = self.held.iter().find(|c| complete.contains(&c.hash()))
         {
             let actor = change.actor_id();
@@ -423,7 +471,7 @@ impl PeerSession {
         Ok(())
     }
 
-/// The peer's heads, from its last message.
+    /// The peer's heads, from its last message.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
         self.state.their_heads.as_deref()
     }
@@ -607,7 +655,7 @@ mod tests {
                 &self.book,
             )?;
             for (actor, sig) in &settled.signatures {
-                self.book.record(actor.clone(), sig.clone());
+                self.book.record(actor.clone(), *sig);
             }
             Ok(settled)
         }
@@ -724,7 +772,9 @@ mod tests {
     fn garbage_leaves_the_document_untouched() {
         let (mut a, _) = pair();
         let heads = a.doc.get_heads();
-        let err = a.take(&envelope::encode(&[0x42, 0xff, 0xff, 0xff], &[])).unwrap_err();
+        let err = a
+            .take(&envelope::encode(&[0x42, 0xff, 0xff, 0xff], &[]))
+            .unwrap_err();
         assert!(matches!(err, PeerError::Bad(_)), "{err}");
         let err = a.take(&[0x42, 0xff]).unwrap_err();
         assert!(matches!(err, PeerError::Frame(_)), "{err}");
@@ -828,7 +878,9 @@ mod tests {
             let mut x: u64 = sent + 1;
             let big: String = (0..128 * 1024)
                 .map(|_| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     format!("{:08x}", x >> 32)
                 })
                 .collect();

@@ -48,7 +48,10 @@ mod tests {
         let two = ChangeHash([2; 32]);
         let sig = sign_change(&secret, &one);
         assert!(verify_change(device, &one, &sig));
-        assert!(!verify_change(device, &two, &sig), "replayed onto another change");
+        assert!(
+            !verify_change(device, &two, &sig),
+            "replayed onto another change"
+        );
         let other = DeviceId::from_bytes(*SecretKey::from_bytes(&[8; 32]).public().as_bytes());
         assert!(!verify_change(other, &one, &sig), "another device's key");
         let mut bent = sig;

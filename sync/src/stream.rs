@@ -2,14 +2,19 @@
 //! the actor wants sent go out, and whichever side stops first closes the connection with a
 //! code and a reason the other side can log.
 
+use std::sync::Arc;
+
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use quire_store::DeviceId;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
 use crate::shared::Traffic;
 use crate::wire::{self, MAX_HANDSHAKE, close};
+
+/// Frames of one session that may wait for the group actor at once.
+const IN_FLIGHT: usize = 2;
 
 /// Attaches the stream to the group actor `group` as a session with `peer` and pumps it
 /// until either side stops. Returns true if the actor accepted the peer.
@@ -47,13 +52,23 @@ pub(crate) async fn pump(
             return false;
         }
     }
+    // Each session has at most IN_FLIGHT frames waiting for the actor, so a peer that floods
+    // us waits its turn instead of filling the actor's inbox ahead of everyone else.
+    let turns = Arc::new(Semaphore::new(IN_FLIGHT));
     let reader = async {
         loop {
             match read_frame(&mut recv, MAX_FRAME).await {
                 Ok(Some(bytes)) => {
                     Traffic::count(&traffic.received, bytes.len());
+                    let Ok(turn) = turns.clone().acquire_owned().await else {
+                        return (close::SHUTDOWN, "shutting down".to_string());
+                    };
                     if group
-                        .send(GroupMsg::Incoming { session, bytes })
+                        .send(GroupMsg::Incoming {
+                            session,
+                            bytes,
+                            turn,
+                        })
                         .await
                         .is_err()
                     {

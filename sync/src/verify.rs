@@ -15,7 +15,9 @@ use crate::signing::{sign_change, verify_change};
 fn newest_changes(doc: &Automerge) -> HashMap<ActorId, (u64, ChangeHash)> {
     let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
     for meta in doc.get_changes_meta(&[]) {
-        let entry = newest.entry(meta.actor.into_owned()).or_insert((0, meta.hash));
+        let entry = newest
+            .entry(meta.actor.into_owned())
+            .or_insert((0, meta.hash));
         if meta.seq >= entry.0 {
             *entry = (meta.seq, meta.hash);
         }
@@ -36,11 +38,14 @@ pub fn vouch_all(
         .filter_map(|(actor, (seq, hash))| {
             if device_of_actor(&actor) == Some(me) {
                 let signature = sign_change(secret, &hash);
-                Some((actor, ChangeSignature {
-                    hash,
-                    seq,
-                    signature,
-                }))
+                Some((
+                    actor,
+                    ChangeSignature {
+                        hash,
+                        seq,
+                        signature,
+                    },
+                ))
             } else {
                 book.newest(&actor).cloned().map(|sig| (actor, sig))
             }
@@ -52,10 +57,7 @@ pub fn vouch_all(
 /// signature over its newest change (changes of one actor are numbered 1, 2, 3, … and each
 /// depends on the one before, so that signature covers them all), then every change judged
 /// by the group's rules at its own past. Returns the signatures that passed.
-pub fn verify_history(
-    doc: &Automerge,
-    offered: &SignatureBook,
-) -> Result<SignatureBook, String> {
+pub fn verify_history(doc: &Automerge, offered: &SignatureBook) -> Result<SignatureBook, String> {
     let mut verified = SignatureBook::new();
     for (actor, (seq, hash)) in newest_changes(doc) {
         let device = device_of_actor(&actor)
@@ -75,7 +77,7 @@ pub fn verify_history(
                 device.short()
             ));
         }
-        verified.record(actor, sig.clone());
+        verified.record(actor, *sig);
     }
     Authority::new()
         .judge_history(doc)

@@ -205,6 +205,7 @@ impl Actor {
         self.sync_status = SyncStatus {
             state: SyncState::Starting,
             peers: Vec::new(),
+            refused: Vec::new(),
         };
         let loopback = self.loopback.clone();
         tokio::spawn(async move {
@@ -233,6 +234,7 @@ impl Actor {
                 self.sync_status = SyncStatus {
                     state: SyncState::Online,
                     peers: Vec::new(),
+                    refused: Vec::new(),
                 };
                 self.emit(Event::Sync(self.sync_status.clone()));
                 tokio::spawn(watch_node(handle, self.loopback.clone()));
@@ -241,6 +243,7 @@ impl Actor {
                 self.sync_status = SyncStatus {
                     state: SyncState::Offline(why),
                     peers: Vec::new(),
+                    refused: Vec::new(),
                 };
                 self.emit(Event::Sync(self.sync_status.clone()));
             }

@@ -65,6 +65,21 @@ pub struct PeerRow {
     pub last_synced: Option<Timestamp>,
 }
 
+/// A peer disconnected for sending a change the group's rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRow {
+    /// The group.
+    pub group: GroupId,
+    /// Whose device, if a member's.
+    pub member: String,
+    /// The device's id, short.
+    pub device: String,
+    /// What was refused and why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// The sync status of this device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncStatus {
@@ -72,6 +87,8 @@ pub struct SyncStatus {
     pub state: SyncState,
     /// Every known member device of the open groups.
     pub peers: Vec<PeerRow>,
+    /// Peers refused for a change the rules forbid, newest last.
+    pub refused: Vec<RefusedRow>,
 }
 
 impl SyncStatus {
@@ -80,6 +97,7 @@ impl SyncStatus {
         Self {
             state: SyncState::NotRunning,
             peers: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -109,9 +127,26 @@ impl SyncStatus {
                 })
             })
             .collect();
+        let refused = status
+            .groups
+            .iter()
+            .flat_map(|g| {
+                let group = g.id.parse::<GroupId>().ok();
+                g.refused.iter().filter_map(move |r| {
+                    Some(RefusedRow {
+                        group: group?,
+                        member: r.member.clone().unwrap_or_else(|| "a device".into()),
+                        device: r.device.chars().take(10).collect(),
+                        reason: r.reason.clone(),
+                        at: r.at,
+                    })
+                })
+            })
+            .collect();
         SyncStatus {
             state: SyncState::Online,
             peers,
+            refused,
         }
     }
 
@@ -231,6 +266,7 @@ mod tests {
         SyncStatus {
             state: SyncState::Online,
             peers,
+            refused: Vec::new(),
         }
     }
 

@@ -200,7 +200,8 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
 async fn names(handle: &quire_sync::NodeHandle, event: &SyncEvent) -> Names {
     let (group, device) = match event {
         SyncEvent::PeerConnected { group, device }
-        | SyncEvent::PeerDisconnected { group, device, .. } => (Some(*group), Some(*device)),
+        | SyncEvent::PeerDisconnected { group, device, .. }
+        | SyncEvent::ChangeRefused { group, device, .. } => (Some(*group), Some(*device)),
         SyncEvent::GroupAdded { group } => (Some(*group), None),
         SyncEvent::Refused { device, .. } => (None, Some(*device)),
         SyncEvent::DocumentChanged { .. } => return Names::default(),
@@ -236,6 +237,9 @@ fn report(event: &SyncEvent, names: &Names, out: Output) {
             format!("{device} disconnected in {group}: {reason}")
         }
         SyncEvent::Refused { reason, .. } => format!("refused {device}: {reason}"),
+        SyncEvent::ChangeRefused { reason, .. } => {
+            format!("refused a change from {device} in {group} and disconnected it: {reason}")
+        }
         SyncEvent::GroupAdded { .. } => format!("syncing {group}"),
         SyncEvent::DocumentChanged { .. } => return,
     };
@@ -309,6 +313,15 @@ pub fn status(ctx: &Context, out: Output) -> anyhow::Result<()> {
                 synced
             );
         }
+        for refused in &group.refused {
+            say!(
+                "  refused {} ({}) at {}: {}",
+                refused.member.as_deref().unwrap_or("a device"),
+                &refused.device[..10.min(refused.device.len())],
+                when(refused.at),
+                refused.reason
+            );
+        }
     }
     Ok(())
 }
@@ -363,6 +376,7 @@ fn offline_status(ctx: &Context) -> anyhow::Result<NodeStatus> {
                 .map(|h| h.to_string())
                 .collect(),
             peers,
+            refused: known.map(|g| g.refused.clone()).unwrap_or_default(),
         });
     }
     Ok(NodeStatus {

@@ -743,6 +743,24 @@ impl QuireApp {
                             }
                         });
                 }
+                let refused: Vec<_> = self
+                    .sync
+                    .refused
+                    .iter()
+                    .filter(|r| r.group == snapshot.id)
+                    .collect();
+                if !refused.is_empty() {
+                    ui.separator();
+                    widgets::hint(
+                        ui,
+                        "Refused: these devices sent changes the group's rules forbid. \
+                         Nothing of them was applied or passed on; they were disconnected.",
+                    );
+                    for r in refused {
+                        ui.label(format!("{} ({}): {}", r.member, r.device, r.reason))
+                            .on_hover_text(widgets::when(r.at));
+                    }
+                }
                 ui.separator();
                 ui.horizontal(|ui| {
                     if ui.button("Invite someone…").clicked() {

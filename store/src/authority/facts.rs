@@ -79,7 +79,11 @@ impl Facts {
 
     /// Adds `device` to `member` (adding the member if new).
     pub fn add_device(&mut self, member: MemberId, device: DeviceId) {
-        self.members.entry(member).or_default().devices.insert(device);
+        self.members
+            .entry(member)
+            .or_default()
+            .devices
+            .insert(device);
         self.devices.entry(device).or_insert(member);
     }
 

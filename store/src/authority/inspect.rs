@@ -77,7 +77,9 @@ impl Locator {
             let keys = self.keys_of(doc, &obj, &made)?;
             let key = match &op.key {
                 Key::Map(k) => k.to_string(),
-                Key::Seq(_) => return Err(format!("it writes into a list at {}", Place::of(&keys))),
+                Key::Seq(_) => {
+                    return Err(format!("it writes into a list at {}", Place::of(&keys)));
+                }
             };
             let action = if op.insert {
                 Action::Other("a list insertion")

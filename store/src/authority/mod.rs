@@ -116,10 +116,12 @@ impl Authority {
             .map_err(|reason| refuse(None, reason))?;
         let deps = change.deps();
         if deps.is_empty() {
-            let founding = first
-                .then(|| rules::founding(device, &writes))
-                .unwrap_or_else(|| Err("a group is founded once".into()))
-                .map_err(|reason| refuse(None, reason))?;
+            let founding = if first {
+                rules::founding(device, &writes)
+            } else {
+                Err("a group is founded once".into())
+            }
+            .map_err(|reason| refuse(None, reason))?;
             let facts = founding.apply(&Facts::default());
             self.at_change.insert(hash, Arc::new(facts));
             return Ok(());
@@ -171,10 +173,9 @@ impl Authority {
     /// at heads): for a process about to make or receive changes on top of what it loaded.
     pub fn seed(&mut self, doc: &Automerge) {
         let heads = doc.get_heads();
-        if !self.at_heads.contains_key(&heads) {
-            self.at_heads
-                .insert(heads, Arc::new(Facts::read(doc, None)));
-        }
+        self.at_heads
+            .entry(heads)
+            .or_insert_with(|| Arc::new(Facts::read(doc, None)));
     }
 
     /// The facts at `deps`.

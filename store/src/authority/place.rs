@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn paths_name_their_entries() {
         assert_eq!(Place::of(&keys("")), Place::Root);
-        assert_eq!(Place::of(&keys("members/m1/genres")), Place::MemberSet("m1".into()));
+        assert_eq!(
+            Place::of(&keys("members/m1/genres")),
+            Place::MemberSet("m1".into())
+        );
         assert_eq!(
             Place::of(&keys("submissions/s/critiques/c")),
             Place::Critique("s".into(), "c".into())

@@ -335,10 +335,8 @@ fn check_new(
         };
         let new_place = child_place(&w.place, &w.key);
         match &new_place {
-            Place::Submission(_) => {
-                if str_field("author").as_deref() != Some(me.as_str()) {
-                    return Err("a new submission's author must be its writer".into());
-                }
+            Place::Submission(_) if str_field("author").as_deref() != Some(me.as_str()) => {
+                return Err("a new submission's author must be its writer".into());
             }
             Place::Claim(_, m) if *m != me => {
                 return Err("a claim is made only by its own member".into());
@@ -353,10 +351,8 @@ fn check_new(
                     return Err("devices are added only by redeeming an invite".into());
                 }
             }
-            Place::Critique(..) => {
-                if str_field("reviewer").as_deref() != Some(me.as_str()) {
-                    return Err("a new critique's reviewer must be its writer".into());
-                }
+            Place::Critique(..) if str_field("reviewer").as_deref() != Some(me.as_str()) => {
+                return Err("a new critique's reviewer must be its writer".into());
             }
             Place::RuleChange(_) => {
                 if str_field("by").as_deref() != Some(me.as_str()) {
@@ -391,7 +387,9 @@ fn check_new(
                     .and_then(|v| as_i64(v))
                     .and_then(|n| u64::try_from(n).ok())
                     .unwrap_or(0);
-                if writes.iter().any(|x| x.obj != *made && x.place == Place::InviteUses(h.clone()))
+                if writes
+                    .iter()
+                    .any(|x| x.obj != *made && x.place == Place::InviteUses(h.clone()))
                 {
                     return Err("a new invite may not be used in the change that makes it".into());
                 }
@@ -413,7 +411,9 @@ fn check_new(
                 if f.get("organizer") == Some(&&ScalarValue::Boolean(true)) {
                     return Err("a joining member may not be an organizer".into());
                 }
-                if f.get("removed_at").is_some_and(|v| !matches!(v, ScalarValue::Null)) {
+                if f.get("removed_at")
+                    .is_some_and(|v| !matches!(v, ScalarValue::Null))
+                {
                     return Err("a joining member may not be removed".into());
                 }
                 effect
@@ -496,19 +496,26 @@ impl Join {
             .key
             .parse()
             .map_err(|_| format!("`{}` is not a device id", used.key))?;
-        let invite = cx
-            .facts
-            .invites
-            .get(&hash)
-            .ok_or_else(|| format!("it redeems invite {}, which its past does not hold", hash.short()))?;
+        let invite = cx.facts.invites.get(&hash).ok_or_else(|| {
+            format!(
+                "it redeems invite {}, which its past does not hold",
+                hash.short()
+            )
+        })?;
         if invite.created_by != cx.me {
             return Err("an invite is redeemed only by a device of the member who made it".into());
         }
         if cx.time_ms >= invite.expires_at {
-            return Err(format!("it redeems invite {} after it expired", hash.short()));
+            return Err(format!(
+                "it redeems invite {} after it expired",
+                hash.short()
+            ));
         }
         if u64::try_from(invite.uses.len()).unwrap_or(u64::MAX) >= invite.max_uses {
-            return Err(format!("it redeems invite {}, which is used up", hash.short()));
+            return Err(format!(
+                "it redeems invite {}, which is used up",
+                hash.short()
+            ));
         }
         if cx.facts.devices.contains_key(&device) {
             return Err(format!("device {} is in the group already", device.short()));
@@ -568,7 +575,9 @@ pub fn founding(device: DeviceId, writes: &[Write]) -> Result<Effect, String> {
             == Some(&&ScalarValue::Boolean(true));
         let devices: Vec<DeviceId> = writes
             .iter()
-            .filter(|d| d.place == Place::Devices(w.key.clone()) && matches!(d.action, Action::Make(_)))
+            .filter(|d| {
+                d.place == Place::Devices(w.key.clone()) && matches!(d.action, Action::Make(_))
+            })
             .filter_map(|d| d.key.parse().ok())
             .collect();
         effect.members.push((member, devices, organizer));

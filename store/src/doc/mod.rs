@@ -27,8 +27,7 @@ use jiff::Timestamp;
 use crate::ids::{CritiqueId, GroupId, MemberId, SubmissionId};
 use crate::model::{
     Claim, Critique, Group, GroupInfo, Member, OLDEST_SCHEMA, Profile, RuleChange, SCHEMA_VERSION,
-    SkippedEntry,
-    Submission,
+    SkippedEntry, Submission,
 };
 use records::{
     ClaimRecord, CritiqueRecord, MemberRecord, RuleChangeRecord, SubmissionRecord, millis,

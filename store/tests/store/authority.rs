@@ -19,7 +19,7 @@ fn honest() -> Automerge {
         founder: new_member(0),
     };
     let mut doc = ops::create_group(new, session_actor(device(0)), t0()).unwrap();
-    for i in 1..3 {
+    for (i, name) in NAMES.iter().enumerate().take(3).skip(1) {
         let spec = InviteSpec {
             hash: invite_hash(i as u8),
             expires_at: after(24),
@@ -30,7 +30,7 @@ fn honest() -> Automerge {
         let joiner = Joiner {
             device: device(i),
             device_label: "laptop".into(),
-            new_member: Some((member(i), NAMES[i].into())),
+            new_member: Some((member(i), (*name).into())),
         };
         ops::redeem_invite(&mut doc, invite_hash(i as u8), joiner, after(1)).unwrap();
     }
@@ -38,7 +38,15 @@ fn honest() -> Automerge {
     ops::submit(&mut doc, member(1), piece(), draft("The Mill"), after(2)).unwrap();
     as_device(&mut doc, 2);
     ops::claim(&mut doc, member(2), piece(), after(3)).unwrap();
-    ops::critique(&mut doc, member(2), piece(), review(), "Strong opening.", after(4)).unwrap();
+    ops::critique(
+        &mut doc,
+        member(2),
+        piece(),
+        review(),
+        "Strong opening.",
+        after(4),
+    )
+    .unwrap();
     as_device(&mut doc, 1);
     ops::rate(&mut doc, member(1), piece(), review(), 5, after(5)).unwrap();
     doc
@@ -64,9 +72,7 @@ fn replay(doc: &Automerge) -> Result<usize, String> {
     let mut authority = Authority::new();
     let changes = doc.get_changes(&[]);
     for change in &changes {
-        authority
-            .judge(&fresh, change)
-            .map_err(|r| r.to_string())?;
+        authority.judge(&fresh, change).map_err(|r| r.to_string())?;
         fresh.apply_changes([change.clone()]).unwrap();
     }
     Ok(changes.len())
@@ -74,7 +80,10 @@ fn replay(doc: &Automerge) -> Result<usize, String> {
 
 /// The honest history with one raw change by device `i` on top: a member's device running a
 /// modified client.
-fn forged(i: usize, write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge)) -> String {
+fn forged(
+    i: usize,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge),
+) -> String {
     let mut doc = honest();
     let snapshot = doc.clone();
     as_device(&mut doc, i);
@@ -102,7 +111,8 @@ fn every_honest_change_is_accepted() {
 fn a_member_cannot_make_herself_organizer() {
     let bea = member(1).to_string();
     let err = forged(1, |tx, d| {
-        tx.put(map(d, &["members", &bea]), "organizer", true).unwrap();
+        tx.put(map(d, &["members", &bea]), "organizer", true)
+            .unwrap();
     });
     assert!(err.contains("organizer"), "{err}");
 }
@@ -111,7 +121,12 @@ fn a_member_cannot_make_herself_organizer() {
 fn a_member_cannot_remove_another() {
     let ann = member(0).to_string();
     let err = forged(1, |tx, d| {
-        tx.put(map(d, &["members", &ann]), "removed_at", ScalarValue::Int(1)).unwrap();
+        tx.put(
+            map(d, &["members", &ann]),
+            "removed_at",
+            ScalarValue::Int(1),
+        )
+        .unwrap();
     });
     assert!(err.contains("removed_at"), "{err}");
 }
@@ -121,9 +136,14 @@ fn a_member_cannot_change_the_rules_in_an_organizers_name() {
     let err = forged(1, |tx, d| {
         let changes = map(d, &["group", "rule_changes"]);
         let entry = tx
-            .put_object(changes, RuleChangeId::from_bytes([7; 16]).to_string(), ObjType::Map)
+            .put_object(
+                changes,
+                RuleChangeId::from_bytes([7; 16]).to_string(),
+                ObjType::Map,
+            )
             .unwrap();
-        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000)).unwrap();
+        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000))
+            .unwrap();
         tx.put(&entry, "by", member(0).to_string()).unwrap();
         let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
         tx.put(&values, "starting_credits", "100").unwrap();
@@ -136,9 +156,14 @@ fn an_organizer_cannot_backdate_a_rule_change() {
     let err = forged(0, |tx, d| {
         let changes = map(d, &["group", "rule_changes"]);
         let entry = tx
-            .put_object(changes, RuleChangeId::from_bytes([7; 16]).to_string(), ObjType::Map)
+            .put_object(
+                changes,
+                RuleChangeId::from_bytes([7; 16]).to_string(),
+                ObjType::Map,
+            )
             .unwrap();
-        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000)).unwrap();
+        tx.put(&entry, "at", ScalarValue::Int(1_577_836_800_000))
+            .unwrap();
         tx.put(&entry, "by", member(0).to_string()).unwrap();
         let values = tx.put_object(&entry, "values", ObjType::Map).unwrap();
         tx.put(&values, "starting_credits", "100").unwrap();
@@ -150,7 +175,8 @@ fn an_organizer_cannot_backdate_a_rule_change() {
 fn only_the_author_edits_a_piece() {
     let id = piece().to_string();
     let err = forged(2, |tx, d| {
-        tx.put(map(d, &["submissions", &id]), "title", "Mine now").unwrap();
+        tx.put(map(d, &["submissions", &id]), "title", "Mine now")
+            .unwrap();
     });
     assert!(err.contains("title"), "{err}");
 }
@@ -161,7 +187,11 @@ fn a_critique_names_its_writer_as_reviewer() {
     let err = forged(0, |tx, d| {
         let critiques = map(d, &["submissions", &id, "critiques"]);
         let c = tx
-            .put_object(critiques, CritiqueId::from_bytes([51; 16]).to_string(), ObjType::Map)
+            .put_object(
+                critiques,
+                CritiqueId::from_bytes([51; 16]).to_string(),
+                ObjType::Map,
+            )
             .unwrap();
         tx.put(&c, "reviewer", member(2).to_string()).unwrap();
         tx.put(&c, "body", "Weak.").unwrap();
@@ -174,8 +204,12 @@ fn a_critique_names_its_writer_as_reviewer() {
 fn only_the_author_rates_a_critique() {
     let (s, c) = (piece().to_string(), review().to_string());
     let err = forged(0, |tx, d| {
-        tx.put(map(d, &["submissions", &s, "critiques", &c]), "rating", ScalarValue::Uint(1))
-            .unwrap();
+        tx.put(
+            map(d, &["submissions", &s, "critiques", &c]),
+            "rating",
+            ScalarValue::Uint(1),
+        )
+        .unwrap();
     });
     assert!(err.contains("rating"), "{err}");
 }
@@ -196,7 +230,11 @@ fn a_device_is_added_only_by_an_invite() {
     let err = forged(1, |tx, d| {
         let devices = map(d, &["members", &cal, "devices"]);
         let new = tx
-            .put_object(devices, DeviceId::from_bytes([77; 32]).to_string(), ObjType::Map)
+            .put_object(
+                devices,
+                DeviceId::from_bytes([77; 32]).to_string(),
+                ObjType::Map,
+            )
             .unwrap();
         tx.put(&new, "label", "sneaky").unwrap();
     });

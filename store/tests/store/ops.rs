@@ -332,7 +332,10 @@ fn a_group_made_before_changes_were_signed_is_refused_with_a_clear_error() {
         .unwrap();
     tx.commit();
     let err = doc::read_group(&doc).unwrap_err().to_string();
-    assert!(err.contains("made by an earlier quire before changes were signed"), "{err}");
+    assert!(
+        err.contains("made by an earlier quire before changes were signed"),
+        "{err}"
+    );
     assert!(err.contains("create the group again"), "{err}");
 }
 

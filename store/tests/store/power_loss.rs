@@ -111,8 +111,7 @@ fn workload(root: &Path, rng: &mut Rng, edits: usize) -> Acknowledged {
     let mut a = Group::create(&data, new_group(), OPTIONS, t0()).unwrap();
     let created = recorder.steps();
     let group = a.id();
-    a.act(|doc, _| ops::add_member(doc, new_member(1), t0()))
-        .unwrap();
+    admit(&mut a, 1);
     let mut b = Group::open(&data, group, device(1), OPTIONS).unwrap();
     let mut acked = Vec::new();
     for n in 0..edits {
@@ -333,8 +332,7 @@ fn an_edit_on_a_record_read_before_its_writer_fsynced_it_survives_power_loss() {
     // Default options: a compaction would make everything durable and hide the window.
     let options = StorageOptions::default();
     let mut a = Group::create(&data, new_group(), options, t0()).unwrap();
-    a.act(|doc, _| ops::add_member(doc, new_member(1), t0()))
-        .unwrap();
+    admit(&mut a, 1);
     let mut b = Group::open(&data, a.id(), device(1), options).unwrap();
     let mut rng = Rng::new(1);
     submit(&mut b, &mut rng, 0);

@@ -85,3 +85,26 @@ pub fn refused<T: std::fmt::Debug>(
     assert_eq!(doc.get_heads(), heads, "a refused operation wrote: {err}");
     err.to_string()
 }
+
+/// Lets member `i` in as the rules allow: the founder's device makes an invite and redeems it
+/// for member `i`'s device, each as an operation of `group`.
+pub fn admit(group: &mut quire_store::Group, i: usize) {
+    let hash = invite_hash(100 + i as u8);
+    let spec = ops::InviteSpec {
+        hash,
+        expires_at: after(24 * 365),
+        max_uses: 1,
+        kind: quire_store::model::InviteKind::Member,
+    };
+    group
+        .act(|doc, me| ops::create_invite(doc, me, spec, t0()))
+        .unwrap();
+    let joiner = ops::Joiner {
+        device: device(i),
+        device_label: format!("laptop {i}"),
+        new_member: Some((member(i), NAMES[i].into())),
+    };
+    group
+        .act(|doc, _| ops::redeem_invite(doc, hash, joiner, t0()))
+        .unwrap();
+}

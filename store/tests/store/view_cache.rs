@@ -28,9 +28,7 @@ fn busy_group(data: &DataDir) -> Group {
     };
     let mut group = Group::create(data, new, StorageOptions::default(), t0()).unwrap();
     for i in 1..4 {
-        group
-            .act(|doc, _| ops::add_member(doc, new_member(i), t0()))
-            .unwrap();
+        admit(&mut group, i);
     }
     let mine = SubmissionId::from_bytes([50; 16]);
     let gone = SubmissionId::from_bytes([51; 16]);
@@ -44,10 +42,17 @@ fn busy_group(data: &DataDir) -> Group {
         .act(|doc, me| ops::withdraw(doc, me, gone, after(3)))
         .unwrap();
     let critique = CritiqueId::from_bytes([60; 16]);
+    // Each member acts from their own device, as the rules require.
+    let as_device = |group: &mut Group, i: usize| {
+        group
+            .storage_mut()
+            .doc_mut()
+            .set_actor(quire_store::session_actor(device(i)));
+    };
+    as_device(&mut group, 1);
     group
         .act(|doc, _| {
             ops::claim(doc, member(1), mine, after(4))?;
-            ops::claim(doc, member(2), mine, after(5))?;
             ops::critique(
                 doc,
                 member(1),
@@ -58,6 +63,11 @@ fn busy_group(data: &DataDir) -> Group {
             )
         })
         .unwrap();
+    as_device(&mut group, 2);
+    group
+        .act(|doc, _| ops::claim(doc, member(2), mine, after(5)).map(drop))
+        .unwrap();
+    as_device(&mut group, 0);
     group
         .act(|doc, me| ops::rate(doc, me, mine, critique, 4, after(7)))
         .unwrap();

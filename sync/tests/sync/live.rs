@@ -62,7 +62,10 @@ async fn an_invite_is_redeemed_only_by_a_device_of_its_maker() {
     ticket.inviter = b.handle().addr();
     converge(group, &[&a, &b]).await;
     let err = c.join(&ticket).await.unwrap_err().to_string();
-    assert!(err.contains("redeemed only by a device of the member who made it"), "{err}");
+    assert!(
+        err.contains("redeemed only by a device of the member who made it"),
+        "{err}"
+    );
     assert!(!c.has_group(group));
 
     // Through Ada it works, and the three converge.
