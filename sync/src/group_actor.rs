@@ -474,6 +474,11 @@ impl GroupActor {
         let settled = match result {
             Ok(settled) => settled,
             Err(e) => {
+                if let Some(attached) = self.sessions.get_mut(&session) {
+                    for (actor, sig) in attached.session.take_signatures() {
+                        self.group.storage_mut().record_signature(actor, sig);
+                    }
+                }
                 self.refuse_peer(session, peer, &e);
                 if self.group.doc().get_heads() != before {
                     // What came before the refused change passed every check: keep it.

@@ -8,7 +8,7 @@
 //! cannot pass yet, for want of a dependency or a signature, are held ([`Held`], bounded);
 //! the first change that fails a gate ends the session, and nothing after it is applied.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge, Change, ChangeHash};
@@ -129,6 +129,10 @@ pub struct PeerSession {
     offered: HashMap<ChangeHash, [u8; 64]>,
     /// The heads of the peer's last message.
     their_last_heads: Vec<ChangeHash>,
+    /// Signatures vouching for changes applied before a change that failed.
+    unclaimed: Vec<(ActorId, ChangeSignature)>,
+    /// Verified signatures over held changes, by actor and number.
+    vouchers: HashMap<ActorId, std::collections::BTreeMap<u64, ChangeSignature>>,
 }
 
 impl PeerSession {
@@ -142,6 +146,8 @@ impl PeerSession {
             held: Held::default(),
             offered: HashMap::new(),
             their_last_heads: Vec::new(),
+            unclaimed: Vec::new(),
+            vouchers: HashMap::new(),
         }
     }
 
@@ -186,6 +192,7 @@ impl PeerSession {
                 msg.need.push(hash);
             }
         }
+        msg.need.sort();
         let size: usize = msg.changes.iter().map(<[u8]>::len).sum();
         if size <= SPLIT_AT {
             let sigs = vouch(msg.changes.iter(), voucher);
@@ -263,6 +270,12 @@ impl PeerSession {
             self.offered.insert(hash, sig);
         }
         Ok(msg)
+    }
+
+    /// After an error: the signatures that vouch for what was applied before the failing
+    /// change, to keep with those changes.
+    pub fn take_signatures(&mut self) -> Vec<(ActorId, ChangeSignature)> {
+        std::mem::take(&mut self.unclaimed)
     }
 
     /// The signatures in `book` of the actors whose changes wait here.
@@ -365,16 +378,6 @@ impl PeerSession {
         let complete = self.held.complete(doc);
         // What vouches for each actor's changes: the newest signature we hold, and those
         // offered over changes whose whole past is here, each checked against its device.
-        let mut vouched: HashMap<ActorId, ChangeSignature> = HashMap::new();
-        let mut take = |actor: &ActorId, sig: ChangeSignature| {
-            let newer = vouched.get(actor).is_none_or(|v| v.seq < sig.seq);
-            if newer {
-                vouched.insert(actor.clone(), sig);
-            }
-        };
-        for (actor, sig) in known {
-            take(actor, *sig);
-        }
         let offered: Vec<Offered> = self.offered.iter().map(|(h, s)| (*h, *s)).collect();
         for (hash, sig) in offered {
             let (actor, seq) = if let Some(change) = self.held.get(&hash) {
@@ -392,8 +395,8 @@ impl PeerSession {
             if !device.is_some_and(|d| verify_change(d, &hash, &sig)) {
                 return Err(PeerError::BadSignature { change: hash });
             }
-            take(
-                &actor,
+            self.vouchers.entry(actor).or_default().insert(
+                seq,
                 ChangeSignature {
                     hash,
                     seq,
@@ -401,11 +404,23 @@ impl PeerSession {
                 },
             );
         }
+        // What vouches for each actor's changes: the newest signature we hold and those
+        // verified above, each over a change whose whole past is here.
+        let mut vouched: HashMap<ActorId, u64> = known
+            .iter()
+            .map(|(actor, sig)| (actor.clone(), sig.seq))
+            .collect();
+        for (actor, sigs) in &self.vouchers {
+            if let Some(top) = sigs.keys().next_back() {
+                let seq = vouched.entry(actor.clone()).or_insert(0);
+                *seq = (*seq).max(*top);
+            }
+        }
         self.seqs.catch_up(doc);
         let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
         // Held changes arrived in causal order, so one pass applies a chain; another pass
         // picks up what an earlier one left waiting for a later arrival.
-        'passes: loop {
+        let applied: Result<(), PeerError> = 'passes: loop {
             let mut progress = false;
             let order: Vec<ChangeHash> = self.held.iter().map(Change::hash).collect();
             for hash in order {
@@ -413,14 +428,14 @@ impl PeerSession {
                     c.deps()
                         .iter()
                         .all(|d| doc.get_change_meta_by_hash(d).is_some())
-                        && vouched.get(c.actor_id()).is_some_and(|v| v.seq >= c.seq())
+                        && vouched.get(c.actor_id()).is_some_and(|top| *top >= c.seq())
                 });
                 if !applicable {
                     continue;
                 }
                 if settled.applied >= PER_TURN {
                     settled.more = true;
-                    break 'passes;
+                    break 'passes Ok(());
                 }
                 let Some(change) = self.held.release(&hash) else {
                     continue;
@@ -430,30 +445,48 @@ impl PeerSession {
                     .entry(actor.clone())
                     .or_insert_with(|| self.seqs.last_seq(&actor));
                 if change.seq() != last + 1 {
-                    return Err(BadSyncMessage::ChangeSequence {
+                    break 'passes Err(BadSyncMessage::ChangeSequence {
                         index: 0,
                         seq: change.seq(),
                         expected: last + 1,
                     }
                     .into());
                 }
-                authority.judge(doc, &change)?;
-                doc.apply_changes([change])?;
+                if let Err(refusal) = authority.judge(doc, &change) {
+                    break 'passes Err(refusal.into());
+                }
+                if let Err(e) = doc.apply_changes([change]) {
+                    break 'passes Err(e.into());
+                }
                 last_seq.insert(actor, last + 1);
                 settled.applied += 1;
                 progress = true;
             }
             if !progress {
-                break;
+                break Ok(());
+            }
+        };
+        // Keep, for each actor, the newest verified signature over a change we now hold (it
+        // vouches for all of that actor's changes we hold); the rest wait for their changes.
+        for (actor, sigs) in &mut self.vouchers {
+            let newest_held = sigs
+                .values()
+                .rev()
+                .find(|sig| doc.get_change_meta_by_hash(&sig.hash).is_some())
+                .copied();
+            if let Some(sig) = newest_held {
+                sigs.retain(|seq, _| *seq > sig.seq);
+                if known.get(actor).is_none_or(|k| k.seq < sig.seq) {
+                    settled.signatures.push((actor.clone(), sig));
+                }
             }
         }
-        // Keep the signatures that now vouch for something we hold.
-        for (actor, sig) in vouched {
-            if doc.get_change_meta_by_hash(&sig.hash).is_some()
-                && known.get(&actor).is_none_or(|k| k.seq < sig.seq)
-            {
-                settled.signatures.push((actor, sig));
-            }
+        self.vouchers.retain(|_, sigs| !sigs.is_empty());
+        // What came before a failing change is kept, with what vouches for it; the caller
+        // takes those signatures with `take_signatures`.
+        if let Err(e) = applied {
+            self.unclaimed = std::mem::take(&mut settled.signatures);
+            return Err(e);
         }
         // A change whose whole past is here but that nothing vouches for, when nothing
         // offered could still vouch for it, is unsigned.
@@ -517,27 +550,24 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
     }
 }
 
-/// The signatures that vouch for `changes`: for each actor among them, one over its newest
-/// change: this device's own signed now (its newest in `changes` vouches for the rest), every
-/// other actor's newest that we hold a signature for.
+/// The signatures that vouch for `changes`: each of this device's own, signed now, and for
+/// every other actor among them the newest signature we hold.
 fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> Vec<Offered> {
-    let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
-    for chunk in changes {
-        if let Ok(change) = Change::try_from(chunk) {
-            let entry = newest
-                .entry(change.actor_id().clone())
-                .or_insert((0, change.hash()));
-            if change.seq() >= entry.0 {
-                *entry = (change.seq(), change.hash());
-            }
-        }
-    }
     let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
-    let mut sigs = Vec::with_capacity(newest.len());
-    for (actor, (_, hash)) in newest {
-        if quire_store::device_of_actor(&actor) == Some(me) {
-            sigs.push((hash, sign_change(voucher.secret, &hash)));
-        } else if let Some(sig) = voucher.book.newest(&actor) {
+    let mut relayed: HashSet<ActorId> = HashSet::new();
+    let mut sigs = Vec::new();
+    for chunk in changes {
+        let Ok(change) = Change::try_from(chunk) else {
+            continue;
+        };
+        let actor = change.actor_id();
+        if quire_store::device_of_actor(actor) == Some(me) {
+            // Each of our own changes signed on its own: should a peer refuse one of them,
+            // the ones before it are still vouched for.
+            sigs.push((change.hash(), sign_change(voucher.secret, &change.hash())));
+        } else if relayed.insert(actor.clone())
+            && let Some(sig) = voucher.book.newest(actor)
+        {
             sigs.push((sig.hash, sig.signature));
         }
     }
@@ -819,6 +849,66 @@ mod tests {
         assert_eq!(refusal.member, Some(member(2)));
         assert!(refusal.reason.contains("organizer"), "{refusal}");
         assert_eq!(a.doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn what_came_before_a_refused_change_is_kept_with_its_signature_and_relayed() {
+        let (mut a, mut b) = after_handshake();
+        let fresh = a.doc.fork();
+        bio(&mut b.doc, 2, "an honest line");
+        let honest = b.doc.get_heads();
+        let frame = forged_frame(
+            &mut b,
+            |d| {
+                let bea = doc_map(d, &["members", &member(2).to_string()]);
+                let mut tx = d.transaction();
+                tx.put(&bea, "organizer", true).unwrap();
+                tx.commit();
+            },
+            |sigs| sigs,
+        );
+        let err = a.take(&frame).unwrap_err();
+        assert!(err.refusal().is_some(), "{err}");
+        assert_eq!(
+            a.doc.get_heads(),
+            honest,
+            "the honest change is kept, the forged one not"
+        );
+        let kept = a.session.take_signatures();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].1.hash, honest[0]);
+        for (actor, sig) in kept {
+            a.book.record(actor, sig);
+        }
+        // A third copy gets the honest change from A, vouched for by what A kept.
+        let mut c = Side::new(1, fresh, 1);
+        let mut relay = Side::new(1, a.doc.fork(), 1);
+        relay.book = a.book.clone();
+        converge(&mut relay, &mut c);
+        assert_eq!(c.doc.get_heads(), honest);
+    }
+
+    #[test]
+    fn a_flood_is_applied_a_turn_at_a_time() {
+        let (mut a, mut b) = after_handshake();
+        for i in 0..(PER_TURN * 2 + 10) {
+            bio(&mut b.doc, 2, &format!("edit {i}"));
+        }
+        let mut turns = 0;
+        for frame in b.send() {
+            let mut settled = a.take(&frame).unwrap();
+            turns += 1;
+            while settled.more {
+                assert!(settled.applied <= PER_TURN);
+                settled = a
+                    .session
+                    .resume(&mut a.doc, &mut a.authority, &HashMap::new())
+                    .unwrap();
+                turns += 1;
+            }
+        }
+        assert!(turns >= 3, "{turns} turns");
+        assert_eq!(a.doc.get_heads(), b.doc.get_heads());
     }
 
     #[test]
