@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::drafts::Drafts;
 use super::open_group::{Doc, OpenGroup};
 use super::opener::{self, GroupLoaded, GroupShown, LoadedGroup};
-use super::snapshot::{member_detail, submission_detail};
+use super::snapshot::{ACTIVITY_SHOWN, member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
 
@@ -615,7 +615,7 @@ impl Actor {
         match Group::create(&self.data, new, StorageOptions::default(), Timestamp::now()) {
             Ok(group) => {
                 let (id, name) = (group.id(), group.name());
-                let history = doc::history(group.doc());
+                let history = doc::newest_history(group.doc(), ACTIVITY_SHOWN);
                 self.adopt(LoadedGroup {
                     group,
                     history,

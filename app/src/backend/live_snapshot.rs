@@ -69,8 +69,6 @@ pub struct LiveSnapshot {
     genres: BTreeMap<String, u32>,
     /// Which member holds each device (several, in a hostile document).
     owners: BTreeSet<(DeviceId, MemberId)>,
-    /// Which submission holds each critique (several, in a hostile document).
-    critiques: BTreeSet<(CritiqueId, SubmissionId)>,
     /// When each claim line next changes by itself.
     lapses: BTreeSet<(Timestamp, SubmissionId)>,
     /// The pieces open to me, best first.
@@ -128,7 +126,6 @@ impl LiveSnapshot {
             received: BTreeMap::new(),
             genres: BTreeMap::new(),
             owners: BTreeSet::new(),
-            critiques: BTreeSet::new(),
             lapses: BTreeSet::new(),
             ranks: BTreeSet::new(),
             exchanges: Exchanges::default(),
@@ -275,13 +272,7 @@ impl LiveSnapshot {
         snapshot.genres = self.genres.keys().cloned().collect();
         snapshot.ledger = self.ledger.clone();
         let recent = &history[history.len().saturating_sub(ACTIVITY_SHOWN)..];
-        snapshot.activity = activity_with(
-            group,
-            |d| last_of(&self.owners, d),
-            |c| last_of(&self.critiques, c),
-            recent,
-            None,
-        );
+        snapshot.activity = activity_with(group, |d| last_of(&self.owners, d), recent, None);
         snapshot
     }
 
@@ -313,7 +304,6 @@ impl LiveSnapshot {
         *self.received.entry(sub.author).or_default() += sub.critiques.len() as u32;
         for c in sub.critiques.values() {
             *self.given.entry(c.reviewer).or_default() += 1;
-            self.critiques.insert((c.id, sub.id));
         }
         count(&mut self.genres, &sub.genre);
         self.by_author.entry(sub.author).or_default().insert(sub.id);
@@ -346,9 +336,6 @@ impl LiveSnapshot {
         uncount(&mut self.received, old.author, old.critiques.len() as u32);
         for r in &old.reviewers {
             uncount(&mut self.given, *r, 1);
-        }
-        for c in &old.critiques {
-            self.critiques.remove(&(*c, id));
         }
         uncount(&mut self.genres, old.genre.clone(), 1);
         if let Some(subs) = self.by_author.get_mut(&old.author) {
@@ -463,11 +450,6 @@ trait Bounded {
 impl Bounded for MemberId {
     const MIN: Self = MemberId::from_bytes([0; 16]);
     const MAX: Self = MemberId::from_bytes([0xff; 16]);
-}
-
-impl Bounded for SubmissionId {
-    const MIN: Self = SubmissionId::from_bytes([0; 16]);
-    const MAX: Self = SubmissionId::from_bytes([0xff; 16]);
 }
 
 fn count(counts: &mut BTreeMap<String, u32>, key: &str) {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use automerge::Automerge;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use quire_store::exchange::activity::Change;
+use quire_store::exchange::activity::{Change, Deed};
 use quire_store::ids::RuleChangeId;
 use quire_store::live_view::{Changed, LiveView};
 use quire_store::model::{
@@ -295,19 +295,25 @@ impl World {
                 self.now += rng.hours(0, 24 * 3);
             }
         }
-        // Every edit is a change in the history, named as the operations name them.
-        let message = match self.some_sub(rng) {
-            Some(id) if rng.chance(2) => format!("claim {id}"),
+        // Every edit is a change in the history, with what its ops did.
+        let deeds = match self.some_sub(rng) {
+            Some(id) if rng.chance(2) => vec![Deed::Claimed(id, member_id(0))],
             _ => match self.critiques {
-                0 => "edit profile".to_string(),
-                n => format!("rate {}", CritiqueId::from_bytes([(n % 256) as u8; 16])),
+                0 => vec![Deed::EditedProfile(member_id(0))],
+                n => {
+                    let critique = CritiqueId::from_bytes([(n % 256) as u8; 16]);
+                    match self.group.critique(critique) {
+                        Some((sub, _)) => vec![Deed::Rated(sub.id, critique)],
+                        None => vec![Deed::Unrecognised],
+                    }
+                }
             },
         };
         let actor = rng.below(10);
         self.history.push(Change {
             at: now,
             device: Some(device(actor)),
-            message,
+            deeds,
             order: (self.history.len() as u64, vec![actor as u8]),
         });
     }

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::live_snapshot::LiveSnapshot;
-use super::snapshot::GroupSnapshot;
+use super::snapshot::{ACTIVITY_SHOWN, GroupSnapshot};
 
 /// A group shown from its view cache, as the actor gets it.
 #[derive(Debug)]
@@ -134,7 +134,8 @@ pub(super) fn load(data: &DataDir, id: GroupId, device: DeviceId) -> Result<Load
             None
         }
     };
-    let history = doc::history(group.doc());
+    // Only the newest changes are shown, so only they are read (their ops decoded).
+    let history = doc::newest_history(group.doc(), ACTIVITY_SHOWN);
     // Read (or caught up) here, where the load's memory is free to reuse.
     let live = match group.view_changed() {
         Ok((model, _)) => {

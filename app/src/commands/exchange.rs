@@ -131,7 +131,7 @@ pub fn activity(ctx: &Context, since: Option<&str>, out: Output) -> anyhow::Resu
             Ok(day.to_zoned(jiff::tz::TimeZone::system())?.timestamp())
         })
         .transpose()?;
-    let rows = feed::activity(&model, &doc::history(group.doc()), since);
+    let rows = feed::activity(&model, &doc::history_from(group.doc(), since), since);
     out.print(&rows, || {
         if rows.is_empty() {
             say!("nothing happened in this period");

@@ -12,7 +12,7 @@ mod membership;
 mod records;
 mod tree;
 
-pub use history::{history, history_since};
+pub use history::{MAX_DESCRIBED_OPS, history, history_from, history_since, newest_history};
 pub use invites::{put_invite, put_invite_use, read_invite, read_invites};
 pub use membership::{
     current_devices, current_member_of_device, is_current_device_of, put_device, set_removed,

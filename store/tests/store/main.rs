@@ -23,6 +23,9 @@ mod power_loss;
 /// move up, suggestions, reliability and activity.
 mod exchange;
 
+/// The activity feed: each change described from its ops, never from its message.
+mod activity;
+
 /// The view cache: written beside a group's files, valid for exactly those files, refused
 /// (never fatal) when stale, damaged or foreign.
 mod view_cache;
