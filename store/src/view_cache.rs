@@ -54,7 +54,7 @@ pub const TMP_FILE_NAME: &str = "view.cache.tmp";
 /// The file's first bytes.
 const MAGIC: &[u8; 8] = b"QUIREVC\n";
 /// The version of the payload. Change it whenever [`CachedView`] or the model types change.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// The build that wrote the cache: another version may read the document another way.
 const BUILD: &str = env!("CARGO_PKG_VERSION");
 

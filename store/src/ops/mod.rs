@@ -1,7 +1,8 @@
 //! Typed operations on a group document.
 //!
 //! Each operation reads what it needs, checks the group's rules, and writes one automerge
-//! change whose message names what happened (the activity feed reads these). If a check
+//! change whose message names what happened (for a reader of the raw history; the activity feed
+//! describes changes from their ops, never from their messages). If a check
 //! fails the transaction is rolled back: a refused operation writes nothing. Time and new ids
 //! are arguments, so operations are deterministic and tested without a clock.
 
