@@ -329,6 +329,7 @@ impl Group {
             *self.storage.doc_mut() = rolled_back;
             return Err(Error::Forbidden(refusal));
         }
+        self.authority.trim();
         Ok(out)
     }
 

@@ -44,6 +44,9 @@ pub struct Locator {
     paths: HashMap<String, Vec<String>>,
 }
 
+/// Most object locations remembered; past this the memory starts over.
+const MAX_REMEMBERED_OBJECTS: usize = 1_000_000;
+
 /// The id of the document root, as objects are named here.
 pub const ROOT_ID: &str = "_root";
 
@@ -107,6 +110,16 @@ impl Locator {
                 action,
                 makes,
             });
+        }
+        // Remember where this change's objects sit: a later change may write into them
+        // before this one is applied (changes of one message are judged, then applied).
+        for id in made.keys() {
+            if let Ok(keys) = self.keys_of(doc, id, &made) {
+                self.paths.insert(id.clone(), keys);
+            }
+        }
+        if self.paths.len() > MAX_REMEMBERED_OBJECTS {
+            self.paths.clear();
         }
         Ok(writes)
     }

@@ -75,6 +75,12 @@ pub struct Authority {
     at_change: HashMap<ChangeHash, Arc<Facts>>,
     /// The facts at a set of heads read from the document (sorted).
     at_heads: HashMap<Vec<ChangeHash>, Arc<Facts>>,
+    /// The time (ms) of each change judged, which may not be applied yet.
+    times: HashMap<ChangeHash, i64>,
+    /// Owners of entries made by judged changes, which may not be applied yet.
+    owners: HashMap<rules::Owned, String>,
+    /// Whether a founding change was accepted.
+    founded: bool,
     locator: Locator,
 }
 
@@ -84,10 +90,12 @@ impl Authority {
         Self::default()
     }
 
-    /// Judges `change`, whose dependencies `doc` holds (the change itself may or may not be
-    /// applied yet). On `Ok` the facts as of the change are remembered for its descendants.
+    /// Judges `change`, whose dependencies `doc` holds or this authority judged before (the
+    /// change itself may or may not be applied yet: changes of one message are judged in
+    /// causal order, then applied together). On `Ok` the facts as of the change are
+    /// remembered for its descendants.
     pub fn judge(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
-        let first = doc.get_heads().iter().all(|h| *h == change.hash());
+        let first = !self.founded && doc.get_heads().iter().all(|h| *h == change.hash());
         self.judge_as(doc, change, first)
     }
 
@@ -127,12 +135,14 @@ impl Authority {
             }
             .map_err(|reason| refuse(None, reason))?;
             let facts = founding.apply(&Facts::default());
+            self.founded = true;
+            self.times.insert(hash, expanded.time.saturating_mul(1000));
             self.remember(hash, Arc::new(facts));
             return Ok(());
         }
         if let Some(missing) = deps
             .iter()
-            .find(|d| doc.get_change_meta_by_hash(d).is_none())
+            .find(|d| !self.times.contains_key(d) && doc.get_change_meta_by_hash(d).is_none())
         {
             return Err(refuse(
                 None,
@@ -151,19 +161,27 @@ impl Authority {
         };
         let past_ms = deps
             .iter()
-            .filter_map(|d| doc.get_change_meta_by_hash(d))
-            .map(|m| m.timestamp.saturating_mul(1000))
+            .filter_map(|d| match self.times.get(d) {
+                Some(ms) => Some(*ms),
+                None => doc
+                    .get_change_meta_by_hash(d)
+                    .map(|m| m.timestamp.saturating_mul(1000)),
+            })
             .max()
             .unwrap_or(i64::MIN);
+        let time_ms = expanded.time.saturating_mul(1000);
         let cx = rules::Context {
             doc,
+            owners: &self.owners,
             facts: &facts,
             me,
             device,
-            time_ms: expanded.time.saturating_mul(1000),
+            time_ms,
             past_ms,
         };
-        let effect = rules::judge(&cx, &writes).map_err(|reason| refuse(Some(me), reason))?;
+        let mut effect = rules::judge(&cx, &writes).map_err(|reason| refuse(Some(me), reason))?;
+        self.owners.extend(std::mem::take(&mut effect.owners));
+        self.times.insert(hash, time_ms);
         let after = if effect.is_empty() {
             facts
         } else {
@@ -174,11 +192,19 @@ impl Authority {
     }
 
     fn remember(&mut self, hash: ChangeHash, facts: Arc<Facts>) {
+        self.at_change.insert(hash, facts);
+    }
+
+    /// Forgets what it remembers once that passes a bound, to be read from the document again
+    /// where needed (slower, never different). Call it only when every change judged is in
+    /// the document.
+    pub fn trim(&mut self) {
         if self.at_change.len() >= REMEMBERED {
             self.at_change.clear();
             self.at_heads.clear();
+            self.times.clear();
+            self.owners.clear();
         }
-        self.at_change.insert(hash, facts);
     }
 
     /// Remembers the facts at `doc`'s current heads, read as it stands (cheaper than reading

@@ -121,6 +121,8 @@ pub struct Effect {
     pub invites: Vec<(InviteHash, InviteFacts)>,
     /// Invite uses.
     pub uses: Vec<(InviteHash, DeviceId)>,
+    /// Entries made, with their owners (not facts: owners never change).
+    pub owners: Vec<(Owned, String)>,
 }
 
 impl Effect {
@@ -165,11 +167,22 @@ impl Effect {
     }
 }
 
+/// An entry whose owner is fixed when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Owned {
+    /// A submission, owned by its author.
+    Submission(String),
+    /// A critique (submission, critique), owned by its reviewer.
+    Critique(String, String),
+}
+
 /// What a judged change is and who wrote it.
 #[derive(Debug)]
 pub struct Context<'a> {
-    /// The document, holding everything the change depends on.
+    /// The document, holding everything the change depends on or judged before it.
     pub doc: &'a Automerge,
+    /// Owners of entries made by changes judged but not yet in `doc`.
+    pub owners: &'a HashMap<Owned, String>,
     /// The facts at the change's dependencies.
     pub facts: &'a Facts,
     /// The signing device's member.
@@ -213,11 +226,11 @@ fn allowed(cx: &Context<'_>, who: &Who, w: &Write, join: Option<&Join>) -> Resul
         Who::Organizer => cx.facts.is_organizer(cx.me),
         Who::AnyMember => true,
         Who::Member(m) => *m == me,
-        Who::Author(s) => author_of(cx.doc, s).as_deref() == Some(me.as_str()),
+        Who::Author(s) => author_of(cx, s).as_deref() == Some(me.as_str()),
         Who::AuthorOrOrganizer(s) => {
-            cx.facts.is_organizer(cx.me) || author_of(cx.doc, s).as_deref() == Some(me.as_str())
+            cx.facts.is_organizer(cx.me) || author_of(cx, s).as_deref() == Some(me.as_str())
         }
-        Who::Reviewer(s, c) => reviewer_of(cx.doc, s, c).as_deref() == Some(me.as_str()),
+        Who::Reviewer(s, c) => reviewer_of(cx, s, c).as_deref() == Some(me.as_str()),
         Who::Joining => join.is_some_and(|j| j.covers(w)),
     };
     if ok {
@@ -263,15 +276,24 @@ fn value_rules(w: &Write, effect: &mut Effect) -> Result<(), String> {
 }
 
 /// The `author` of submission `s`, as the document holds it.
-fn author_of(doc: &Automerge, s: &str) -> Option<String> {
-    let sub = entry(doc, &[("submissions", s)])?;
-    string(doc, &sub, "author")
+fn author_of(cx: &Context<'_>, s: &str) -> Option<String> {
+    if let Some(author) = cx.owners.get(&Owned::Submission(s.to_string())) {
+        return Some(author.clone());
+    }
+    let sub = entry(cx.doc, &[("submissions", s)])?;
+    string(cx.doc, &sub, "author")
 }
 
 /// The `reviewer` of critique `c` of submission `s`.
-fn reviewer_of(doc: &Automerge, s: &str, c: &str) -> Option<String> {
-    let critique = entry(doc, &[("submissions", s), ("critiques", c)])?;
-    string(doc, &critique, "reviewer")
+fn reviewer_of(cx: &Context<'_>, s: &str, c: &str) -> Option<String> {
+    if let Some(reviewer) = cx
+        .owners
+        .get(&Owned::Critique(s.to_string(), c.to_string()))
+    {
+        return Some(reviewer.clone());
+    }
+    let critique = entry(cx.doc, &[("submissions", s), ("critiques", c)])?;
+    string(cx.doc, &critique, "reviewer")
 }
 
 /// The object reached from the root through `(collection, key)` steps.
@@ -338,6 +360,9 @@ fn check_new(
             Place::Submission(_) if str_field("author").as_deref() != Some(me.as_str()) => {
                 return Err("a new submission's author must be its writer".into());
             }
+            Place::Submission(sub) => effect
+                .owners
+                .push((Owned::Submission(sub.clone()), me.clone())),
             Place::Claim(_, m) if *m != me => {
                 return Err("a claim is made only by its own member".into());
             }
@@ -354,6 +379,9 @@ fn check_new(
             Place::Critique(..) if str_field("reviewer").as_deref() != Some(me.as_str()) => {
                 return Err("a new critique's reviewer must be its writer".into());
             }
+            Place::Critique(sub, c) => effect
+                .owners
+                .push((Owned::Critique(sub.clone(), c.clone()), me.clone())),
             Place::RuleChange(_) => {
                 if str_field("by").as_deref() != Some(me.as_str()) {
                     return Err("a rule change's `by` must be its writer".into());

@@ -250,7 +250,10 @@ async fn first_sync(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     // The founder's device is the first member's, so it may invite.
     founder_on(&mut model, &founder.secret);
     let built = Instant::now();
-    let Signed { doc: document, book } = to_document(&model, &founder.secret)?;
+    let Signed {
+        doc: document,
+        book,
+    } = to_document(&model, &founder.secret)?;
     let built = built.elapsed();
     let saved = document.save();
     let changes = document.get_changes_meta(&[]).len();

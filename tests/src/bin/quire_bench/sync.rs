@@ -68,8 +68,16 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     let (raw, raw_back_to_back) = {
         let (a_doc, me, _) = a.doc(group).await?;
         let (b_doc, _, _) = b.doc(group).await?;
-        let paced = live_edit_in_memory(Raw::new(a_doc.fork()), Raw::new(b_doc.fork()), me, edits, Some(EDIT_GAP)).await?;
-        let back_to_back = live_edit_in_memory(Raw::new(a_doc), Raw::new(b_doc), me, edits, None).await?;
+        let paced = live_edit_in_memory(
+            Raw::new(a_doc.fork()),
+            Raw::new(b_doc.fork()),
+            me,
+            edits,
+            Some(EDIT_GAP),
+        )
+        .await?;
+        let back_to_back =
+            live_edit_in_memory(Raw::new(a_doc), Raw::new(b_doc), me, edits, None).await?;
         (paced, back_to_back)
     };
     let (checked, checked_back_to_back) = {
