@@ -341,6 +341,45 @@ impl PeerSession {
         Ok(settled)
     }
 
+    /// Of the changes judged before one that failed, those a verified signature over a kept
+    /// change vouches for, and only those: the signature that covered them may have been over
+    /// the failed change or one after it, which we will never hold, and a change we keep is one
+    /// we must be able to vouch for to others. What depends on a dropped change is dropped.
+    fn vouched_prefix(
+        &mut self,
+        batch: Vec<Change>,
+        doc: &Automerge,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Vec<Change> {
+        let in_batch: HashSet<ChangeHash> = batch.iter().map(Change::hash).collect();
+        let held = |hash: &ChangeHash| {
+            in_batch.contains(hash) || doc.get_change_meta_by_hash(hash).is_some()
+        };
+        let mut covered: HashMap<ActorId, u64> = HashMap::new();
+        for (actor, sig) in known {
+            covered.insert(actor.clone(), sig.seq);
+        }
+        for (actor, sigs) in &self.vouchers {
+            if let Some(sig) = sigs.values().rev().find(|sig| held(&sig.hash)) {
+                let top = covered.entry(actor.clone()).or_insert(0);
+                *top = (*top).max(sig.seq);
+            }
+        }
+        let mut dropped: HashSet<ChangeHash> = HashSet::new();
+        let mut kept = Vec::with_capacity(batch.len());
+        for change in batch {
+            let vouched = covered
+                .get(change.actor_id())
+                .is_some_and(|top| *top >= change.seq());
+            if vouched && !change.deps().iter().any(|d| dropped.contains(d)) {
+                kept.push(change);
+            } else {
+                dropped.insert(change.hash());
+            }
+        }
+        kept
+    }
+
     /// What automerge does with the heads we share after it applied a message's changes.
     fn advance_shared_heads(
         &mut self,
@@ -470,6 +509,9 @@ impl PeerSession {
                 break Ok(());
             }
         };
+        if judged.is_err() {
+            batch = self.vouched_prefix(batch, doc, known);
+        }
         settled.applied = batch.len();
         let applied = match doc.apply_changes(batch) {
             Ok(()) => {
@@ -562,24 +604,27 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
     }
 }
 
-/// The signatures that vouch for `changes`: each of this device's own, signed now, and for
-/// every other actor among them the newest signature we hold.
+/// The signatures that vouch for `changes`: for each actor among them, one over its newest
+/// change: this device's own signed now (its newest in `changes` vouches for the rest), every
+/// other actor's newest that we hold a signature for.
 fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> Vec<Offered> {
-    let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
-    let mut relayed: HashSet<ActorId> = HashSet::new();
-    let mut sigs = Vec::new();
+    let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
     for chunk in changes {
-        let Ok(change) = Change::try_from(chunk) else {
-            continue;
-        };
-        let actor = change.actor_id();
-        if quire_store::device_of_actor(actor) == Some(me) {
-            // Each of our own changes signed on its own: should a peer refuse one of them,
-            // the ones before it are still vouched for.
-            sigs.push((change.hash(), sign_change(voucher.secret, &change.hash())));
-        } else if relayed.insert(actor.clone())
-            && let Some(sig) = voucher.book.newest(actor)
-        {
+        if let Ok(change) = Change::try_from(chunk) {
+            let entry = newest
+                .entry(change.actor_id().clone())
+                .or_insert((0, change.hash()));
+            if change.seq() >= entry.0 {
+                *entry = (change.seq(), change.hash());
+            }
+        }
+    }
+    let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
+    let mut sigs = Vec::with_capacity(newest.len());
+    for (actor, (_, hash)) in newest {
+        if quire_store::device_of_actor(&actor) == Some(me) {
+            sigs.push((hash, sign_change(voucher.secret, &hash)));
+        } else if let Some(sig) = voucher.book.newest(&actor) {
             sigs.push((sig.hash, sig.signature));
         }
     }
@@ -891,13 +936,40 @@ mod tests {
     }
 
     #[test]
-    fn what_came_before_a_refused_change_is_kept_with_its_signature_and_relayed() {
+    fn what_only_a_refused_change_vouched_for_is_dropped_with_it() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        // Bea's honest change and her forged one travel together, vouched for by one
+        // signature over the forged one: keeping the honest one would leave A holding a change
+        // it can never vouch for to anyone else.
+        bio(&mut b.doc, 2, "an honest line");
+        let frame = forged_frame(&mut b, self_promotion, |sigs| sigs);
+        let err = a.take(&frame).unwrap_err();
+        assert!(err.refusal().is_some(), "{err}");
+        assert_eq!(a.doc.get_heads(), heads);
+        assert!(a.session.take_signatures().is_empty());
+    }
+
+    #[test]
+    fn what_came_before_a_refused_change_with_its_own_signature_is_kept_and_relayed() {
         let (mut a, mut b) = after_handshake();
         let fresh = a.doc.fork();
         bio(&mut b.doc, 2, "an honest line");
         let honest = b.doc.get_heads();
-        let frame = forged_frame(&mut b, self_promotion, |sigs| sigs);
-        let err = a.take(&frame).unwrap_err();
+        // Bea's honest change went out alone and was signed; the forged one follows in a frame
+        // A reads before the first is settled (both wait on nothing but their signatures).
+        let first = b.send().remove(0);
+        let second = forged_frame(&mut b, self_promotion, |sigs| sigs);
+        let (m1, s1) = envelope::decode(&first).unwrap();
+        let (m2, s2) = envelope::decode(&second).unwrap();
+        let mut msg = automerge::sync::Message::decode(m2).unwrap();
+        let earlier = automerge::sync::Message::decode(m1).unwrap();
+        let mut changes: Vec<Vec<u8>> = earlier.changes.iter().map(<[u8]>::to_vec).collect();
+        changes.extend(msg.changes.iter().map(<[u8]>::to_vec));
+        changes.dedup();
+        msg.changes = ChunkList::from(changes);
+        let both = envelope::encode(&msg.encode(), &[s1, s2].concat());
+        let err = a.take(&both).unwrap_err();
         assert!(err.refusal().is_some(), "{err}");
         assert_eq!(
             a.doc.get_heads(),
