@@ -27,3 +27,7 @@ mod fanout;
 /// A new member's first copy as a saved document: honest inviters of both protocol versions,
 /// and inviters that send bombs, forged run lengths, truncated, foreign or garbage documents.
 mod bootstrap;
+
+/// Forks that edit, partition and sync in random orders through sans-IO sessions, one of them
+/// hostile (a property test): the honest ones converge and hold no invalid change.
+mod forks;
