@@ -182,12 +182,7 @@ impl PeerSession {
         };
         msg.flags = None;
         // Ask for what held changes wait on, which automerge does not know we lack.
-        for hash in self
-            .held
-            .missing(doc)
-            .into_iter()
-            .chain(self.offered.keys().copied())
-        {
+        for hash in self.held.missing(doc) {
             if !msg.need.contains(&hash) {
                 msg.need.push(hash);
             }
@@ -195,7 +190,7 @@ impl PeerSession {
         msg.need.sort();
         let size: usize = msg.changes.iter().map(<[u8]>::len).sum();
         if size <= SPLIT_AT {
-            let sigs = vouch(msg.changes.iter(), voucher);
+            let sigs = vouch_held(doc, msg.changes.iter(), voucher);
             return vec![envelope::encode(&msg.encode(), &sigs)];
         }
         let changes = std::mem::replace(&mut msg.changes, ChunkList::empty());
@@ -214,7 +209,7 @@ impl PeerSession {
         parts
             .into_iter()
             .map(|batch| {
-                let sigs = vouch(batch.iter().map(Vec::as_slice), voucher);
+                let sigs = vouch_held(doc, batch.iter().map(Vec::as_slice), voucher);
                 let mut part = msg.clone();
                 part.changes = ChunkList::from(batch);
                 envelope::encode(&part.encode(), &sigs)
@@ -345,39 +340,66 @@ impl PeerSession {
     /// change vouches for, and only those: the signature that covered them may have been over
     /// the failed change or one after it, which we will never hold, and a change we keep is one
     /// we must be able to vouch for to others. What depends on a dropped change is dropped.
-    fn vouched_prefix(
-        &mut self,
-        batch: Vec<Change>,
-        doc: &Automerge,
-        known: &HashMap<ActorId, ChangeSignature>,
-    ) -> Vec<Change> {
-        let in_batch: HashSet<ChangeHash> = batch.iter().map(Change::hash).collect();
-        let held = |hash: &ChangeHash| {
-            in_batch.contains(hash) || doc.get_change_meta_by_hash(hash).is_some()
-        };
-        let mut covered: HashMap<ActorId, u64> = HashMap::new();
-        for (actor, sig) in known {
-            covered.insert(actor.clone(), sig.seq);
-        }
-        for (actor, sigs) in &self.vouchers {
-            if let Some(sig) = sigs.values().rev().find(|sig| held(&sig.hash)) {
-                let top = covered.entry(actor.clone()).or_insert(0);
-                *top = (*top).max(sig.seq);
-            }
-        }
+    fn vouched_prefix(&mut self, batch: Vec<Change>) -> Vec<Change> {
+        let in_batch: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
+        let vouched = self.vouched_within(&in_batch);
         let mut dropped: HashSet<ChangeHash> = HashSet::new();
         let mut kept = Vec::with_capacity(batch.len());
-        for change in batch {
-            let vouched = covered
-                .get(change.actor_id())
-                .is_some_and(|top| *top >= change.seq());
-            if vouched && !change.deps().iter().any(|d| dropped.contains(d)) {
-                kept.push(change);
+        for change in batch.iter() {
+            if vouched.contains(&change.hash())
+                && !change.deps().iter().any(|d| dropped.contains(d))
+            {
+                kept.push(change.clone());
             } else {
                 dropped.insert(change.hash());
             }
         }
         kept
+    }
+
+    /// The held changes a verified signature vouches for: each signed change whose whole past
+    /// is here, and the changes of its actor found walking back from it through held changes.
+    fn vouched(&self) -> HashSet<ChangeHash> {
+        let held: HashMap<ChangeHash, &Change> = self.held.iter().map(|c| (c.hash(), c)).collect();
+        self.vouched_within(&held)
+    }
+
+    /// [`vouched`](Self::vouched) among `changes`.
+    fn vouched_within(&self, changes: &HashMap<ChangeHash, &Change>) -> HashSet<ChangeHash> {
+        let mut vouched = HashSet::new();
+        for (actor, sigs) in &self.vouchers {
+            // Walks from each signature, newest first, through what no walk has seen yet.
+            let mut seen = HashSet::new();
+            let mut stack: Vec<ChangeHash> = sigs.values().map(|sig| sig.hash).collect();
+            while let Some(hash) = stack.pop() {
+                let Some(change) = changes.get(&hash) else {
+                    continue;
+                };
+                if !seen.insert(hash) {
+                    continue;
+                }
+                if change.actor_id() == actor {
+                    vouched.insert(hash);
+                }
+                stack.extend(change.deps().iter().copied());
+            }
+        }
+        vouched
+    }
+
+    /// Lets go of held changes that reached the document another way (another peer).
+    fn release_what_we_hold(&mut self, doc: &Automerge) {
+        let duplicates: Vec<ChangeHash> = self
+            .held
+            .iter()
+            .map(Change::hash)
+            .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+            .collect();
+        for hash in duplicates {
+            self.held.release(&hash);
+        }
+        self.offered
+            .retain(|hash, _| doc.get_change_meta_by_hash(hash).is_none());
     }
 
     /// What automerge does with the heads we share after it applied a message's changes.
@@ -414,6 +436,7 @@ impl PeerSession {
         known: &HashMap<ActorId, ChangeSignature>,
         settled: &mut Settled,
     ) -> Result<(), PeerError> {
+        self.release_what_we_hold(doc);
         let complete = self.held.complete(doc);
         // What vouches for each actor's changes: the newest signature we hold, and those
         // offered over changes whose whole past is here, each checked against its device.
@@ -443,22 +466,12 @@ impl PeerSession {
                 },
             );
         }
-        // What vouches for each actor's changes: the newest signature we hold and those
-        // verified above, each over a change whose whole past is here.
-        let mut vouched: HashMap<ActorId, u64> = known
-            .iter()
-            .map(|(actor, sig)| (actor.clone(), sig.seq))
-            .collect();
-        for (actor, sigs) in &self.vouchers {
-            if let Some(top) = sigs.keys().next_back() {
-                let seq = vouched.entry(actor.clone()).or_insert(0);
-                *seq = (*seq).max(*top);
-            }
-        }
+        // A signature vouches for its change and for that actor's changes in its past, found
+        // by walking back from it, never for another change that merely has a lower number
+        // (a forgery under the same actor may carry one).
+        let vouched = self.vouched();
         self.seqs.catch_up(doc);
         let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
-        // Held changes arrived in causal order, so one pass applies a chain; another pass
-        // picks up what an earlier one left waiting for a later arrival.
         // Held changes arrived in causal order, so one pass judges a chain; another pass picks
         // up what an earlier one left waiting for a later arrival. What passes is applied in
         // one call at the end (automerge applies a batch far faster than one at a time),
@@ -473,7 +486,7 @@ impl PeerSession {
                     c.deps()
                         .iter()
                         .all(|d| in_batch.contains(d) || doc.get_change_meta_by_hash(d).is_some())
-                        && vouched.get(c.actor_id()).is_some_and(|top| *top >= c.seq())
+                        && vouched.contains(&c.hash())
                 });
                 if !applicable {
                     continue;
@@ -510,7 +523,7 @@ impl PeerSession {
             }
         };
         if judged.is_err() {
-            batch = self.vouched_prefix(batch, doc, known);
+            batch = self.vouched_prefix(batch);
         }
         settled.applied = batch.len();
         let applied = match doc.apply_changes(batch) {
@@ -549,6 +562,7 @@ impl PeerSession {
             && let Some(change) = self.held.iter().find(|c| complete.contains(&c.hash()))
         {
             let actor = change.actor_id();
+            self.unclaimed = std::mem::take(&mut settled.signatures);
             return Err(PeerError::Unsigned {
                 change: change.hash(),
                 device: quire_store::device_of_actor(actor)
@@ -628,6 +642,18 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
             sigs.push((sig.hash, sig.signature));
         }
     }
+    sigs
+}
+
+/// [`vouch`], offering only signatures over changes `doc` holds: a peer asks for a change a
+/// signature names, and we could not send it one we lack.
+fn vouch_held<'a>(
+    doc: &Automerge,
+    changes: impl Iterator<Item = &'a [u8]>,
+    voucher: Voucher<'_>,
+) -> Vec<Offered> {
+    let mut sigs = vouch(changes, voucher);
+    sigs.retain(|(hash, _)| doc.get_change_meta_by_hash(hash).is_some());
     sigs
 }
 
@@ -1009,7 +1035,13 @@ mod tests {
                 turns += 1;
             }
         }
-        assert!(turns >= 3, "{turns} turns");
+        assert!(
+            turns >= 3,
+            "{turns} turns, {} held, heads {:?} vs {:?}",
+            a.session.held(),
+            a.doc.get_heads(),
+            b.doc.get_heads()
+        );
         assert_eq!(a.doc.get_heads(), b.doc.get_heads());
     }
 

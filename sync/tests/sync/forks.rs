@@ -237,17 +237,23 @@ impl Fork {
         let Some(session) = self.sessions.get_mut(&peer) else {
             return Ok(());
         };
-        let settled = session.incoming(
+        let result = session.incoming(
             &mut self.doc,
             frame,
             &Limits::default(),
             &mut self.authority,
             &self.book,
-        )?;
-        for (actor, sig) in settled.signatures {
+        );
+        // On a refusal, what came before it is kept with the signatures that vouch for it,
+        // as the group actor keeps them.
+        let signatures = match &result {
+            Ok(settled) => settled.signatures.clone(),
+            Err(_) => session.take_signatures(),
+        };
+        for (actor, sig) in signatures {
             self.book.record(actor, sig);
         }
-        Ok(())
+        result.map(drop)
     }
 }
 
@@ -1083,7 +1089,7 @@ fn cases() -> u32 {
 }
 
 #[test]
-#[ignore = "fails until the PeerSession bugs of the regression tests below are fixed"]
+#[ignore = "fails: after a frame refused as unsigned, an honest device can hold a change of another device (its first) with no signature kept that vouches for it; open in issue 13"]
 fn honest_forks_converge_and_hold_no_invalid_change() {
     let seed: u64 = std::env::var("FORKS_SEED")
         .ok()
@@ -1173,7 +1179,6 @@ fn quiet_net() -> Net {
 /// encoder asserts that hash lists are sorted, so the session panics (in debug builds).
 /// Fix: sort `need` after appending.
 #[test]
-#[ignore = "fails until PeerSession::outgoing sorts `need`"]
 fn what_a_session_asks_for_is_sorted() {
     let mut net = quiet_net();
     // Ann's frame offers signatures over changes still to come (as the first parts of a split
@@ -1208,7 +1213,6 @@ fn what_a_session_asks_for_is_sorted() {
 /// are in sync never fall quiet. Fix: in `settle`, check offered signatures (`apply_held`)
 /// whenever any are offered, not only while changes are held.
 #[test]
-#[ignore = "fails until PeerSession consumes signatures offered for changes it holds"]
 fn relayed_signatures_let_the_devices_fall_quiet() {
     let mut net = quiet_net();
     net.run(&Step::Edit(ANN, Edit::Bio(1)));
@@ -1224,7 +1228,6 @@ fn relayed_signatures_let_the_devices_fall_quiet() {
 /// again and fails the sequence check: Cal cuts Bea off as a peer that broke the protocol.
 /// Fix: `apply_held` first lets go of held changes the document holds.
 #[test]
-#[ignore = "fails until PeerSession lets go of held changes that arrived through another peer"]
 fn a_held_change_that_arrives_through_another_peer_is_let_go() {
     let mut net = quiet_net();
     net.run(&Step::Partition(1 << CAL));
@@ -1266,7 +1269,6 @@ fn a_held_change_that_arrives_through_another_peer_is_let_go() {
 /// operations), or keep only what the kept signatures vouch for and return those signatures
 /// with the error.
 #[test]
-#[ignore = "fails until PeerSession keeps nothing it cannot vouch for from a refused message"]
 fn a_change_kept_from_a_refused_frame_can_still_be_vouched_for() {
     let result = scripted(&[
         Step::Drain,
@@ -1290,7 +1292,6 @@ fn a_change_kept_from_a_refused_frame_can_still_be_vouched_for() {
 /// for the change it is over and for its actor's changes in that change's past (walked through
 /// the held changes' dependencies), not for every change with a smaller number.
 #[test]
-#[ignore = "fails until PeerSession vouches for a change by its signed descendant, not its number"]
 fn a_signature_vouches_only_for_the_changes_in_its_past() {
     let mut net = quiet_net();
     net.run(&Step::Partition(1 << CAL));
