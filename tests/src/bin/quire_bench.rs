@@ -236,12 +236,12 @@ fn edit_figures(args: &Args, report: &mut Report) -> anyhow::Result<()> {
 mod arrivals;
 #[path = "quire_bench/exchange.rs"]
 mod exchange;
-#[path = "quire_bench/swarm.rs"]
-mod swarm;
 #[path = "quire_bench/pair.rs"]
 mod pair;
 #[path = "quire_bench/signature_share.rs"]
 mod signature_share;
+#[path = "quire_bench/swarm.rs"]
+mod swarm;
 #[path = "quire_bench/sync.rs"]
 mod sync;
 #[path = "quire_bench/views.rs"]

@@ -33,7 +33,9 @@ use quire_store::view_cache;
 use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, SubmissionId};
 use quire_tests::Summary;
 use quire_tests::report::{Report, ms};
-use quire_tests::workload::{PER_SUBMISSION, big_group, device_of, founder_on, member_secret, to_document};
+use quire_tests::workload::{
+    PER_SUBMISSION, big_group, device_of, founder_on, member_secret, to_document,
+};
 
 /// The device the figures open the group as: member 1's.
 fn device() -> DeviceId {
@@ -451,20 +453,13 @@ struct Opened {
 
 fn open(data: &DataDir, id: GroupId) -> anyhow::Result<Opened> {
     let started = Instant::now();
-    let mut group = Group::open(
-        data,
-        id,
-        device(),
-        StorageOptions::default(),
-    )?;
+    let mut group = Group::open(data, id, device(), StorageOptions::default())?;
     let loaded = started.elapsed();
     group.view_changed()?;
     let read = started.elapsed() - loaded;
     let history = doc::history(group.doc());
     let (model, _) = group.view_changed()?;
-    let me = model
-        .member_for_device(device())
-        .map(|m| m.id);
+    let me = model.member_for_device(device()).map(|m| m.id);
     let (live, snapshot) = LiveSnapshot::derive(model, me, &history, now(), 0);
     anyhow::ensure!(
         snapshot.queue.len() == model.submissions.len(),
