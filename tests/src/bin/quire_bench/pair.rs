@@ -83,18 +83,28 @@ impl Side for Checked {
         Ok(self.session.outgoing(&self.doc, voucher))
     }
 
+    /// Takes the frame and applies all it lets in, turn after turn as a node would (a node
+    /// serves other peers between turns; here there are none).
     fn take(&mut self, frame: &[u8]) -> anyhow::Result<()> {
-        let settled = self.session.incoming(
+        let mut settled = self.session.incoming(
             &mut self.doc,
             frame,
             &self.limits,
             &mut self.authority,
             &self.book,
         )?;
-        for (actor, sig) in settled.signatures {
-            self.book.record(actor, sig);
+        loop {
+            for (actor, sig) in std::mem::take(&mut settled.signatures) {
+                self.book.record(actor, sig);
+            }
+            if !settled.more {
+                return Ok(());
+            }
+            let known = self.session.known_signatures(&self.book);
+            settled = self
+                .session
+                .resume(&mut self.doc, &mut self.authority, &known)?;
         }
-        Ok(())
     }
 }
 

@@ -264,6 +264,30 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
         caught.checked_time.median_ms - caught.raw_time.median_ms,
         caught.raw_time.median_ms,
     ));
+    section.note(&format!(
+        "Catch-up bytes: in memory the frames with the checks are {:.0} bytes per missing \
+         change longer than automerge's alone (each of a device's own changes travels with \
+         its 32-byte hash and 64-byte signature).",
+        (caught.checked_bytes as f64 - caught.raw_bytes as f64) / caught.missing_changes as f64,
+    ));
+    let p = &caught.parts;
+    let secs_ms = |d: Duration| ms(d.as_secs_f64() * 1000.0);
+    section.note(&format!(
+        "Where the catch-up with checks goes, each part timed alone over the same {} changes \
+         (both directions, one run): automerge applying them one change per call, as a \
+         session must (each change is judged at its own past, so its dependencies are applied \
+         before it), {}, against {} in one call as automerge's sync does; judging each change \
+         {}; signing each change {} and verifying each signature {} (each of a device's own \
+         changes is signed on its own). Every edit here writes the same key (the member's \
+         bio), and automerge's apply of one change walks that key's earlier ops, so one change \
+         per call grows with the history of the key.",
+        caught.missing_changes,
+        secs_ms(p.apply_each),
+        secs_ms(p.apply_batch),
+        secs_ms(p.judge),
+        secs_ms(p.sign),
+        secs_ms(p.verify),
+    ));
     section.note(
         "Signatures on disk: a change received live is written with the signature that came \
          with it (a trailer of about 160 bytes on its log record, one per actor per record), \
@@ -578,6 +602,8 @@ struct CatchUp {
     /// The same in memory with the checks, and the bytes it sent.
     checked_time: Summary,
     checked_bytes: usize,
+    /// Where the checked catch-up's time goes.
+    parts: Parts,
     edit_a: Duration,
     edit_b: Duration,
 }
@@ -628,6 +654,7 @@ async fn catch_up(
         checked_heads == merged,
         "the catch-up with checks ended elsewhere than without"
     );
+    let parts = catch_up_parts(&a_doc, &b_doc, &a_new, &b_new, &a.secret, &b.secret)?;
     drop((a_doc, b_doc));
 
     let a_node = a.online().await?;
@@ -673,9 +700,80 @@ async fn catch_up(
         raw_bytes,
         checked_time,
         checked_bytes,
+        parts,
         edit_a,
         edit_b,
     })
+}
+
+/// Where the time of the catch-up with checks goes, each part timed alone over the same
+/// changes, both directions.
+struct Parts {
+    /// Automerge applying each side's missing changes in one call, as its sync does.
+    apply_batch: Duration,
+    /// The same one change per call, as a session does: each change is judged at its own
+    /// past, so what it depends on must be applied before it.
+    apply_each: Duration,
+    /// Each change judged by a fresh `Authority` (seeded at the base), before it is applied.
+    judge: Duration,
+    /// Each change signed by its device (the sender signs each of its own changes).
+    sign: Duration,
+    /// Each signature verified.
+    verify: Duration,
+}
+
+fn catch_up_parts(
+    a_doc: &Automerge,
+    b_doc: &Automerge,
+    a_new: &[automerge::Change],
+    b_new: &[automerge::Change],
+    a_secret: &SecretKey,
+    b_secret: &SecretKey,
+) -> anyhow::Result<Parts> {
+    let mut parts = Parts {
+        apply_batch: Duration::ZERO,
+        apply_each: Duration::ZERO,
+        judge: Duration::ZERO,
+        sign: Duration::ZERO,
+        verify: Duration::ZERO,
+    };
+    for (into, changes, secret) in [(a_doc, b_new, b_secret), (b_doc, a_new, a_secret)] {
+        let mut batch = into.fork();
+        let started = Instant::now();
+        batch.apply_changes(changes.iter().cloned())?;
+        parts.apply_batch += started.elapsed();
+
+        let mut each = into.fork();
+        let mut authority = quire_store::authority::Authority::new();
+        authority.seed(&each);
+        for change in changes {
+            let started = Instant::now();
+            authority.judge(&each, change)?;
+            parts.judge += started.elapsed();
+            let started = Instant::now();
+            each.apply_changes([change.clone()])?;
+            parts.apply_each += started.elapsed();
+        }
+        ensure!(each.get_heads() == batch.get_heads(), "the applies differ");
+
+        let device = device_of(secret);
+        let started = Instant::now();
+        let sigs: Vec<[u8; 64]> = changes
+            .iter()
+            .map(|c| quire_sync::signing::sign_change(secret, &c.hash()))
+            .collect();
+        parts.sign += started.elapsed();
+        let started = Instant::now();
+        for (change, sig) in changes.iter().zip(&sigs) {
+            ensure!(quire_sync::signing::verify_change(
+                device,
+                &change.hash(),
+                sig
+            ));
+        }
+        parts.verify += started.elapsed();
+    }
+    Ok(parts)
 }
 
 /// The catch-up in memory, [`FLOOR_RUNS`] times on fresh sides from `sides`: how long it took,
