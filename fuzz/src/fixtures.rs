@@ -1,12 +1,18 @@
-//! A small, real group document for the harnesses to attack, and the ids in it.
+//! A small, real group document for the harnesses to attack, the ids in it, and the keys of
+//! its devices: every change in it is signed by its device and passes the group's rules, as
+//! in a group made by the app.
 
 use automerge::{ActorId, Automerge};
+use iroh::SecretKey;
 use jiff::{SignedDuration, Timestamp};
+use quire_store::SignatureBook;
 use quire_store::ids::{
     CritiqueId, DeviceId, GroupId, InviteHash, MemberId, RuleChangeId, SubmissionId,
 };
 use quire_store::model::InviteKind;
-use quire_store::ops::{self, InviteSpec, NewGroup, NewMember, SubmissionDraft};
+use quire_store::ops::{self, InviteSpec, Joiner, NewGroup, NewMember, SubmissionDraft};
+
+use crate::verify::vouch_all;
 
 /// When the fixture group was made; harnesses read views at this time and a little after.
 pub fn t0() -> Timestamp {
@@ -24,9 +30,27 @@ pub fn member(i: u8) -> MemberId {
     MemberId::from_bytes([i + 1; 16])
 }
 
-/// The device of member `i`.
+/// The secret key of member `i`'s device: fixed, so that seeds and crashers replay.
+pub fn secret(i: u8) -> SecretKey {
+    SecretKey::from_bytes(&[i + 101; 32])
+}
+
+/// The device of member `i`: the public half of [`secret`].
 pub fn device(i: u8) -> DeviceId {
-    DeviceId::from_bytes([i + 101; 32])
+    DeviceId::from_bytes(*secret(i).public().as_bytes())
+}
+
+/// The automerge actor member `i`'s device writes the fixture as: its key, then eight fixed
+/// bytes where a session actor has random ones.
+pub fn actor(i: u8) -> ActorId {
+    let mut bytes = device(i).as_bytes().to_vec();
+    bytes.extend_from_slice(&[0xf1; 8]);
+    ActorId::from(bytes)
+}
+
+/// The member invite member 1 joined with, used up.
+pub fn joined_with() -> InviteHash {
+    InviteHash::from_bytes([0x1b; 32])
 }
 
 /// The fixture group's one submission.
@@ -59,7 +83,9 @@ fn new_member(i: u8, name: &str) -> NewMember {
 }
 
 /// A group with two members, a submission that member 1 claimed and critiqued, a changed rule
-/// and an open invite: every map of the schema holds at least one entry.
+/// and an open invite: every map of the schema holds at least one entry. Member 0 founded it
+/// and let member 1 in with an invite; each wrote as their own device, so the rules accept
+/// every change (`Authority::judge_history`).
 ///
 /// # Panics
 ///
@@ -72,8 +98,20 @@ pub fn small_group() -> Automerge {
         rules: Default::default(),
         founder: new_member(0, "Julia Amante"),
     };
-    let mut doc = ops::create_group(new, ActorId::from(vec![1; 16]), t0()).expect("create group");
-    ops::add_member(&mut doc, new_member(1, "Ben Okafor"), t0()).expect("add member");
+    let mut doc = ops::create_group(new, actor(0), t0()).expect("create group");
+    let spec = InviteSpec {
+        hash: joined_with(),
+        expires_at: after(1),
+        max_uses: 1,
+        kind: InviteKind::Member,
+    };
+    ops::create_invite(&mut doc, member(0), spec, t0()).expect("invite member 1");
+    let joiner = Joiner {
+        device: device(1),
+        device_label: "laptop 1".into(),
+        new_member: Some((member(1), "Ben Okafor".into())),
+    };
+    ops::redeem_invite(&mut doc, joined_with(), joiner, t0()).expect("member 1 joins");
     let draft = SubmissionDraft {
         title: "The Mill".into(),
         genre: "Historical Fiction".into(),
@@ -81,6 +119,7 @@ pub fn small_group() -> Automerge {
         ..Default::default()
     };
     ops::submit(&mut doc, member(0), submission(), draft, after(1)).expect("submit");
+    doc.set_actor(actor(1));
     ops::claim(&mut doc, member(1), submission(), after(2)).expect("claim");
     ops::critique(
         &mut doc,
@@ -91,6 +130,7 @@ pub fn small_group() -> Automerge {
         after(3),
     )
     .expect("critique");
+    doc.set_actor(actor(0));
     ops::change_rules(
         &mut doc,
         member(0),
@@ -107,6 +147,23 @@ pub fn small_group() -> Automerge {
     };
     ops::create_invite(&mut doc, member(0), spec, after(5)).expect("create invite");
     doc
+}
+
+/// The signatures that vouch for `doc`'s changes by the fixture's devices: each device's
+/// newest change of each of its actors, signed with its key.
+pub fn signatures_of(doc: &Automerge) -> SignatureBook {
+    let mut book = SignatureBook::new();
+    for i in 0..2 {
+        for (actor, sig) in vouch_all(doc, &SignatureBook::new(), &secret(i)) {
+            book.record(actor, sig);
+        }
+    }
+    book
+}
+
+/// The signatures of [`small_group`].
+pub fn signatures() -> SignatureBook {
+    with_small_group(|doc| signatures_of(&doc))
 }
 
 /// Calls `f` with a fresh copy of [`small_group`], built once per thread.

@@ -8,7 +8,9 @@
 //!
 //! A harness must not panic, whatever the input; what it asserts are invariants of our code.
 
-pub use quire_sync::{bootstrap, frame, saved_check, session, sync_check, ticket, wire};
+pub use quire_sync::{
+    bootstrap, envelope, frame, saved_check, session, signing, sync_check, ticket, verify, wire,
+};
 
 pub mod fixtures;
 pub mod frames;

@@ -1,16 +1,38 @@
-//! `sync_message`: an automerge sync message from a peer, checked and then applied to a real
-//! group document through a [`PeerSession`], as a group actor does with every frame.
+//! `sync_message`: a frame from a peer (an automerge sync message and the signatures that vouch
+//! for its changes, [`crate::envelope`]), checked, vouched for and judged through a
+//! [`PeerSession`] on a real group whose changes are all signed, as a group actor takes every
+//! frame: the fixture group, its signatures, an authority seeded with it, and a session with
+//! member 1's device.
 //!
-//! Input: one mode byte, then the message. With the mode's low bit set, the checksums of the
-//! change chunks in the message are fixed up first, so mutations reach automerge's change
-//! parsing instead of stopping at a checksum mismatch.
+//! Input: one mode byte, then the frame or the message.
+//! * bit 1 (`2`): the rest is a whole frame, as sent on the wire; without it, the rest is a
+//!   bare sync message (the form of the crashers kept from before frames carried signatures),
+//!   framed here with no signatures;
+//! * bit 0 (`1`): the checksums of the message's change chunks are fixed up first, so
+//!   mutations reach automerge's change parsing instead of stopping at a checksum mismatch;
+//! * bit 2 (`4`): the signatures are replaced by the fixture devices' own, over each actor's
+//!   newest change in the message (actors that name a fixture device), so mutated changes get
+//!   past the signatures to the group's rules.
+//!
+//! Asserts beyond "no panic": whatever the session applied, accepted or not, the whole history
+//! still passes `verify_history` with the signatures the session vouched for it with: every
+//! change signed by its device and accepted by the rules at its own past. A frame whose
+//! framing is bad, or whose changes would be held past the bounds, leaves the document as it
+//! was. An accepted frame leaves a
+//! document that can still be read, answered, measured, and saved into bytes that load again.
 
+use std::collections::HashMap;
+
+use automerge::{ActorId, Change, ChangeHash};
 use quire_store::doc;
 use sha2::{Digest, Sha256};
 
 use super::fixtures::{self, Input};
-use crate::session::PeerSession;
+use crate::envelope::{self, Offered};
+use crate::session::{PeerError, PeerSession, Voucher};
+use crate::signing::sign_change;
 use crate::sync_check::{Limits, check_sync_message};
+use crate::verify::verify_history;
 
 /// Small enough that the fuzzer reaches every limit.
 const LIMITS: Limits = Limits {
@@ -20,30 +42,45 @@ const LIMITS: Limits = Limits {
     max_changes: 64,
 };
 
+/// Mode bits.
+const FIX_CHECKSUMS: u8 = 1;
+const WHOLE_FRAME: u8 = 2;
+const RESIGN: u8 = 4;
+
 /// Runs one input.
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let mode = input.byte();
-    let mut message = input.rest().to_vec();
-    if mode & 1 == 1 {
-        fix_change_checksums(&mut message);
-    }
-    // The check alone, with the limits a node uses and with small ones.
-    let _ = check_sync_message(&message, &Limits::default());
-    if check_sync_message(&message, &LIMITS).is_err() {
-        return;
+    let frame = frame_from(mode, input.rest());
+    if let Ok((message, _)) = envelope::decode(&frame) {
+        // The check alone, with the limits a node uses and with small ones.
+        let _ = check_sync_message(message, &Limits::default());
+        if check_sync_message(message, &LIMITS).is_err() {
+            return;
+        }
     }
     fixtures::with_small_group(|mut group| {
         let heads = group.get_heads();
-        let mut session = PeerSession::new(fixtures::device(1));
-        let book = quire_store::SignatureBook::new();
+        let mut book = fixtures::signatures();
         let mut authority = quire_store::authority::Authority::new();
-        let frame = crate::envelope::encode(&message, &[]);
-        match session.incoming(&mut group, &frame, &LIMITS, &mut authority, &book) {
+        authority.seed(&group);
+        let mut session = PeerSession::new(fixtures::device(1));
+        let result = session.incoming(&mut group, &frame, &LIMITS, &mut authority, &book);
+        if let Ok(settled) = &result {
+            for (actor, sig) in &settled.signatures {
+                book.record(actor.clone(), *sig);
+            }
+        }
+        if let Err(e) = verify_history(&group, &book) {
+            panic!(
+                "the session kept what it cannot vouch for or the rules refuse ({result:?}): {e}"
+            );
+        }
+        match result {
             Ok(_) => {
                 // Whatever the peer made us take in, we can still read, answer and measure.
-                let secret = iroh::SecretKey::from_bytes(&[3; 32]);
-                let voucher = crate::session::Voucher {
+                let secret = fixtures::secret(0);
+                let voucher = Voucher {
                     secret: &secret,
                     book: &book,
                 };
@@ -56,17 +93,72 @@ pub fn run(data: &[u8]) {
                     panic!("an accepted message left a document that does not reload: {e}");
                 }
             }
-            Err(_) => {
-                // A refused message leaves the document as it was: the fixture's devices
-                // have no keys, so no change of the message can be vouched for.
+            Err(PeerError::Frame(_) | PeerError::Held(_)) => {
+                // Refused before any of its changes could be applied.
                 assert_eq!(
                     group.get_heads(),
                     heads,
-                    "a refused message changed the document"
+                    "a refused frame changed the document"
                 );
             }
+            Err(_) => {}
         }
     });
+}
+
+/// The frame an input stands for, per the mode bits.
+fn frame_from(mode: u8, rest: &[u8]) -> Vec<u8> {
+    let fix = |message: &[u8]| {
+        let mut message = message.to_vec();
+        if mode & FIX_CHECKSUMS != 0 {
+            fix_change_checksums(&mut message);
+        }
+        message
+    };
+    let (message, sigs) = if mode & WHOLE_FRAME == 0 {
+        (fix(rest), Vec::new())
+    } else {
+        match envelope::decode(rest) {
+            Ok((message, sigs)) => (fix(message), sigs),
+            // A frame that does not decode goes as it is: the session refuses it.
+            Err(_) => return rest.to_vec(),
+        }
+    };
+    let sigs = if mode & RESIGN == 0 {
+        sigs
+    } else {
+        resign(&message)
+    };
+    envelope::encode(&message, &sigs)
+}
+
+/// Signatures by the fixture's devices over the newest change of each of their actors in
+/// `message`, if it reads as a sync message.
+pub fn resign(message: &[u8]) -> Vec<Offered> {
+    let Ok(msg) = check_sync_message(message, &LIMITS) else {
+        return Vec::new();
+    };
+    let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
+    for chunk in msg.changes.iter() {
+        let Ok(change) = Change::try_from(chunk) else {
+            continue;
+        };
+        let entry = newest
+            .entry(change.actor_id().clone())
+            .or_insert((0, change.hash()));
+        if change.seq() >= entry.0 {
+            *entry = (change.seq(), change.hash());
+        }
+    }
+    let mut sigs = Vec::new();
+    for (actor, (_, hash)) in newest {
+        let device = quire_store::device_of_actor(&actor);
+        if let Some(i) = (0..2).find(|i| device == Some(fixtures::device(*i))) {
+            sigs.push((hash, sign_change(&fixtures::secret(i), &hash)));
+        }
+    }
+    sigs.sort_by_key(|(hash, _)| *hash);
+    sigs
 }
 
 /// A V1 sync message carrying one change that claims `ops` ops in a few bytes: each column
@@ -150,6 +242,8 @@ fn sleb(value: i64) -> Vec<u8> {
     leb128::write::signed(&mut out, value).expect("a Vec takes every byte");
     out
 }
+
+/// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
 
 /// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
 /// Best effort: it stops at the first thing that does not parse.

