@@ -1,0 +1,783 @@
+//! The attacks, each as Bea's device makes it: the changes, their signatures, the frames and
+//! how they are sent. Each returns what it did ([`Effect`]); [`crate::run`] measures the
+//! victim around it and checks what it kept.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use automerge::transaction::Transactable;
+use automerge::{Change, ChangeHash};
+use iroh::{EndpointAddr, SecretKey};
+use jiff::Timestamp;
+use quire_store::doc::{self as layout, CritiqueMark};
+use quire_store::model::{Critique, Device, RuleChange};
+use quire_store::{CritiqueId, DeviceId, GroupId, RuleChangeId, session_actor};
+use quire_sync::NodeHandle;
+use quire_sync::envelope::Offered;
+
+use crate::bomb::op_bomb;
+use crate::cast::{Ids, probe};
+use crate::forge::{Forger, Forgery, forge, frame, frame_of_chunks, map_at};
+use crate::observer::{Observer, Probes, lock};
+use crate::raw::{Closed, RawPeer};
+
+/// How large the attacks are.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// Tries of each one-frame attack, each a new change on a new connection.
+    pub tries: usize,
+    /// Honest edits timed without any attack.
+    pub baseline: usize,
+    /// Changes in each flood.
+    pub flood: usize,
+    /// How long the flood of small frames is spread over.
+    pub flood_secs: f64,
+    /// Most 1 MiB held changes sent (the bound is 64 MiB).
+    pub held_big: usize,
+    /// Most small held changes sent (the bound is 200,000), in frames of `held_per_frame`.
+    pub held_small: usize,
+    /// Held changes per frame.
+    pub held_per_frame: usize,
+    /// Ops the op bomb claims.
+    pub bomb_ops: u64,
+    /// Time between Cal's honest edits during a long attack.
+    pub probe_every: Duration,
+}
+
+/// The forbidden writes of the hostile-member suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    Organizer,
+    RemoveFounder,
+    BackdatedRules,
+    RewritePiece,
+    CritiqueAsOther,
+    RateOthersCritique,
+    DeleteDevice,
+    AddDevice,
+    ForgedActor,
+}
+
+/// What a signature attack offers with a valid change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// No signature at all.
+    Unsigned,
+    /// A signature by another key over the change.
+    WrongKey,
+    /// Bea's genuine signature over another change of hers.
+    Replayed,
+}
+
+/// One attack of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attack {
+    /// No attack: Cal's edits alone, the figure the delays compare with.
+    Baseline,
+    Forbidden(Forbidden),
+    Signature(Signing),
+    /// Valid small changes, one frame each.
+    FloodFrames,
+    /// The same number of valid small changes in one message.
+    FloodMessage,
+    /// 1 MiB changes whose first dependency never comes.
+    HeldBytes,
+    /// Small changes whose first dependency never comes.
+    HeldCount,
+    /// One change whose op columns claim millions of ops.
+    OpBomb,
+}
+
+impl Attack {
+    /// Every attack, in the order they run (the op bomb last: if the victim takes it, every
+    /// later read of its group pays for it).
+    pub fn all() -> Vec<Attack> {
+        use Forbidden::*;
+        let mut all = vec![Attack::Baseline];
+        all.extend(
+            [
+                Organizer,
+                RemoveFounder,
+                BackdatedRules,
+                RewritePiece,
+                CritiqueAsOther,
+                RateOthersCritique,
+                DeleteDevice,
+                AddDevice,
+                ForgedActor,
+            ]
+            .map(Attack::Forbidden),
+        );
+        all.extend(
+            [Signing::Unsigned, Signing::WrongKey, Signing::Replayed].map(Attack::Signature),
+        );
+        all.extend([
+            Attack::FloodFrames,
+            Attack::FloodMessage,
+            Attack::HeldBytes,
+            Attack::HeldCount,
+            Attack::OpBomb,
+        ]);
+        all
+    }
+
+    /// Its key for `--only`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Attack::Baseline => "baseline",
+            Attack::Forbidden(f) => match f {
+                Forbidden::Organizer => "organizer",
+                Forbidden::RemoveFounder => "remove-founder",
+                Forbidden::BackdatedRules => "backdated-rules",
+                Forbidden::RewritePiece => "rewrite-piece",
+                Forbidden::CritiqueAsOther => "critique-as-other",
+                Forbidden::RateOthersCritique => "rate-others-critique",
+                Forbidden::DeleteDevice => "delete-device",
+                Forbidden::AddDevice => "add-device",
+                Forbidden::ForgedActor => "forged-actor",
+            },
+            Attack::Signature(Signing::Unsigned) => "unsigned",
+            Attack::Signature(Signing::WrongKey) => "wrong-key",
+            Attack::Signature(Signing::Replayed) => "replayed",
+            Attack::FloodFrames => "flood-frames",
+            Attack::FloodMessage => "flood-message",
+            Attack::HeldBytes => "held-bytes",
+            Attack::HeldCount => "held-count",
+            Attack::OpBomb => "op-bomb",
+        }
+    }
+
+    /// Its name in the table.
+    pub fn name(self, sizes: &Sizes) -> String {
+        match self {
+            Attack::Baseline => "none (Cal's edits alone)".into(),
+            Attack::Forbidden(f) => match f {
+                Forbidden::Organizer => "makes herself organizer".into(),
+                Forbidden::RemoveFounder => {
+                    "makes herself organizer, then removes the founder (two changes)".into()
+                }
+                Forbidden::BackdatedRules => {
+                    "rule change in the founder's name, dated 2020 (starting credits 100)".into()
+                }
+                Forbidden::RewritePiece => "rewrites the title and text of Ann's piece".into(),
+                Forbidden::CritiqueAsOther => "critique of Ann's piece with reviewer = Cal".into(),
+                Forbidden::RateOthersCritique => "rates Cal's critique of Ann's piece".into(),
+                Forbidden::DeleteDevice => "deletes Ann's device".into(),
+                Forbidden::AddDevice => "adds a device to Cal without an invite".into(),
+                Forbidden::ForgedActor => {
+                    "writes Ann's bio under an actor id starting with Ann's device key".into()
+                }
+            },
+            Attack::Signature(Signing::Unsigned) => "a valid change, unsigned".into(),
+            Attack::Signature(Signing::WrongKey) => {
+                "a valid change signed by another key".into()
+            }
+            Attack::Signature(Signing::Replayed) => {
+                "a valid change with Bea's signature of another change".into()
+            }
+            Attack::FloodFrames => format!(
+                "flood: {} valid small changes, one frame each, over ~{:.0} s",
+                thousands(sizes.flood as u64),
+                sizes.flood_secs
+            ),
+            Attack::FloodMessage => format!(
+                "flood: {} valid small changes in one message",
+                thousands(sizes.flood as u64)
+            ),
+            Attack::HeldBytes => {
+                "held back: 1 MiB changes whose first dependency never comes".into()
+            }
+            Attack::HeldCount => format!(
+                "held back: small changes whose first dependency never comes, {} a frame",
+                thousands(sizes.held_per_frame as u64)
+            ),
+            Attack::OpBomb => format!(
+                "op bomb: one change claiming {} ops",
+                thousands(sizes.bomb_ops)
+            ),
+        }
+    }
+}
+
+/// What an attack did, for the checks and the table.
+#[derive(Debug, Default)]
+pub struct Effect {
+    /// How often it was tried, in words.
+    pub tried: String,
+    /// How the victim answered, in words.
+    pub answer: String,
+    /// Changes the victim must never keep or relay.
+    pub forged: Vec<ChangeHash>,
+    /// Bea's valid changes, which the victim may keep (and relay).
+    pub valid: Vec<ChangeHash>,
+    /// What went against expectation.
+    pub failures: Vec<String>,
+}
+
+/// What an attack works with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub forger: &'a Forger,
+    pub raw: &'a RawPeer,
+    pub observer: &'a Observer,
+    pub ids: Ids,
+    pub group: GroupId,
+    pub target: EndpointAddr,
+    pub cal: NodeHandle,
+    pub probes: Arc<Mutex<Probes>>,
+    pub sizes: Sizes,
+    /// Cal's honest edits so far (numbers their bios).
+    pub edits: Arc<AtomicUsize>,
+    /// The hashes of Cal's honest edits during this attack.
+    pub made: Arc<Mutex<Vec<ChangeHash>>>,
+}
+
+impl Ctx<'_> {
+    /// One honest edit by Cal, timed until the victim holds it.
+    pub async fn probe(&self) -> anyhow::Result<()> {
+        let n = self.edits.fetch_add(1, Ordering::Relaxed) + 1;
+        let hash = probe(self.cal.clone(), self.group, self.probes.clone(), n).await?;
+        lock(&self.made).push(hash);
+        Ok(())
+    }
+
+    /// Cal's honest edits every `sizes.probe_every` until the returned flag is set.
+    pub fn prober(&self) -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (cal, group, probes, every) = (
+            self.cal.clone(),
+            self.group,
+            self.probes.clone(),
+            self.sizes.probe_every,
+        );
+        let (edits, made, flag) = (self.edits.clone(), self.made.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut next = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                let n = edits.fetch_add(1, Ordering::Relaxed) + 1;
+                let hash = probe(cal.clone(), group, probes.clone(), n).await?;
+                lock(&made).push(hash);
+                next += every;
+                tokio::time::sleep_until(next.into()).await;
+            }
+            anyhow::Ok(())
+        });
+        Prober { stop, task }
+    }
+}
+
+/// Cal's honest edits in the background.
+#[derive(Debug)]
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Prober {
+    /// Stops after the edit under way.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await?
+    }
+}
+
+/// Runs `attack`.
+pub async fn run(attack: Attack, ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+    match attack {
+        Attack::Baseline => baseline(ctx).await,
+        Attack::Forbidden(f) => {
+            one_frame_tries(ctx, |ctx| {
+                let changes = forbidden(ctx, f)?;
+                let sigs = ctx.forger.vouch(&changes);
+                Ok((frame(&changes, &sigs), hashes(&changes)))
+            })
+            .await
+        }
+        Attack::Signature(s) => {
+            one_frame_tries(ctx, |ctx| {
+                let change = own_bio(ctx, "signed or not")?;
+                let sigs: Vec<Offered> = match s {
+                    Signing::Unsigned => Vec::new(),
+                    Signing::WrongKey => {
+                        let other = stranger_key();
+                        vec![(change.hash(), quire_sync::signing::sign_change(&other, &change.hash()))]
+                    }
+                    Signing::Replayed => {
+                        let other = own_bio(ctx, "another change")?;
+                        vec![(change.hash(), ctx.forger.sign(&other.hash()))]
+                    }
+                };
+                Ok((frame(std::slice::from_ref(&change), &sigs), vec![change.hash()]))
+            })
+            .await
+        }
+        Attack::FloodFrames => flood_frames(ctx).await,
+        Attack::FloodMessage => flood_message(ctx).await,
+        Attack::HeldBytes => held(ctx, true).await,
+        Attack::HeldCount => held(ctx, false).await,
+        Attack::OpBomb => bomb(ctx).await,
+    }
+}
+
+/// A device key nobody in the group has.
+fn stranger_key() -> SecretKey {
+    SecretKey::from_bytes(&std::array::from_fn(|_| fastrand::u8(..)))
+}
+
+/// Cal's edits alone, one every `probe_every`.
+async fn baseline(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+    for _ in 0..ctx.sizes.baseline {
+        let started = Instant::now();
+        ctx.probe().await?;
+        tokio::time::sleep(ctx.sizes.probe_every.saturating_sub(started.elapsed())).await;
+    }
+    Ok(Effect {
+        tried: format!("{} honest edits", ctx.sizes.baseline),
+        answer: "took every edit".into(),
+        ..Default::default()
+    })
+}
+
+/// `sizes.tries` tries of a one-frame attack, each a fresh forgery on a new connection, sent
+/// while Cal makes an honest edit.
+async fn one_frame_tries(
+    ctx: &Ctx<'_>,
+    make: impl Fn(&Ctx<'_>) -> anyhow::Result<(Vec<u8>, Vec<ChangeHash>)>,
+) -> anyhow::Result<Effect> {
+    let mut effect = Effect::default();
+    let mut answers: Vec<Closed> = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..ctx.sizes.tries {
+        let (frame, forged) = make(ctx)?;
+        bytes = frame.len();
+        let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
+        let started = Instant::now();
+        let (sent, probed) = tokio::join!(session.send(&frame), ctx.probe());
+        probed?;
+        if let Err(e) = sent {
+            effect.failures.push(format!("sending the frame failed: {e:#}"));
+        }
+        let closed = session.closed_within(Duration::from_secs(10)).await;
+        match closed {
+            Some(c) => answers.push(c),
+            None => {
+                effect.failures.push(format!(
+                    "the victim kept the connection open {:.0} s after the forgery",
+                    started.elapsed().as_secs_f64()
+                ));
+                session.hang_up();
+            }
+        }
+        effect.forged.extend(forged);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    effect.tried = format!(
+        "{} × ({} B frame, new connection)",
+        ctx.sizes.tries, bytes
+    );
+    effect.answer = summarize(&answers, ctx.sizes.tries);
+    let refused = answers.iter().filter(|c| c.code == Some(6)).count();
+    if refused != ctx.sizes.tries {
+        effect.failures.push(format!(
+            "{refused} of {} tries closed with code 6 (a refused change): {answers:?}",
+            ctx.sizes.tries
+        ));
+    }
+    Ok(effect)
+}
+
+/// "closed with code 6 every time: <the first reason>".
+fn summarize(answers: &[Closed], tries: usize) -> String {
+    let Some(first) = answers.first() else {
+        return "never closed the connection".into();
+    };
+    let same = answers.iter().filter(|c| c.code == first.code).count();
+    let code = first
+        .code
+        .map_or_else(|| "no code".to_string(), |c| format!("code {c}"));
+    let times = if same == tries {
+        if tries == 1 { String::new() } else { " every time".into() }
+    } else {
+        format!(" {same} of {tries} times")
+    };
+    format!("disconnected Bea ({code}){times}: {}", first.reason)
+}
+
+fn hashes(changes: &[Change]) -> Vec<ChangeHash> {
+    changes.iter().map(Change::hash).collect()
+}
+
+/// The forbidden changes, as a chain under one actor (Bea's own, but for the forged actor).
+fn forbidden(ctx: &Ctx<'_>, f: Forbidden) -> anyhow::Result<Vec<Change>> {
+    let ids = ctx.ids;
+    let member = |m: quire_store::MemberId| vec!["members".to_string(), m.to_string()];
+    let put = |path: Vec<String>, field: &'static str, value: automerge::ScalarValue| {
+        forge(move |tx| {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            let obj = map_at(&*tx, &path)?;
+            tx.put(&obj, field, value)?;
+            Ok(())
+        })
+    };
+    let mut actor = ctx.forger.fresh_actor();
+    let forgeries: Vec<Forgery> = match f {
+        Forbidden::Organizer => vec![put(member(ids.bea), "organizer", true.into())],
+        Forbidden::RemoveFounder => vec![
+            put(member(ids.bea), "organizer", true.into()),
+            forge(move |tx| {
+                layout::set_removed(tx, ids.ann, Timestamp::now())?;
+                Ok(())
+            }),
+        ],
+        Forbidden::BackdatedRules => {
+            let change = RuleChange {
+                id: RuleChangeId::random(),
+                at: "2020-01-01T00:00:00Z".parse()?,
+                by: ids.ann,
+                values: [("starting_credits".to_string(), "100".to_string())].into(),
+            };
+            vec![forge(move |tx| {
+                layout::put_rule_change(tx, &change)?;
+                Ok(())
+            })]
+        }
+        Forbidden::RewritePiece => vec![forge(move |tx| {
+            let obj = map_at(&*tx, &["submissions", &ids.piece.to_string()])?;
+            tx.put(&obj, "title", "The Mill, Improved")?;
+            tx.put(&obj, "text", "Bea wrote this now.")?;
+            Ok(())
+        })],
+        Forbidden::CritiqueAsOther => {
+            let critique = Critique {
+                id: CritiqueId::random(),
+                reviewer: ids.cal,
+                body: "Dreadful.".into(),
+                word_count: 1,
+                delivered_at: Timestamp::now(),
+                rating: Some(1),
+                thanked_at: None,
+                tipped_at: None,
+            };
+            vec![forge(move |tx| {
+                layout::put_critique(tx, ids.piece, &critique)?;
+                Ok(())
+            })]
+        }
+        Forbidden::RateOthersCritique => vec![forge(move |tx| {
+            layout::mark_critique(tx, ids.piece, ids.critique, CritiqueMark::Rated(1))?;
+            Ok(())
+        })],
+        Forbidden::DeleteDevice => vec![forge(move |tx| {
+            let devices = map_at(&*tx, &["members", &ids.ann.to_string(), "devices"])?;
+            tx.delete(&devices, ids.ann_device.to_string().as_str())?;
+            Ok(())
+        })],
+        Forbidden::AddDevice => {
+            let eve = stranger_key();
+            let eve = DeviceId::from_bytes(*eve.public().as_bytes());
+            vec![forge(move |tx| {
+                let device = Device {
+                    label: "Cal's other phone".into(),
+                    added_at: Timestamp::now(),
+                };
+                layout::put_device(tx, ids.cal, eve, &device)?;
+                Ok(())
+            })]
+        }
+        Forbidden::ForgedActor => {
+            actor = session_actor(ids.ann_device);
+            vec![put(
+                member(ids.ann),
+                "bio",
+                "I quit. Bea runs the group now.".into(),
+            )]
+        }
+    };
+    ctx.forger.changes(actor, forgeries)
+}
+
+/// A valid change: Bea sets her own bio.
+fn own_bio(ctx: &Ctx<'_>, text: &'static str) -> anyhow::Result<Change> {
+    let bea = ctx.ids.bea.to_string();
+    let changes = ctx.forger.changes(
+        ctx.forger.fresh_actor(),
+        vec![forge(move |tx| {
+            let obj = map_at(&*tx, &["members", &bea])?;
+            tx.put(&obj, "bio", text)?;
+            Ok(())
+        })],
+    )?;
+    changes.into_iter().next().context("one change")
+}
+
+/// `n` valid changes by a fresh actor of Bea's, each setting her bio to `bio(i)`, in a chain.
+fn bio_chain(ctx: &Ctx<'_>, n: usize, bio: impl Fn(usize) -> String) -> anyhow::Result<Vec<Change>> {
+    let mut doc = ctx.forger.fork(ctx.forger.fresh_actor());
+    let obj = ctx.forger.map(&["members", &ctx.ids.bea.to_string()])?;
+    let before = doc.get_heads();
+    for i in 0..n {
+        let mut tx = doc.transaction();
+        tx.put(&obj, "bio", bio(i))?;
+        let options = automerge::transaction::CommitOptions::default()
+            .with_time(Timestamp::now().as_second());
+        tx.commit_with(options);
+    }
+    Ok(doc.get_changes(&before).into_iter().collect())
+}
+
+/// Waits until the victim's disk holds `hash`, up to `limit`; when it first did.
+async fn until_held(observer: &Observer, hash: ChangeHash, limit: Duration) -> Option<Instant> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if observer.has(&hash) {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// The flood, one change a frame, each frame signed, paced to `flood_secs`.
+async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+    let n = ctx.sizes.flood;
+    let changes = bio_chain(ctx, n, |i| format!("flood {i}"))?;
+    let frames: Vec<Vec<u8>> = changes
+        .iter()
+        .map(|c| frame(std::slice::from_ref(c), &ctx.forger.vouch(std::slice::from_ref(c))))
+        .collect();
+    let bytes: usize = frames.iter().map(Vec::len).sum();
+    let last = changes.last().context("a flood")?.hash();
+    let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
+    let prober = ctx.prober();
+    let started = Instant::now();
+    let pace = Duration::from_secs_f64(ctx.sizes.flood_secs) / n as u32;
+    let mut effect = Effect::default();
+    for (i, f) in frames.iter().enumerate() {
+        if let Err(e) = session.send(f).await {
+            effect
+                .failures
+                .push(format!("the victim stopped taking frames after {i}: {e:#}"));
+            break;
+        }
+        if i % 50 == 49 {
+            let due = pace * (i as u32 + 1);
+            tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+        }
+    }
+    let sent_in = started.elapsed();
+    let applied = until_held(ctx.observer, last, Duration::from_secs(180)).await;
+    prober.stop().await?;
+    let closed = session.closed_now();
+    session.hang_up();
+    effect.tried = format!(
+        "once: {} frames, {} in all, sent in {:.1} s",
+        thousands(n as u64),
+        mib(bytes as u64),
+        sent_in.as_secs_f64()
+    );
+    effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
+    if applied.is_none() {
+        effect.failures.push(format!("the victim did not take the flood's last change: {closed:?}"));
+    }
+    effect.valid = hashes(&changes);
+    Ok(effect)
+}
+
+/// The flood as one message with one signature (over the newest change: it vouches for all).
+async fn flood_message(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+    let n = ctx.sizes.flood;
+    let changes = bio_chain(ctx, n, |i| format!("flood {i}"))?;
+    let frame = frame(&changes, &ctx.forger.vouch(&changes));
+    let last = changes.last().context("a flood")?.hash();
+    let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
+    let prober = ctx.prober();
+    let started = Instant::now();
+    let mut effect = Effect::default();
+    if let Err(e) = session.send(&frame).await {
+        effect.failures.push(format!("sending the message failed: {e:#}"));
+    }
+    let applied = until_held(ctx.observer, last, Duration::from_secs(180)).await;
+    prober.stop().await?;
+    let closed = session.closed_now();
+    session.hang_up();
+    effect.tried = format!("once: one {} frame", mib(frame.len() as u64));
+    effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
+    if applied.is_none() {
+        effect.failures.push(format!("the victim did not take the flood's last change: {closed:?}"));
+    }
+    effect.valid = hashes(&changes);
+    Ok(effect)
+}
+
+fn accepted(took: Option<Duration>, n: usize, closed: Option<&Closed>) -> String {
+    match (took, closed) {
+        (Some(t), None) => format!(
+            "took all {} (valid), the last {:.1} s after the first was sent; stayed connected",
+            thousands(n as u64),
+            t.as_secs_f64()
+        ),
+        (Some(t), Some(c)) => format!(
+            "took all {} in {:.1} s, then closed ({:?}): {}",
+            thousands(n as u64),
+            t.as_secs_f64(),
+            c.code,
+            c.reason
+        ),
+        (None, Some(c)) => format!("closed ({:?}) before taking them all: {}", c.code, c.reason),
+        (None, None) => "did not take them all within 180 s".into(),
+    }
+}
+
+/// Changes whose first dependency Bea never sends: 1 MiB each (`big`) or small, until the
+/// victim disconnects her or the sizes run out.
+async fn held(ctx: &Ctx<'_>, big: bool) -> anyhow::Result<Effect> {
+    let (count, per_frame) = if big {
+        (ctx.sizes.held_big, 1)
+    } else {
+        (ctx.sizes.held_small, ctx.sizes.held_per_frame)
+    };
+    // The first change is withheld; the rest all wait for it.
+    let changes = bio_chain(ctx, count + 1, |i| {
+        if big && i > 0 {
+            incompressible(i as u64, 1024 * 1024)
+        } else {
+            format!("held {i}")
+        }
+    })?;
+    let withheld = changes[0].hash();
+    let sent: Vec<&[Change]> = changes[1..].chunks(per_frame).collect();
+    let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
+    let prober = ctx.prober();
+    let started = Instant::now();
+    let mut effect = Effect::default();
+    let (mut frames, mut held, mut bytes) = (0, 0, 0u64);
+    for part in &sent {
+        if session.closed_now().is_some() {
+            break;
+        }
+        let f = frame(part, &ctx.forger.vouch(part));
+        if session.send(&f).await.is_err() {
+            break;
+        }
+        frames += 1;
+        held += part.len();
+        bytes += f.len() as u64;
+    }
+    let closed = session.closed_within(Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    prober.stop().await?;
+    session.hang_up();
+    effect.tried = format!(
+        "once: {} frames, {} changes, {}, sent in {:.1} s",
+        frames,
+        thousands(held as u64),
+        mib(bytes),
+        took.as_secs_f64()
+    );
+    let bound_reached = if big {
+        held as u64 * 1024 * 1024 > quire_sync::held::MAX_HELD_BYTES as u64
+    } else {
+        held > quire_sync::held::MAX_HELD_CHANGES
+    };
+    effect.answer = match &closed {
+        Some(c) => format!("disconnected Bea ({:?}) in {:.1} s: {}", c.code, took.as_secs_f64(), c.reason),
+        None => "kept the connection".into(),
+    };
+    if bound_reached && closed.is_none() {
+        effect.failures.push("the victim held past its bound and kept the connection".into());
+    }
+    effect.forged = std::iter::once(withheld)
+        .chain(hashes(&changes[1..]))
+        .collect();
+    Ok(effect)
+}
+
+/// `len` bytes of hex that does not compress, different for each `seed`.
+fn incompressible(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        out.push_str(&format!("{:08x}", x >> 32));
+    }
+    out.truncate(len);
+    out
+}
+
+/// One change of a few hundred bytes claiming `bomb_ops` ops (Bea's own bio, set to null).
+async fn bomb(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+    let obj = ctx.forger.map(&["members", &ctx.ids.bea.to_string()])?;
+    let (chunk, hash) = op_bomb(ctx.forger, ctx.forger.fresh_actor(), obj, "bio", ctx.sizes.bomb_ops)?;
+    let sigs = vec![(hash, ctx.forger.sign(&hash))];
+    let frame = frame_of_chunks(vec![chunk.clone()], vec![hash], &sigs);
+    let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
+    let prober = ctx.prober();
+    let started = Instant::now();
+    let mut effect = Effect::default();
+    if let Err(e) = session.send(&frame).await {
+        effect.failures.push(format!("sending the bomb failed: {e:#}"));
+    }
+    // Until the victim answers: it closes the connection, or it holds the change.
+    let answered = loop {
+        if let Some(c) = session.closed_now() {
+            break Some(Err(c));
+        }
+        if ctx.observer.has(&hash) {
+            break Some(Ok(()));
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let took = started.elapsed();
+    prober.stop().await?;
+    session.hang_up();
+    effect.tried = format!(
+        "once: a {} B change in a {} B frame",
+        chunk.len(),
+        frame.len()
+    );
+    effect.answer = match answered {
+        Some(Err(c)) => format!(
+            "disconnected Bea ({:?}) after {:.1} s: {}",
+            c.code,
+            took.as_secs_f64(),
+            c.reason
+        ),
+        Some(Ok(())) => format!(
+            "**took it** (the rules let Bea write her bio): written to its log {:.1} s after it arrived",
+            took.as_secs_f64()
+        ),
+        None => "neither took it nor answered within 300 s".into(),
+    };
+    effect.valid = vec![hash];
+    Ok(effect)
+}
+
+/// 30000 as "30,000".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes as "3.4 MiB" (or KiB below one MiB).
+pub fn mib(bytes: u64) -> String {
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    if m >= 1.0 {
+        format!("{m:.1} MiB")
+    } else {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
+}
