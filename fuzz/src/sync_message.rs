@@ -244,8 +244,6 @@ fn sleb(value: i64) -> Vec<u8> {
 }
 
 /// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
-
-/// Rewrites the checksum of every change chunk found where a V1 message keeps its changes.
 /// Best effort: it stops at the first thing that does not parse.
 pub fn fix_change_checksums(message: &mut [u8]) {
     let _ = fix_checksums_from(message, 1);

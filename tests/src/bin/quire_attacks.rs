@@ -142,8 +142,16 @@ async fn attack_all(args: Args) -> anyhow::Result<()> {
             continue;
         }
         println!("{}", attack.name(&sizes));
-        let outcome =
-            run::measure(&mut cast, &forger, &raw, attack, sizes, fresh, edits.clone()).await?;
+        let outcome = run::measure(
+            &mut cast,
+            &forger,
+            &raw,
+            attack,
+            sizes,
+            fresh,
+            edits.clone(),
+        )
+        .await?;
         println!(
             "  answer: {}\n  lost: {}; reached Cal: {}; CPU {:?} ms; RSS {} → {} bytes",
             outcome.effect.answer,

@@ -171,9 +171,7 @@ impl Attack {
                 }
             },
             Attack::Signature(Signing::Unsigned) => "a valid change, unsigned".into(),
-            Attack::Signature(Signing::WrongKey) => {
-                "a valid change signed by another key".into()
-            }
+            Attack::Signature(Signing::WrongKey) => "a valid change signed by another key".into(),
             Attack::Signature(Signing::Replayed) => {
                 "a valid change with Bea's signature of another change".into()
             }
@@ -302,14 +300,20 @@ pub async fn run(attack: Attack, ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
                     Signing::Unsigned => Vec::new(),
                     Signing::WrongKey => {
                         let other = stranger_key();
-                        vec![(change.hash(), quire_sync::signing::sign_change(&other, &change.hash()))]
+                        vec![(
+                            change.hash(),
+                            quire_sync::signing::sign_change(&other, &change.hash()),
+                        )]
                     }
                     Signing::Replayed => {
                         let other = own_bio(ctx, "another change")?;
                         vec![(change.hash(), ctx.forger.sign(&other.hash()))]
                     }
                 };
-                Ok((frame(std::slice::from_ref(&change), &sigs), vec![change.hash()]))
+                Ok((
+                    frame(std::slice::from_ref(&change), &sigs),
+                    vec![change.hash()],
+                ))
             })
             .await
         }
@@ -357,7 +361,9 @@ async fn one_frame_tries(
         let (sent, probed) = tokio::join!(session.send(&frame), ctx.probe());
         probed?;
         if let Err(e) = sent {
-            effect.failures.push(format!("sending the frame failed: {e:#}"));
+            effect
+                .failures
+                .push(format!("sending the frame failed: {e:#}"));
         }
         let closed = session.closed_within(Duration::from_secs(10)).await;
         match closed {
@@ -373,10 +379,7 @@ async fn one_frame_tries(
         effect.forged.extend(forged);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    effect.tried = format!(
-        "{} × ({} B frame, new connection)",
-        ctx.sizes.tries, bytes
-    );
+    effect.tried = format!("{} × ({} B frame, new connection)", ctx.sizes.tries, bytes);
     effect.answer = summarize(&answers, ctx.sizes.tries);
     let refused = answers.iter().filter(|c| c.code == Some(6)).count();
     if refused != ctx.sizes.tries {
@@ -398,7 +401,11 @@ fn summarize(answers: &[Closed], tries: usize) -> String {
         .code
         .map_or_else(|| "no code".to_string(), |c| format!("code {c}"));
     let times = if same == tries {
-        if tries == 1 { String::new() } else { " every time".into() }
+        if tries == 1 {
+            String::new()
+        } else {
+            " every time".into()
+        }
     } else {
         format!(" {same} of {tries} times")
     };
@@ -513,7 +520,11 @@ fn own_bio(ctx: &Ctx<'_>, text: &'static str) -> anyhow::Result<Change> {
 }
 
 /// `n` valid changes by a fresh actor of Bea's, each setting her bio to `bio(i)`, in a chain.
-fn bio_chain(ctx: &Ctx<'_>, n: usize, bio: impl Fn(usize) -> String) -> anyhow::Result<Vec<Change>> {
+fn bio_chain(
+    ctx: &Ctx<'_>,
+    n: usize,
+    bio: impl Fn(usize) -> String,
+) -> anyhow::Result<Vec<Change>> {
     let mut doc = ctx.forger.fork(ctx.forger.fresh_actor());
     let obj = ctx.forger.map(&["members", &ctx.ids.bea.to_string()])?;
     let before = doc.get_heads();
@@ -545,7 +556,12 @@ async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     let changes = bio_chain(ctx, n, |i| format!("flood {i}"))?;
     let frames: Vec<Vec<u8>> = changes
         .iter()
-        .map(|c| frame(std::slice::from_ref(c), &ctx.forger.vouch(std::slice::from_ref(c))))
+        .map(|c| {
+            frame(
+                std::slice::from_ref(c),
+                &ctx.forger.vouch(std::slice::from_ref(c)),
+            )
+        })
         .collect();
     let bytes: usize = frames.iter().map(Vec::len).sum();
     let last = changes.last().context("a flood")?.hash();
@@ -579,7 +595,9 @@ async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     );
     effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
     if applied.is_none() {
-        effect.failures.push(format!("the victim did not take the flood's last change: {closed:?}"));
+        effect.failures.push(format!(
+            "the victim did not take the flood's last change: {closed:?}"
+        ));
     }
     effect.valid = hashes(&changes);
     Ok(effect)
@@ -596,7 +614,9 @@ async fn flood_message(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     let started = Instant::now();
     let mut effect = Effect::default();
     if let Err(e) = session.send(&frame).await {
-        effect.failures.push(format!("sending the message failed: {e:#}"));
+        effect
+            .failures
+            .push(format!("sending the message failed: {e:#}"));
     }
     let applied = until_held(ctx.observer, last, Duration::from_secs(180)).await;
     prober.stop().await?;
@@ -605,7 +625,9 @@ async fn flood_message(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     effect.tried = format!("once: one {} frame", mib(frame.len() as u64));
     effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
     if applied.is_none() {
-        effect.failures.push(format!("the victim did not take the flood's last change: {closed:?}"));
+        effect.failures.push(format!(
+            "the victim did not take the flood's last change: {closed:?}"
+        ));
     }
     effect.valid = hashes(&changes);
     Ok(effect)
@@ -682,11 +704,18 @@ async fn held(ctx: &Ctx<'_>, big: bool) -> anyhow::Result<Effect> {
         held > quire_sync::held::MAX_HELD_CHANGES
     };
     effect.answer = match &closed {
-        Some(c) => format!("disconnected Bea ({:?}) in {:.1} s: {}", c.code, took.as_secs_f64(), c.reason),
+        Some(c) => format!(
+            "disconnected Bea ({:?}) in {:.1} s: {}",
+            c.code,
+            took.as_secs_f64(),
+            c.reason
+        ),
         None => "kept the connection".into(),
     };
     if bound_reached && closed.is_none() {
-        effect.failures.push("the victim held past its bound and kept the connection".into());
+        effect
+            .failures
+            .push("the victim held past its bound and kept the connection".into());
     }
     effect.forged = std::iter::once(withheld)
         .chain(hashes(&changes[1..]))
@@ -711,7 +740,13 @@ fn incompressible(seed: u64, len: usize) -> String {
 /// One change of a few hundred bytes claiming `bomb_ops` ops (Bea's own bio, set to null).
 async fn bomb(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     let obj = ctx.forger.map(&["members", &ctx.ids.bea.to_string()])?;
-    let (chunk, hash) = op_bomb(ctx.forger, ctx.forger.fresh_actor(), obj, "bio", ctx.sizes.bomb_ops)?;
+    let (chunk, hash) = op_bomb(
+        ctx.forger,
+        ctx.forger.fresh_actor(),
+        obj,
+        "bio",
+        ctx.sizes.bomb_ops,
+    )?;
     let sigs = vec![(hash, ctx.forger.sign(&hash))];
     let frame = frame_of_chunks(vec![chunk.clone()], vec![hash], &sigs);
     let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
@@ -719,7 +754,9 @@ async fn bomb(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     let started = Instant::now();
     let mut effect = Effect::default();
     if let Err(e) = session.send(&frame).await {
-        effect.failures.push(format!("sending the bomb failed: {e:#}"));
+        effect
+            .failures
+            .push(format!("sending the bomb failed: {e:#}"));
     }
     // Until the victim answers: it closes the connection, or it holds the change.
     let answered = loop {
@@ -764,7 +801,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -54,7 +54,10 @@ pub async fn measure(
     if fresh || cast.victim.exited().is_some() {
         cast.restart_victim().await?;
     }
-    let pid = cast.victim.pid().ok_or_else(|| anyhow::anyhow!("the victim is not running"))?;
+    let pid = cast
+        .victim
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("the victim is not running"))?;
     tokio::task::spawn_blocking(move || wait_idle(pid, Duration::from_secs(20))).await?;
     let before_model = cast.observer.group().read()?;
     let before_heads = cast.observer.heads();
@@ -113,7 +116,9 @@ pub async fn measure(
     let lost = what_was_lost(cast, &before_model, &before_heads, &made, &effect);
     let reached_cal = reached_cal(cast, &effect).await;
     if lost != "nothing" {
-        effect.failures.push(format!("the victim's document: {lost}"));
+        effect
+            .failures
+            .push(format!("the victim's document: {lost}"));
     }
     if reached_cal.starts_with("**") {
         effect.failures.push(format!("Cal: {reached_cal}"));
@@ -165,7 +170,10 @@ fn what_was_lost(
         .filter(|h| doc.get_change_meta_by_hash(h).is_none())
         .count();
     if missing > 0 {
-        wrong.push(format!("**{missing} of Cal's {} edits missing**", made.len()));
+        wrong.push(format!(
+            "**{missing} of Cal's {} edits missing**",
+            made.len()
+        ));
     }
     let kept = effect
         .forged
@@ -248,7 +256,11 @@ async fn reached_cal(cast: &Cast, effect: &Effect) -> String {
             thousands(valid as u64),
             thousands(effect.valid.len() as u64)
         );
-        out = if out == "-" { relayed } else { format!("{out}; {relayed}") };
+        out = if out == "-" {
+            relayed
+        } else {
+            format!("{out}; {relayed}")
+        };
     }
     out
 }

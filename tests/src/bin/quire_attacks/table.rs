@@ -22,7 +22,11 @@ pub fn markdown(outcomes: &[Outcome], machine: &str, quick: bool) -> String {
     out.push_str(&format!(
         "Run on {machine}, {}; the victim is a {} build.\n\n",
         jiff::Zoned::now().date(),
-        if quick { "debug (`--quick`)" } else { "release" }
+        if quick {
+            "debug (`--quick`)"
+        } else {
+            "release"
+        }
     ));
     out.push_str("| attack by Bea | tried | the victim's answer | lost | reached Cal | victim CPU | victim memory: before → peak | Cal's edit on the victim: median / p99 / max (n) |\n");
     out.push_str("| --- | --- | --- | --- | --- | ---: | --- | --- |\n");
@@ -42,7 +46,12 @@ pub fn markdown(outcomes: &[Outcome], machine: &str, quick: bool) -> String {
     }
     let failures: Vec<String> = outcomes
         .iter()
-        .flat_map(|o| o.effect.failures.iter().map(move |f| format!("- **{}**: {f}", o.name)))
+        .flat_map(|o| {
+            o.effect
+                .failures
+                .iter()
+                .map(move |f| format!("- **{}**: {f}", o.name))
+        })
         .chain(outcomes.iter().filter_map(flood_miss))
         .collect();
     out.push('\n');
@@ -119,7 +128,8 @@ fn delays(o: &Outcome) -> String {
 /// Puts `generated` between the markers in the file at `path`, adding a "Hostile members"
 /// section with the markers at the end if there is none.
 pub fn write_into(path: &Path, generated: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let block = format!("{BEGIN}\n{generated}{END}");
     let new = match (text.find(BEGIN), text.find(END)) {
         (Some(start), Some(end)) if end > start => {

@@ -92,7 +92,10 @@ impl Victim {
             Some(line) => line.context("reading quire serve's first line")?,
             None => {
                 let status = child.wait()?;
-                bail!("quire serve exited at once with {status}; see {}", self.log.display());
+                bail!(
+                    "quire serve exited at once with {status}; see {}",
+                    self.log.display()
+                );
             }
         };
         writeln!(log, "{first}")?;
@@ -145,7 +148,9 @@ impl Victim {
 
     /// How the process ended, if it did (a crash during an attack is a finding).
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The last `n` lines of its log, for a report of what went wrong.
