@@ -253,6 +253,10 @@ impl PeerSession {
             }
         }
         for (hash, sig) in offered {
+            // A signature over a change we hold already vouches for nothing new.
+            if doc.get_change_meta_by_hash(&hash).is_some() {
+                continue;
+            }
             if self.offered.len() >= MAX_OFFERED && !self.offered.contains_key(&hash) {
                 return Err(TooMuchHeld {
                     changes: self.offered.len() + 1,
