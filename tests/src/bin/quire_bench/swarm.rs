@@ -24,6 +24,7 @@ use quire_store::ops;
 use quire_store::storage::StorageOptions;
 use quire_store::{DeviceId, Group, GroupId, device_of_actor};
 use quire_sync::saved_check::{DocLimits, check_saved_document};
+use quire_sync::session::Distance;
 use quire_sync::signing::verify_change;
 use quire_sync::verify::verify_history;
 use quire_sync::{Fanout, InviteOptions, NodeHandle};
@@ -243,38 +244,48 @@ async fn fan_out_on(
     })
 }
 
-/// What `node` says of its peers in `group`: for a fan-out that got stuck.
+/// What `node` says of its peers in `group`, in short: for a fan-out that got stuck.
 async fn stuck(node: &NodeHandle, group: GroupId) -> String {
     let status = node.status().await;
     let Some(g) = status.groups.iter().find(|g| g.id == group.to_string()) else {
         return "it holds no such group".into();
     };
-    let peers: Vec<String> = g
-        .peers
-        .iter()
-        .map(|p| {
-            format!(
-                "{} {} {:?}",
-                p.device,
-                if p.connected {
-                    "connected"
-                } else {
-                    "not connected"
-                },
-                p.distance
-            )
-        })
-        .collect();
+    let connected = g.peers.iter().filter(|p| p.connected).count();
+    let (mut in_sync, mut we_lack, mut they_lack) = (0, 0, 0);
+    for p in &g.peers {
+        match p.distance {
+            Distance::InSync => in_sync += 1,
+            Distance::Apart {
+                we_lack: w,
+                they_lack: t,
+            } => {
+                we_lack += usize::from(w > 0);
+                they_lack += usize::from(t > 0);
+            }
+            Distance::Unknown => {}
+        }
+    }
     let refused: Vec<String> = g
         .refused
         .iter()
-        .map(|r| format!("{}: {}", r.device, r.reason))
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.device.chars().take(10).collect::<String>(),
+                r.reason
+            )
+        })
         .collect();
     format!(
-        "{} heads; peers [{}]; refused [{}]",
+        "it had {} heads and {connected} of {} peers connected: {in_sync} in sync, {we_lack} \
+         with changes it lacked, {they_lack} lacking some of its; refused: {}",
         g.heads.len(),
-        peers.join(", "),
-        refused.join("; ")
+        g.peers.len(),
+        if refused.is_empty() {
+            "none".to_string()
+        } else {
+            refused.join("; ")
+        }
     )
 }
 
