@@ -52,7 +52,12 @@ pub fn op_bomb(
 }
 
 /// A change of [`TEMPLATE_OPS`] identical ops, as automerge encodes it.
-fn template(forger: &Forger, actor: ActorId, obj: ObjId, key: &'static str) -> anyhow::Result<Change> {
+fn template(
+    forger: &Forger,
+    actor: ActorId,
+    obj: ObjId,
+    key: &'static str,
+) -> anyhow::Result<Change> {
     let mut doc = forger.fork(actor);
     let target = obj.clone();
     let real = commit(
@@ -83,9 +88,15 @@ fn template(forger: &Forger, actor: ActorId, obj: ObjId, key: &'static str) -> a
 
 /// `chunk` (a change of `from` identical ops) rewritten to claim `to` ops.
 fn scale(chunk: &[u8], from: u64, to: u64) -> anyhow::Result<Vec<u8>> {
-    ensure!(chunk.len() > 9 && chunk[..4] == MAGIC, "not an automerge chunk");
+    ensure!(
+        chunk.len() > 9 && chunk[..4] == MAGIC,
+        "not an automerge chunk"
+    );
     ensure!(chunk[8] == CHANGE_CHUNK, "not a change chunk");
-    let mut r = Reader { bytes: chunk, at: 9 };
+    let mut r = Reader {
+        bytes: chunk,
+        at: 9,
+    };
     let len = r.uleb()? as usize;
     let body_start = r.at;
     ensure!(body_start + len == chunk.len(), "the chunk's length is off");
@@ -191,7 +202,10 @@ fn hash(body: &[u8]) -> ChangeHash {
 
 /// The hash of a whole change chunk.
 fn chunk_hash(chunk: &[u8]) -> anyhow::Result<ChangeHash> {
-    let mut r = Reader { bytes: chunk, at: 9 };
+    let mut r = Reader {
+        bytes: chunk,
+        at: 9,
+    };
     let len = r.uleb()? as usize;
     Ok(hash(r.take(len)?))
 }

@@ -69,7 +69,15 @@ impl Cast {
         }
         quire_ok(
             &victim_dir,
-            &["init", "--name", "Tuesday Writers", "--me", "Ann", "--device-label", "Ann's laptop"],
+            &[
+                "init",
+                "--name",
+                "Tuesday Writers",
+                "--me",
+                "Ann",
+                "--device-label",
+                "Ann's laptop",
+            ],
         )?;
         quire_ok(&victim_dir, &["rules", "--set", "credits=off"])?;
         let text = root.path().join("mill.txt");
@@ -77,7 +85,15 @@ impl Cast {
         let text = text.to_str().context("a UTF-8 temp path")?;
         quire_ok(
             &victim_dir,
-            &["submit", "--title", "The Mill", "--genre", "historical", "--file", text],
+            &[
+                "submit",
+                "--title",
+                "The Mill",
+                "--genre",
+                "historical",
+                "--file",
+                text,
+            ],
         )?;
         let mut victim = Victim::new(&victim_dir, &log_file(root.path())?);
         victim.start()?;
@@ -194,7 +210,6 @@ impl Cal {
     pub fn handle(&self) -> NodeHandle {
         self.node.handle()
     }
-
 }
 
 /// One honest edit by the node `cal`, registered with `probes` when made.
@@ -236,7 +251,11 @@ fn ticket(victim_dir: &Path) -> anyhow::Result<Ticket> {
 }
 
 /// Waits until every node has the heads the victim's disk has.
-async fn converge(observer: &Observer, nodes: &[&NodeHandle], group: GroupId) -> anyhow::Result<()> {
+async fn converge(
+    observer: &Observer,
+    nodes: &[&NodeHandle],
+    group: GroupId,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut victim = observer.heads();

@@ -116,7 +116,11 @@ pub fn map_at<D: ReadDoc>(doc: &D, path: &[&str]) -> anyhow::Result<ObjId> {
 
 /// A `quire/sync/2` frame carrying `chunks` (raw change bytes) with `signatures`; its heads
 /// are `heads`.
-pub fn frame_of_chunks(chunks: Vec<Vec<u8>>, heads: Vec<ChangeHash>, signatures: &[Offered]) -> Vec<u8> {
+pub fn frame_of_chunks(
+    chunks: Vec<Vec<u8>>,
+    heads: Vec<ChangeHash>,
+    signatures: &[Offered],
+) -> Vec<u8> {
     let mut heads = heads;
     heads.sort();
     let msg = Message {

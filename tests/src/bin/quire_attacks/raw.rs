@@ -62,7 +62,9 @@ impl RawPeer {
             group: *group.as_bytes(),
         });
         write_frame(&mut send, &hello).await?;
-        tokio::spawn(async move { while let Ok(Some(_)) = read_frame(&mut recv, MAX_FRAME).await {} });
+        tokio::spawn(
+            async move { while let Ok(Some(_)) = read_frame(&mut recv, MAX_FRAME).await {} },
+        );
         Ok(RawSession { conn, send })
     }
 

@@ -38,6 +38,16 @@ pub struct Outcome {
     pub delays: Vec<Duration>,
     /// Cal's edits that never did.
     pub never: usize,
+    /// The machine's one-minute load average before and after (other jobs share it).
+    pub load: (f64, f64),
+}
+
+/// The machine's one-minute load average.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Runs `attack` against the victim and measures it.
@@ -54,8 +64,13 @@ pub async fn measure(
     if fresh || cast.victim.exited().is_some() {
         cast.restart_victim().await?;
     }
-    let pid = cast.victim.pid().ok_or_else(|| anyhow::anyhow!("the victim is not running"))?;
+    let pid = cast
+        .victim
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("the victim is not running"))?;
     tokio::task::spawn_blocking(move || wait_idle(pid, Duration::from_secs(20))).await?;
+    let load_before = load_average();
+    let since = jiff::Timestamp::now();
     let before_model = cast.observer.group().read()?;
     let before_heads = cast.observer.heads();
     let probes = cast.observer.probes();
@@ -112,8 +127,13 @@ pub async fn measure(
 
     let lost = what_was_lost(cast, &before_model, &before_heads, &made, &effect);
     let reached_cal = reached_cal(cast, &effect).await;
+    if let Some(refused) = cal_refused_victim(cast, since).await {
+        effect.failures.push(refused);
+    }
     if lost != "nothing" {
-        effect.failures.push(format!("the victim's document: {lost}"));
+        effect
+            .failures
+            .push(format!("the victim's document: {lost}"));
     }
     if reached_cal.starts_with("**") {
         effect.failures.push(format!("Cal: {reached_cal}"));
@@ -136,6 +156,7 @@ pub async fn measure(
         hwm,
         delays,
         never: pending.len(),
+        load: (load_before, load_average()),
     })
 }
 
@@ -165,7 +186,10 @@ fn what_was_lost(
         .filter(|h| doc.get_change_meta_by_hash(h).is_none())
         .count();
     if missing > 0 {
-        wrong.push(format!("**{missing} of Cal's {} edits missing**", made.len()));
+        wrong.push(format!(
+            "**{missing} of Cal's {} edits missing**",
+            made.len()
+        ));
     }
     let kept = effect
         .forged
@@ -204,7 +228,8 @@ fn what_was_lost(
     }
 }
 
-/// The group with the bios the honest edits (and Bea's valid changes) set blanked out.
+/// The group without what the honest edits (Cal's bio) and Bea's valid changes (her bio, her
+/// pieces) wrote.
 fn normalized(model: &Model, cast: &Cast, bea_too: bool) -> Model {
     let mut m = model.clone();
     for (id, member) in m.members.iter_mut() {
@@ -212,7 +237,28 @@ fn normalized(model: &Model, cast: &Cast, bea_too: bool) -> Model {
             member.profile.bio.clear();
         }
     }
+    if bea_too {
+        m.submissions.retain(|_, s| s.author != cast.ids.bea);
+    }
     m
+}
+
+/// Whether Cal's node disconnected the (honest) victim for a change it relayed since `since`.
+async fn cal_refused_victim(cast: &Cast, since: jiff::Timestamp) -> Option<String> {
+    let victim = cast.ids.ann_device.to_string();
+    let status = cast.cal.handle().status().await;
+    let refusals: Vec<_> = status
+        .groups
+        .iter()
+        .flat_map(|g| &g.refused)
+        .filter(|r| r.device == victim && r.at >= since)
+        .collect();
+    let first = refusals.first()?;
+    Some(format!(
+        "Cal's node refused changes the victim relayed and disconnected it ({} times in Cal's status, which keeps the last 32; the first: {})",
+        refusals.len(),
+        first.reason
+    ))
 }
 
 /// Whether Cal holds any forged change ("no" is right), and how many valid ones were relayed.
@@ -248,7 +294,11 @@ async fn reached_cal(cast: &Cast, effect: &Effect) -> String {
             thousands(valid as u64),
             thousands(effect.valid.len() as u64)
         );
-        out = if out == "-" { relayed } else { format!("{out}; {relayed}") };
+        out = if out == "-" {
+            relayed
+        } else {
+            format!("{out}; {relayed}")
+        };
     }
     out
 }

@@ -92,7 +92,10 @@ impl Victim {
             Some(line) => line.context("reading quire serve's first line")?,
             None => {
                 let status = child.wait()?;
-                bail!("quire serve exited at once with {status}; see {}", self.log.display());
+                bail!(
+                    "quire serve exited at once with {status}; see {}",
+                    self.log.display()
+                );
             }
         };
         writeln!(log, "{first}")?;
@@ -145,7 +148,9 @@ impl Victim {
 
     /// How the process ended, if it did (a crash during an attack is a finding).
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The last `n` lines of its log, for a report of what went wrong.
@@ -246,13 +251,13 @@ impl RssSampler {
     }
 }
 
-/// Waits until `pid` has used less than 10 ms of CPU over the last half second (it is done
+/// Waits until `pid` has used no CPU tick (10 ms) over the last quarter second (it is done
 /// with whatever it was doing), or `limit` passed; returns whether it went quiet.
 pub fn wait_idle(pid: u32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut last = cpu_ms(pid);
     loop {
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(250));
         let now = cpu_ms(pid);
         match (last, now) {
             (Some(a), Some(b)) if b.saturating_sub(a) < 10 => return true,
