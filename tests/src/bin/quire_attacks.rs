@@ -86,13 +86,31 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Builds the `quire` binary next to this one, in the same profile, when run by cargo (which
-/// does not build another package's binary for `cargo run`).
+/// does not build another package's binary for `cargo run`). Both packages are named so that
+/// their dependencies build with the same features as for this binary, not again.
 fn build_quire() -> anyhow::Result<()> {
     let Some(cargo) = std::env::var_os("CARGO") else {
         return Ok(());
     };
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "quire", "--bin", "quire"]);
+    // What `cargo run` set for this binary would look like a changed build environment to
+    // build scripts that watch it (ring's does), and rebuild half the dependencies.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_us = name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name.as_ref());
+        if set_for_us {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd.args(["build", "--quiet", "-p", "quire-tests", "-p", "quire", "--bin", "quire"]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
