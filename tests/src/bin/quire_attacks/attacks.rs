@@ -12,8 +12,8 @@ use automerge::{Change, ChangeHash};
 use iroh::{EndpointAddr, SecretKey};
 use jiff::Timestamp;
 use quire_store::doc::{self as layout, CritiqueMark};
-use quire_store::model::{Critique, Device, RuleChange};
-use quire_store::{CritiqueId, DeviceId, GroupId, RuleChangeId, session_actor};
+use quire_store::model::{Critique, Device, RuleChange, Submission};
+use quire_store::{CritiqueId, DeviceId, GroupId, RuleChangeId, SubmissionId, session_actor};
 use quire_sync::NodeHandle;
 use quire_sync::envelope::Offered;
 
@@ -71,6 +71,15 @@ pub enum Signing {
     Replayed,
 }
 
+/// What a flood's changes write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spam {
+    /// Bea's bio, again and again: one key of one map.
+    Bio,
+    /// A new piece of Bea's each time: a new key each.
+    Pieces,
+}
+
 /// One attack of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attack {
@@ -79,9 +88,9 @@ pub enum Attack {
     Forbidden(Forbidden),
     Signature(Signing),
     /// Valid small changes, one frame each.
-    FloodFrames,
+    FloodFrames(Spam),
     /// The same number of valid small changes in one message.
-    FloodMessage,
+    FloodMessage(Spam),
     /// 1 MiB changes whose first dependency never comes.
     HeldBytes,
     /// Small changes whose first dependency never comes.
@@ -114,8 +123,10 @@ impl Attack {
             [Signing::Unsigned, Signing::WrongKey, Signing::Replayed].map(Attack::Signature),
         );
         all.extend([
-            Attack::FloodFrames,
-            Attack::FloodMessage,
+            Attack::FloodFrames(Spam::Bio),
+            Attack::FloodMessage(Spam::Bio),
+            Attack::FloodFrames(Spam::Pieces),
+            Attack::FloodMessage(Spam::Pieces),
             Attack::HeldBytes,
             Attack::HeldCount,
             Attack::OpBomb,
@@ -141,8 +152,10 @@ impl Attack {
             Attack::Signature(Signing::Unsigned) => "unsigned",
             Attack::Signature(Signing::WrongKey) => "wrong-key",
             Attack::Signature(Signing::Replayed) => "replayed",
-            Attack::FloodFrames => "flood-frames",
-            Attack::FloodMessage => "flood-message",
+            Attack::FloodFrames(Spam::Bio) => "flood-frames",
+            Attack::FloodMessage(Spam::Bio) => "flood-message",
+            Attack::FloodFrames(Spam::Pieces) => "flood-pieces-frames",
+            Attack::FloodMessage(Spam::Pieces) => "flood-pieces-message",
             Attack::HeldBytes => "held-bytes",
             Attack::HeldCount => "held-count",
             Attack::OpBomb => "op-bomb",
@@ -175,14 +188,16 @@ impl Attack {
             Attack::Signature(Signing::Replayed) => {
                 "a valid change with Bea's signature of another change".into()
             }
-            Attack::FloodFrames => format!(
-                "flood: {} valid small changes, one frame each, over ~{:.0} s",
+            Attack::FloodFrames(spam) => format!(
+                "flood: {} valid small changes ({}), one frame each, over ~{:.0} s",
                 thousands(sizes.flood as u64),
+                spam.what(),
                 sizes.flood_secs
             ),
-            Attack::FloodMessage => format!(
-                "flood: {} valid small changes in one message",
-                thousands(sizes.flood as u64)
+            Attack::FloodMessage(spam) => format!(
+                "flood: {} valid small changes ({}) in one message",
+                thousands(sizes.flood as u64),
+                spam.what()
             ),
             Attack::HeldBytes => {
                 "held back: 1 MiB changes whose first dependency never comes".into()
@@ -195,6 +210,15 @@ impl Attack {
                 "op bomb: one change claiming {} ops",
                 thousands(sizes.bomb_ops)
             ),
+        }
+    }
+}
+
+impl Spam {
+    fn what(self) -> &'static str {
+        match self {
+            Spam::Bio => "each sets her bio",
+            Spam::Pieces => "each a new piece of hers",
         }
     }
 }
@@ -317,8 +341,8 @@ pub async fn run(attack: Attack, ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
             })
             .await
         }
-        Attack::FloodFrames => flood_frames(ctx).await,
-        Attack::FloodMessage => flood_message(ctx).await,
+        Attack::FloodFrames(spam) => flood_frames(ctx, spam).await,
+        Attack::FloodMessage(spam) => flood_message(ctx, spam).await,
         Attack::HeldBytes => held(ctx, true).await,
         Attack::HeldCount => held(ctx, false).await,
         Attack::OpBomb => bomb(ctx).await,
@@ -379,7 +403,10 @@ async fn one_frame_tries(
         effect.forged.extend(forged);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    effect.tried = format!("{} × ({} B frame, new connection)", ctx.sizes.tries, bytes);
+    effect.tried = format!(
+        "{} × (a {bytes} B frame on a new connection)",
+        ctx.sizes.tries
+    );
     effect.answer = summarize(&answers, ctx.sizes.tries);
     let refused = answers.iter().filter(|c| c.code == Some(6)).count();
     if refused != ctx.sizes.tries {
@@ -397,9 +424,7 @@ fn summarize(answers: &[Closed], tries: usize) -> String {
         return "never closed the connection".into();
     };
     let same = answers.iter().filter(|c| c.code == first.code).count();
-    let code = first
-        .code
-        .map_or_else(|| "no code".to_string(), |c| format!("code {c}"));
+    let code = code(first);
     let times = if same == tries {
         if tries == 1 {
             String::new()
@@ -410,6 +435,22 @@ fn summarize(answers: &[Closed], tries: usize) -> String {
         format!(" {same} of {tries} times")
     };
     format!("disconnected Bea ({code}){times}: {}", first.reason)
+}
+
+/// "code 6", or how the connection ended without one.
+fn code(closed: &Closed) -> String {
+    closed
+        .code
+        .map_or_else(|| "no close code".to_string(), |c| format!("code {c}"))
+}
+
+/// "1 frame", "3 frames".
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{} {what}s", thousands(n as u64))
+    }
 }
 
 fn hashes(changes: &[Change]) -> Vec<ChangeHash> {
@@ -525,18 +566,66 @@ fn bio_chain(
     n: usize,
     bio: impl Fn(usize) -> String,
 ) -> anyhow::Result<Vec<Change>> {
-    let mut doc = ctx.forger.fork(ctx.forger.fresh_actor());
     let obj = ctx.forger.map(&["members", &ctx.ids.bea.to_string()])?;
+    chain(ctx, n, |i, tx| {
+        tx.put(&obj, "bio", bio(i))?;
+        Ok(())
+    })
+}
+
+/// `n` valid changes by a fresh actor of Bea's, each a new piece of hers.
+fn piece_chain(ctx: &Ctx<'_>, n: usize) -> anyhow::Result<Vec<Change>> {
+    let bea = ctx.ids.bea;
+    chain(ctx, n, |i, tx| {
+        let piece = Submission {
+            id: SubmissionId::random(),
+            author: bea,
+            title: format!("Spam {i}"),
+            genre: "spam".into(),
+            word_count: 1,
+            text: "spam".into(),
+            feedback_wanted: String::new(),
+            content_notes: String::new(),
+            submitted_at: Timestamp::now(),
+            due_at: None,
+            critiques_wanted: 1,
+            withdrawn_at: None,
+            claims: Default::default(),
+            critiques: Default::default(),
+        };
+        layout::put_submission(tx, &piece)?;
+        Ok(())
+    })
+}
+
+/// `n` changes by a fresh actor of Bea's, the `i`th made by `write(i, tx)`, in a chain.
+fn chain(
+    ctx: &Ctx<'_>,
+    n: usize,
+    write: impl Fn(usize, &mut automerge::transaction::Transaction<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Change>> {
+    let mut doc = ctx.forger.fork(ctx.forger.fresh_actor());
     let before = doc.get_heads();
     for i in 0..n {
         let mut tx = doc.transaction();
-        tx.put(&obj, "bio", bio(i))?;
+        write(i, &mut tx)?;
         let options = automerge::transaction::CommitOptions::default()
             .with_time(Timestamp::now().as_second());
         tx.commit_with(options);
     }
     Ok(doc.get_changes(&before).into_iter().collect())
 }
+
+/// A flood's changes.
+fn spam(ctx: &Ctx<'_>, spam: Spam) -> anyhow::Result<Vec<Change>> {
+    match spam {
+        Spam::Bio => bio_chain(ctx, ctx.sizes.flood, |i| format!("flood {i}")),
+        Spam::Pieces => piece_chain(ctx, ctx.sizes.flood),
+    }
+}
+
+/// How long a flood is given to be taken.
+const UNTIL_HELD: Duration = Duration::from_secs(300);
 
 /// Waits until the victim's disk holds `hash`, up to `limit`; when it first did.
 async fn until_held(observer: &Observer, hash: ChangeHash, limit: Duration) -> Option<Instant> {
@@ -551,9 +640,9 @@ async fn until_held(observer: &Observer, hash: ChangeHash, limit: Duration) -> O
 }
 
 /// The flood, one change a frame, each frame signed, paced to `flood_secs`.
-async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+async fn flood_frames(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
     let n = ctx.sizes.flood;
-    let changes = bio_chain(ctx, n, |i| format!("flood {i}"))?;
+    let changes = spam(ctx, kind)?;
     let frames: Vec<Vec<u8>> = changes
         .iter()
         .map(|c| {
@@ -583,7 +672,7 @@ async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
         }
     }
     let sent_in = started.elapsed();
-    let applied = until_held(ctx.observer, last, Duration::from_secs(180)).await;
+    let applied = until_held(ctx.observer, last, UNTIL_HELD).await;
     prober.stop().await?;
     let closed = session.closed_now();
     session.hang_up();
@@ -595,18 +684,25 @@ async fn flood_frames(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     );
     effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
     if applied.is_none() {
-        effect.failures.push(format!(
-            "the victim did not take the flood's last change: {closed:?}"
-        ));
+        effect.failures.push(match &closed {
+            Some(c) => format!(
+                "the victim disconnected Bea before taking the flood: {}",
+                c.reason
+            ),
+            None => format!(
+                "the victim had not taken the whole flood {} s after it was sent",
+                UNTIL_HELD.as_secs()
+            ),
+        });
     }
     effect.valid = hashes(&changes);
     Ok(effect)
 }
 
 /// The flood as one message with one signature (over the newest change: it vouches for all).
-async fn flood_message(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
+async fn flood_message(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
     let n = ctx.sizes.flood;
-    let changes = bio_chain(ctx, n, |i| format!("flood {i}"))?;
+    let changes = spam(ctx, kind)?;
     let frame = frame(&changes, &ctx.forger.vouch(&changes));
     let last = changes.last().context("a flood")?.hash();
     let mut session = ctx.raw.session(ctx.target.clone(), ctx.group).await?;
@@ -618,16 +714,23 @@ async fn flood_message(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
             .failures
             .push(format!("sending the message failed: {e:#}"));
     }
-    let applied = until_held(ctx.observer, last, Duration::from_secs(180)).await;
+    let applied = until_held(ctx.observer, last, UNTIL_HELD).await;
     prober.stop().await?;
     let closed = session.closed_now();
     session.hang_up();
     effect.tried = format!("once: one {} frame", mib(frame.len() as u64));
     effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
     if applied.is_none() {
-        effect.failures.push(format!(
-            "the victim did not take the flood's last change: {closed:?}"
-        ));
+        effect.failures.push(match &closed {
+            Some(c) => format!(
+                "the victim disconnected Bea before taking the flood: {}",
+                c.reason
+            ),
+            None => format!(
+                "the victim had not taken the whole flood {} s after it was sent",
+                UNTIL_HELD.as_secs()
+            ),
+        });
     }
     effect.valid = hashes(&changes);
     Ok(effect)
@@ -641,14 +744,21 @@ fn accepted(took: Option<Duration>, n: usize, closed: Option<&Closed>) -> String
             t.as_secs_f64()
         ),
         (Some(t), Some(c)) => format!(
-            "took all {} in {:.1} s, then closed ({:?}): {}",
+            "took all {} in {:.1} s, then disconnected Bea ({}): {}",
             thousands(n as u64),
             t.as_secs_f64(),
-            c.code,
+            code(c),
             c.reason
         ),
-        (None, Some(c)) => format!("closed ({:?}) before taking them all: {}", c.code, c.reason),
-        (None, None) => "did not take them all within 180 s".into(),
+        (None, Some(c)) => format!(
+            "disconnected Bea ({}) before taking them all: {}",
+            code(c),
+            c.reason
+        ),
+        (None, None) => format!(
+            "had not taken them all {} s after the first was sent",
+            UNTIL_HELD.as_secs()
+        ),
     }
 }
 
@@ -687,30 +797,34 @@ async fn held(ctx: &Ctx<'_>, big: bool) -> anyhow::Result<Effect> {
         held += part.len();
         bytes += f.len() as u64;
     }
-    let closed = session.closed_within(Duration::from_secs(30)).await;
-    let took = started.elapsed();
-    prober.stop().await?;
-    session.hang_up();
-    effect.tried = format!(
-        "once: {} frames, {} changes, {}, sent in {:.1} s",
-        frames,
-        thousands(held as u64),
-        mib(bytes),
-        took.as_secs_f64()
-    );
     let bound_reached = if big {
         held as u64 * 1024 * 1024 > quire_sync::held::MAX_HELD_BYTES as u64
     } else {
         held > quire_sync::held::MAX_HELD_CHANGES
     };
+    let wait = if bound_reached { 30 } else { 2 };
+    let closed = session.closed_within(Duration::from_secs(wait)).await;
+    let took = started.elapsed();
+    prober.stop().await?;
+    session.hang_up();
+    effect.tried = format!(
+        "once: {}, {} changes, {}",
+        plural(frames, "frame"),
+        thousands(held as u64),
+        mib(bytes)
+    );
     effect.answer = match &closed {
         Some(c) => format!(
-            "disconnected Bea ({:?}) in {:.1} s: {}",
-            c.code,
+            "disconnected Bea ({}) {:.1} s after her first frame: {}",
+            code(c),
             took.as_secs_f64(),
             c.reason
         ),
-        None => "kept the connection".into(),
+        None if bound_reached => "kept the connection".into(),
+        None => format!(
+            "held them and kept the connection ({} is below the bound)",
+            thousands(held as u64)
+        ),
     };
     if bound_reached && closed.is_none() {
         effect
@@ -781,18 +895,20 @@ async fn bomb(ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     );
     effect.answer = match answered {
         Some(Err(c)) => format!(
-            "disconnected Bea ({:?}) after {:.1} s: {}",
-            c.code,
+            "disconnected Bea ({}) {:.1} s after the frame was sent: {}",
+            code(&c),
             took.as_secs_f64(),
             c.reason
         ),
         Some(Ok(())) => format!(
-            "**took it** (the rules let Bea write her bio): written to its log {:.1} s after it arrived",
+            "**took it** (the rules let Bea write her bio): in its log {:.1} s after it was sent",
             took.as_secs_f64()
         ),
         None => "neither took it nor answered within 300 s".into(),
     };
-    effect.valid = vec![hash];
+    // The rules would let Bea write her own bio, but a change that claims more ops than its
+    // bytes can hold must never be taken.
+    effect.forged = vec![hash];
     Ok(effect)
 }
 

@@ -38,6 +38,16 @@ pub struct Outcome {
     pub delays: Vec<Duration>,
     /// Cal's edits that never did.
     pub never: usize,
+    /// The machine's one-minute load average before and after (other jobs share it).
+    pub load: (f64, f64),
+}
+
+/// The machine's one-minute load average.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Runs `attack` against the victim and measures it.
@@ -59,6 +69,8 @@ pub async fn measure(
         .pid()
         .ok_or_else(|| anyhow::anyhow!("the victim is not running"))?;
     tokio::task::spawn_blocking(move || wait_idle(pid, Duration::from_secs(20))).await?;
+    let load_before = load_average();
+    let since = jiff::Timestamp::now();
     let before_model = cast.observer.group().read()?;
     let before_heads = cast.observer.heads();
     let probes = cast.observer.probes();
@@ -115,6 +127,9 @@ pub async fn measure(
 
     let lost = what_was_lost(cast, &before_model, &before_heads, &made, &effect);
     let reached_cal = reached_cal(cast, &effect).await;
+    if let Some(refused) = cal_refused_victim(cast, since).await {
+        effect.failures.push(refused);
+    }
     if lost != "nothing" {
         effect
             .failures
@@ -141,6 +156,7 @@ pub async fn measure(
         hwm,
         delays,
         never: pending.len(),
+        load: (load_before, load_average()),
     })
 }
 
@@ -212,7 +228,8 @@ fn what_was_lost(
     }
 }
 
-/// The group with the bios the honest edits (and Bea's valid changes) set blanked out.
+/// The group without what the honest edits (Cal's bio) and Bea's valid changes (her bio, her
+/// pieces) wrote.
 fn normalized(model: &Model, cast: &Cast, bea_too: bool) -> Model {
     let mut m = model.clone();
     for (id, member) in m.members.iter_mut() {
@@ -220,7 +237,28 @@ fn normalized(model: &Model, cast: &Cast, bea_too: bool) -> Model {
             member.profile.bio.clear();
         }
     }
+    if bea_too {
+        m.submissions.retain(|_, s| s.author != cast.ids.bea);
+    }
     m
+}
+
+/// Whether Cal's node disconnected the (honest) victim for a change it relayed since `since`.
+async fn cal_refused_victim(cast: &Cast, since: jiff::Timestamp) -> Option<String> {
+    let victim = cast.ids.ann_device.to_string();
+    let status = cast.cal.handle().status().await;
+    let refusals: Vec<_> = status
+        .groups
+        .iter()
+        .flat_map(|g| &g.refused)
+        .filter(|r| r.device == victim && r.at >= since)
+        .collect();
+    let first = refusals.first()?;
+    Some(format!(
+        "Cal's node refused changes the victim relayed and disconnected it ({} times in Cal's status, which keeps the last 32; the first: {})",
+        refusals.len(),
+        first.reason
+    ))
 }
 
 /// Whether Cal holds any forged change ("no" is right), and how many valid ones were relayed.

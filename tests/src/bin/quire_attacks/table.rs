@@ -19,8 +19,11 @@ pub const FLOOD_DELAY_TARGET: Duration = Duration::from_secs(1);
 /// The table, with the machine and a line per failure under it.
 pub fn markdown(outcomes: &[Outcome], machine: &str, quick: bool) -> String {
     let mut out = String::new();
+    let loads = outcomes.iter().flat_map(|o| [o.load.0, o.load.1]);
+    let (low, high) = loads.fold((f64::MAX, 0.0f64), |(l, h), x| (l.min(x), h.max(x)));
     out.push_str(&format!(
-        "Run on {machine}, {}; the victim is a {} build.\n\n",
+        "Run on {machine}, {}; the victim is a {} build. The machine was shared: its one-minute \
+         load average was {low:.1}–{high:.1} during the run.\n\n",
         jiff::Zoned::now().date(),
         if quick {
             "debug (`--quick`)"
@@ -52,7 +55,7 @@ pub fn markdown(outcomes: &[Outcome], machine: &str, quick: bool) -> String {
                 .iter()
                 .map(move |f| format!("- **{}**: {f}", o.name))
         })
-        .chain(outcomes.iter().filter_map(flood_miss))
+        .chain(outcomes.iter().filter_map(|o| flood_miss(o, quick)))
         .collect();
     out.push('\n');
     if failures.is_empty() {
@@ -67,9 +70,10 @@ pub fn markdown(outcomes: &[Outcome], machine: &str, quick: bool) -> String {
     out
 }
 
-/// A flood that held up Cal's edits past the target, as a line for the failures.
-pub fn flood_miss(o: &Outcome) -> Option<String> {
-    if !matches!(o.attack, Attack::FloodFrames | Attack::FloodMessage) {
+/// A flood that held up Cal's edits past the target, as a line for the failures. The target
+/// is for release builds: `--quick` (a debug build) only reports.
+pub fn flood_miss(o: &Outcome, quick: bool) -> Option<String> {
+    if quick || !matches!(o.attack, Attack::FloodFrames(_) | Attack::FloodMessage(_)) {
         return None;
     }
     let worst = o.delays.iter().max()?;
@@ -83,9 +87,34 @@ pub fn flood_miss(o: &Outcome) -> Option<String> {
     })
 }
 
-/// Pipes and line breaks would break the table.
+/// Pipes and line breaks would break the table; hashes and keys are cut to their first eight
+/// hex digits.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    let mut hex = String::new();
+    let flush = |hex: &mut String, out: &mut String| {
+        if hex.len() > 12 {
+            out.push_str(&hex[..8]);
+            out.push('…');
+        } else {
+            out.push_str(hex);
+        }
+        hex.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_hexdigit() {
+            hex.push(c);
+            continue;
+        }
+        flush(&mut hex, &mut out);
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    flush(&mut hex, &mut out);
+    out
 }
 
 fn memory(o: &Outcome) -> String {

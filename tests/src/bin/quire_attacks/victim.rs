@@ -251,13 +251,13 @@ impl RssSampler {
     }
 }
 
-/// Waits until `pid` has used less than 10 ms of CPU over the last half second (it is done
+/// Waits until `pid` has used no CPU tick (10 ms) over the last quarter second (it is done
 /// with whatever it was doing), or `limit` passed; returns whether it went quiet.
 pub fn wait_idle(pid: u32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut last = cpu_ms(pid);
     loop {
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(250));
         let now = cpu_ms(pid);
         match (last, now) {
             (Some(a), Some(b)) if b.saturating_sub(a) < 10 => return true,
