@@ -372,15 +372,27 @@ pub fn check_changes_with(
     let mut parsed = Vec::new();
     let mut changes = Vec::new();
     for (index, bytes) in message.changes.iter().enumerate() {
-        let Ok(change) = Change::try_from(bytes) else {
-            continue;
+        // Bounded to expand: `check_sync_message` checked every actor index it holds, and
+        // that its ops are no more than its bytes allow. Values it does not read (an op
+        // counter past `u32`, found by fuzzing) still make automerge's parser panic: such a
+        // change is refused as malformed, before anything else sees it.
+        let parsed_change = std::panic::catch_unwind(|| {
+            let change = Change::try_from(bytes).ok()?;
+            let expanded: ExpandedChange = change.decode();
+            let canonical = Change::from(expanded.clone()).hash() == change.hash();
+            Some((change, expanded, canonical))
+        });
+        let (change, expanded) = match parsed_change {
+            Err(_) => {
+                return Err(BadSyncMessage::ChangeLayout {
+                    index,
+                    what: "automerge cannot parse it",
+                });
+            }
+            Ok(None) => continue,
+            Ok(Some((_, _, false))) => return Err(BadSyncMessage::NotCanonical { index }),
+            Ok(Some((change, expanded, true))) => (change, expanded),
         };
-        // Safe to expand: `check_sync_message` checked every actor index it holds, and that
-        // its ops are no more than its bytes allow.
-        let expanded: ExpandedChange = change.decode();
-        if Change::from(expanded.clone()).hash() != change.hash() {
-            return Err(BadSyncMessage::NotCanonical { index });
-        }
         parsed.push((index, change));
         changes.push(expanded);
     }
@@ -1341,6 +1353,43 @@ mod tests {
                     "{err}"
                 );
             }
+        }
+    }
+
+    /// Found by the `sync_message` fuzz target: a change whose op writes into an object
+    /// whose counter is past `u32` makes automerge's change parser panic (an `unwrap` in
+    /// `OpId::new`); it is refused as malformed, and nothing panics out of the check.
+    #[test]
+    fn a_change_naming_an_object_counter_past_u32_is_refused() {
+        use crate::fuzz_regressions::sync_message::{forged_change, sync_message_with};
+        let leb = |v: u64| {
+            let mut out = Vec::new();
+            leb128::write::unsigned(&mut out, v).expect("a Vec takes every byte");
+            out
+        };
+        for counter in [u64::from(u32::MAX) + 1, 1 << 40] {
+            let chunk = forged_change(
+                &[
+                    (0x01, [vec![1], leb(0)].concat()),
+                    (0x02, [vec![1], leb(counter)].concat()),
+                    (0x15, vec![1, 1, b'x']),
+                    (0x34, vec![1]),
+                    (0x42, vec![1, 1]),
+                    (0x56, vec![1, 0]),
+                    (0x70, vec![1, 0]),
+                ],
+                "",
+            );
+            let msg = check(&sync_message_with(&[&chunk])).expect("well-formed on the wire");
+            let err = check_changes(&Automerge::new(), &msg).expect_err("a counter past u32");
+            assert!(
+                matches!(
+                    err,
+                    BadSyncMessage::ChangeLayout { index: 0, .. }
+                        | BadSyncMessage::NotCanonical { index: 0 }
+                ),
+                "{err}"
+            );
         }
     }
 

@@ -110,7 +110,16 @@ fn build_quire() -> anyhow::Result<()> {
             cmd.env_remove(name.as_ref());
         }
     }
-    cmd.args(["build", "--quiet", "-p", "quire-tests", "-p", "quire", "--bin", "quire"]);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "quire-tests",
+        "-p",
+        "quire",
+        "--bin",
+        "quire",
+    ]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
