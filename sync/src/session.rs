@@ -517,7 +517,7 @@ impl PeerSession {
                 // A turn ends past its bound once every change in it is vouched for by a
                 // signature over a change also in it: what we apply we can prove to others.
                 if batch.len() >= PER_TURN
-                    && (batch.len() - PER_TURN) % CLOSURE_STEP == 0
+                    && (batch.len() - PER_TURN).is_multiple_of(CLOSURE_STEP)
                     && self.all_vouched(&batch)
                 {
                     settled.more = true;
@@ -670,7 +670,7 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
         if let Ok(change) = Change::try_from(chunk) {
             // Our own long runs are signed along the way too, so a receiver can apply them a
             // turn at a time, each turn ending on a signed change.
-            if change.seq() % CHECKPOINT == 0
+            if change.seq().is_multiple_of(CHECKPOINT)
                 && quire_store::device_of_actor(change.actor_id()) == Some(me)
             {
                 sigs.push((change.hash(), sign_change(voucher.secret, &change.hash())));
@@ -685,7 +685,7 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
     }
     for (actor, (seq, hash)) in newest {
         if quire_store::device_of_actor(&actor) == Some(me) {
-            if seq % CHECKPOINT == 0 {
+            if seq.is_multiple_of(CHECKPOINT) {
                 continue;
             }
             sigs.push((hash, sign_change(voucher.secret, &hash)));
