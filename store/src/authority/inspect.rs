@@ -2,8 +2,9 @@
 //! schema.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, ExpandedChange, ObjType, Prop, ReadDoc, ScalarValue};
 
 use super::place::Place;
@@ -39,9 +40,35 @@ pub struct Write {
 }
 
 /// Finds where objects sit, remembering what it found: an object never moves.
+///
+/// Judging a history in causal order from its founding change, every object is made by a
+/// change judged before any change writes into it, so its place is known from that change
+/// and the document is never asked (automerge's `parents()` walks the op set, and costs more
+/// the larger the document).
 #[derive(Debug, Default)]
 pub struct Locator {
-    paths: HashMap<String, Vec<String>>,
+    paths: HashMap<ObjectId, Arc<Located>>,
+}
+
+/// Where one object sits.
+#[derive(Debug)]
+struct Located {
+    /// The object's id, as [`Write::obj`] names it.
+    name: String,
+    /// The keys from the root to it.
+    keys: Vec<String>,
+    /// Its place in the schema, read from `keys`.
+    place: Place,
+}
+
+impl Located {
+    fn new(obj: &ObjectId, keys: Vec<String>) -> Arc<Located> {
+        Arc::new(Located {
+            name: obj_name(obj),
+            place: Place::of(&keys),
+            keys,
+        })
+    }
 }
 
 /// Most object locations remembered; past this the memory starts over.
@@ -49,6 +76,9 @@ const MAX_REMEMBERED_OBJECTS: usize = 1_000_000;
 
 /// The id of the document root, as objects are named here.
 pub const ROOT_ID: &str = "_root";
+
+/// The objects one change makes: each one's parent and key.
+type Made = HashMap<ObjectId, (ObjectId, String)>;
 
 impl Locator {
     /// Reads `change`'s ops as writes. Objects are found in `doc` or among the objects the
@@ -58,30 +88,42 @@ impl Locator {
         doc: &Automerge,
         change: &ExpandedChange,
     ) -> Result<Vec<Write>, String> {
+        let made_by = |offset: u64| {
+            ObjectId::Id(OpId(
+                change.start_op.get().saturating_add(offset),
+                change.actor_id.clone(),
+            ))
+        };
         // Objects this change makes: their parent and key.
-        let mut made: HashMap<String, (String, String)> = HashMap::new();
+        let mut made: Made = HashMap::new();
         for (offset, op) in (0u64..).zip(&change.operations) {
             if let OpType::Make(_) = op.action {
-                let id = format!(
-                    "{}@{}",
-                    change.start_op.get().saturating_add(offset),
-                    change.actor_id
-                );
                 let key = match &op.key {
                     Key::Map(k) => k.to_string(),
                     Key::Seq(_) => return Err("it makes an object inside a list".into()),
                 };
-                made.insert(id, (obj_name(&op.obj), key));
+                made.insert(made_by(offset), (op.obj.clone(), key));
             }
         }
+        // Where this change's own objects sit, found as they are first written into.
+        let mut found: HashMap<ObjectId, Arc<Located>> = HashMap::new();
+        // Ops of a change mostly come in runs into one object: the last one found.
+        let mut last: Option<(&ObjectId, Arc<Located>, bool)> = None;
         let mut writes = Vec::with_capacity(change.operations.len());
         for (offset, op) in (0u64..).zip(&change.operations) {
-            let obj = obj_name(&op.obj);
-            let keys = self.keys_of(doc, &obj, &made)?;
+            let (located, in_new_object) = match &last {
+                Some((obj, located, in_new)) if **obj == op.obj => (located.clone(), *in_new),
+                _ => {
+                    let located = self.locate(doc, &op.obj, &made, &mut found)?;
+                    let in_new = made.contains_key(&op.obj);
+                    last = Some((&op.obj, located.clone(), in_new));
+                    (located, in_new)
+                }
+            };
             let key = match &op.key {
                 Key::Map(k) => k.to_string(),
                 Key::Seq(_) => {
-                    return Err(format!("it writes into a list at {}", Place::of(&keys)));
+                    return Err(format!("it writes into a list at {}", located.place));
                 }
             };
             let action = if op.insert {
@@ -95,17 +137,11 @@ impl Locator {
                     OpType::MarkBegin(_) | OpType::MarkEnd(_) => Action::Other("a text mark"),
                 }
             };
-            let makes = matches!(action, Action::Make(_)).then(|| {
-                format!(
-                    "{}@{}",
-                    change.start_op.get().saturating_add(offset),
-                    change.actor_id
-                )
-            });
+            let makes = matches!(action, Action::Make(_)).then(|| obj_name(&made_by(offset)));
             writes.push(Write {
-                in_new_object: made.contains_key(&obj),
-                place: Place::of(&keys),
-                obj,
+                in_new_object,
+                place: located.place.clone(),
+                obj: located.name.clone(),
                 key,
                 action,
                 makes,
@@ -114,8 +150,8 @@ impl Locator {
         // Remember where this change's objects sit: a later change may write into them
         // before this one is applied (changes of one message are judged, then applied).
         for id in made.keys() {
-            if let Ok(keys) = self.keys_of(doc, id, &made) {
-                self.paths.insert(id.clone(), keys);
+            if let Ok(located) = self.locate(doc, id, &made, &mut found) {
+                self.paths.insert(id.clone(), located);
             }
         }
         if self.paths.len() > MAX_REMEMBERED_OBJECTS {
@@ -124,71 +160,109 @@ impl Locator {
         Ok(writes)
     }
 
-    /// The keys from the root to object `obj`.
-    fn keys_of(
+    /// Where object `obj` sits: remembered, among the objects `made` by the change (their
+    /// places kept in `found`), or read from `doc`.
+    fn locate(
         &mut self,
         doc: &Automerge,
-        obj: &str,
-        made: &HashMap<String, (String, String)>,
-    ) -> Result<Vec<String>, String> {
-        if obj == ROOT_ID {
-            return Ok(Vec::new());
-        }
-        if let Some(keys) = self.paths.get(obj) {
-            return Ok(keys.clone());
+        obj: &ObjectId,
+        made: &Made,
+        found: &mut HashMap<ObjectId, Arc<Located>>,
+    ) -> Result<Arc<Located>, String> {
+        if let Some(located) = self.paths.get(obj).or_else(|| found.get(obj)) {
+            return Ok(located.clone());
         }
         // Made by this change: its parent's path and its key. Parents come before children
         // in a change, and a chain is at most as long as the change, so this ends.
         let mut chain = Vec::new();
-        let mut at = obj.to_string();
+        let mut at = obj;
         let base = loop {
-            if at == ROOT_ID {
+            if *at == ObjectId::Root {
                 break Vec::new();
             }
-            if let Some(keys) = self.paths.get(&at) {
-                break keys.clone();
+            if let Some(located) = self.paths.get(at).or_else(|| found.get(at)) {
+                break located.keys.clone();
             }
-            match made.get(&at) {
+            match made.get(at) {
                 Some((parent, key)) => {
                     if chain.len() > made.len() {
                         return Err("its objects nest in a cycle".into());
                     }
                     chain.push(key.clone());
-                    at = parent.clone();
+                    at = parent;
                 }
-                None => break self.existing(doc, &at)?,
+                None => break self.existing(doc, at)?.keys.clone(),
             }
         };
         let mut keys = base;
         keys.extend(chain.into_iter().rev());
-        Ok(keys)
+        let located = Located::new(obj, keys);
+        if made.contains_key(obj) {
+            found.insert(obj.clone(), located.clone());
+        }
+        Ok(located)
     }
 
-    /// The keys from the root to `obj`, an object `doc` holds.
-    fn existing(&mut self, doc: &Automerge, obj: &str) -> Result<Vec<String>, String> {
+    /// Where `obj`, an object `doc` holds (or the root), sits.
+    fn existing(&mut self, doc: &Automerge, obj: &ObjectId) -> Result<Arc<Located>, String> {
+        let name = obj_name(obj);
         let (id, _) = doc
-            .import(obj)
-            .map_err(|_| format!("it writes into object {obj}, which nobody made"))?;
+            .import(&name)
+            .map_err(|_| format!("it writes into object {name}, which nobody made"))?;
         let parents = doc
             .parents(&id)
-            .map_err(|_| format!("it writes into object {obj}, which nobody made"))?;
+            .map_err(|_| format!("it writes into object {name}, which nobody made"))?;
         let mut keys = Vec::new();
         for parent in parents {
             match parent.prop {
                 Prop::Map(k) => keys.push(k),
-                Prop::Seq(_) => return Err(format!("it writes into object {obj} inside a list")),
+                Prop::Seq(_) => return Err(format!("it writes into object {name} inside a list")),
             }
         }
         keys.reverse();
-        self.paths.insert(obj.to_string(), keys.clone());
-        Ok(keys)
+        let located = Located::new(obj, keys);
+        self.paths.insert(obj.clone(), located.clone());
+        Ok(located)
     }
 }
 
 /// `obj` named as objects are named here.
+/// The same as `OpId`'s `Display` (`counter@actor`, the actor in lowercase hex), without its
+/// formatter's cost: a change names an object in most of its ops.
 fn obj_name(obj: &ObjectId) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     match obj {
         ObjectId::Root => ROOT_ID.to_string(),
-        ObjectId::Id(id) => id.to_string(),
+        ObjectId::Id(OpId(counter, actor)) => {
+            let actor = actor.to_bytes();
+            let mut name = String::with_capacity(21 + 2 * actor.len());
+            name.push_str(&counter.to_string());
+            name.push('@');
+            for byte in actor {
+                name.push(char::from(HEX[usize::from(byte >> 4)]));
+                name.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+            name
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::ActorId;
+
+    use super::*;
+
+    #[test]
+    fn objects_are_named_as_automerge_names_them() {
+        assert_eq!(obj_name(&ObjectId::Root), ROOT_ID);
+        for (counter, actor) in [
+            (1, vec![0xab, 0x01, 0xff]),
+            (u64::MAX, (0..=255).collect::<Vec<u8>>()),
+            (42, vec![]),
+        ] {
+            let id = OpId(counter, ActorId::from(actor));
+            assert_eq!(obj_name(&ObjectId::Id(id.clone())), id.to_string());
+        }
     }
 }

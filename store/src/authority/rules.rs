@@ -589,6 +589,15 @@ impl Join {
 /// of an organizer it adds. Its writes make the group.
 pub fn founding(device: DeviceId, writes: &[Write]) -> Result<Effect, String> {
     let fields = new_fields(writes);
+    // The devices made under each member's `devices`, in the order they are made.
+    let mut made_devices: HashMap<&str, Vec<DeviceId>> = HashMap::new();
+    for d in writes {
+        if let (Place::Devices(m), Action::Make(_)) = (&d.place, &d.action)
+            && let Ok(device) = d.key.parse()
+        {
+            made_devices.entry(m.as_str()).or_default().push(device);
+        }
+    }
     let mut effect = Effect::default();
     for w in writes {
         if w.place != Place::Members || !matches!(w.action, Action::Make(_)) {
@@ -601,13 +610,10 @@ pub fn founding(device: DeviceId, writes: &[Write]) -> Result<Effect, String> {
             .and_then(|id| fields.get(id))
             .and_then(|f| f.get("organizer"))
             == Some(&&ScalarValue::Boolean(true));
-        let devices: Vec<DeviceId> = writes
-            .iter()
-            .filter(|d| {
-                d.place == Place::Devices(w.key.clone()) && matches!(d.action, Action::Make(_))
-            })
-            .filter_map(|d| d.key.parse().ok())
-            .collect();
+        let devices = made_devices
+            .get(w.key.as_str())
+            .cloned()
+            .unwrap_or_default();
         effect.members.push((member, devices, organizer));
     }
     let founder = effect
