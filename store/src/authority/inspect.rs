@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
-use automerge::{Automerge, ExpandedChange, ObjType, Prop, ReadDoc, ScalarValue};
+use automerge::{ActorId, Automerge, ExpandedChange, ObjType, Prop, ReadDoc, ScalarValue};
 
 use super::place::Place;
 
@@ -47,27 +47,57 @@ pub struct Write {
 /// the larger the document).
 #[derive(Debug, Default)]
 pub struct Locator {
-    paths: HashMap<ObjectId, Arc<Located>>,
+    /// Where each object found sits, by its counter and the index of its actor in `actors`.
+    paths: HashMap<(u64, usize), Arc<Located>>,
+    /// The actors of the objects in `paths`.
+    actors: HashMap<ActorId, usize>,
 }
 
-/// Where one object sits.
+/// Where one object sits: its parent's place and its key there. An object made under another
+/// shares that one's location, so a history's tens of thousands of objects cost a few small
+/// allocations each.
 #[derive(Debug)]
 struct Located {
-    /// The object's id, as [`Write::obj`] names it.
-    name: String,
-    /// The keys from the root to it.
-    keys: Vec<String>,
-    /// Its place in the schema, read from `keys`.
+    /// The object it sits in; `None` for the root.
+    parent: Option<Arc<Located>>,
+    /// Its key in that object.
+    key: String,
+    /// Its place in the schema, read from the keys from the root to it.
     place: Place,
 }
 
 impl Located {
-    fn new(obj: &ObjectId, keys: Vec<String>) -> Arc<Located> {
+    fn root() -> Arc<Located> {
         Arc::new(Located {
-            name: obj_name(obj),
-            place: Place::of(&keys),
-            keys,
+            parent: None,
+            key: String::new(),
+            place: Place::Root,
         })
+    }
+
+    /// The object at `key` of `parent`.
+    fn child(parent: &Arc<Located>, key: String) -> Arc<Located> {
+        let mut keys = parent.keys();
+        keys.push(key);
+        let place = Place::of(&keys);
+        let key = keys.pop().unwrap_or_default();
+        Arc::new(Located {
+            parent: Some(parent.clone()),
+            key,
+            place,
+        })
+    }
+
+    /// The keys from the root to it.
+    fn keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut at = self;
+        while let Some(parent) = &at.parent {
+            keys.push(at.key.clone());
+            at = parent;
+        }
+        keys.reverse();
+        keys
     }
 }
 
@@ -107,23 +137,27 @@ impl Locator {
         }
         // Where this change's own objects sit, found as they are first written into.
         let mut found: HashMap<ObjectId, Arc<Located>> = HashMap::new();
-        // Ops of a change mostly come in runs into one object: the last one found.
-        let mut last: Option<(&ObjectId, Arc<Located>, bool)> = None;
+        // Ops of a change mostly come in runs into one object: the last one found, its name
+        // and whether this change made it.
+        let mut last: Option<(&ObjectId, Arc<Located>, String, bool)> = None;
         let mut writes = Vec::with_capacity(change.operations.len());
         for (offset, op) in (0u64..).zip(&change.operations) {
-            let (located, in_new_object) = match &last {
-                Some((obj, located, in_new)) if **obj == op.obj => (located.clone(), *in_new),
+            let (place, obj, in_new_object) = match &last {
+                Some((obj, located, name, in_new)) if **obj == op.obj => {
+                    (&located.place, name, *in_new)
+                }
                 _ => {
                     let located = self.locate(doc, &op.obj, &made, &mut found)?;
                     let in_new = made.contains_key(&op.obj);
-                    last = Some((&op.obj, located.clone(), in_new));
-                    (located, in_new)
+                    let (_, located, name, _) =
+                        last.insert((&op.obj, located, obj_name(&op.obj), in_new));
+                    (&located.place, &*name, in_new)
                 }
             };
             let key = match &op.key {
                 Key::Map(k) => k.to_string(),
                 Key::Seq(_) => {
-                    return Err(format!("it writes into a list at {}", located.place));
+                    return Err(format!("it writes into a list at {place}"));
                 }
             };
             let action = if op.insert {
@@ -140,8 +174,8 @@ impl Locator {
             let makes = matches!(action, Action::Make(_)).then(|| obj_name(&made_by(offset)));
             writes.push(Write {
                 in_new_object,
-                place: located.place.clone(),
-                obj: located.name.clone(),
+                place: place.clone(),
+                obj: obj.clone(),
                 key,
                 action,
                 makes,
@@ -151,13 +185,33 @@ impl Locator {
         // before this one is applied (changes of one message are judged, then applied).
         for id in made.keys() {
             if let Ok(located) = self.locate(doc, id, &made, &mut found) {
-                self.paths.insert(id.clone(), located);
+                self.remember(id, located);
             }
         }
         if self.paths.len() > MAX_REMEMBERED_OBJECTS {
             self.paths.clear();
+            self.actors.clear();
         }
         Ok(writes)
+    }
+
+    /// Where object `obj` sits, if remembered.
+    fn remembered(&self, obj: &ObjectId) -> Option<&Arc<Located>> {
+        match obj {
+            ObjectId::Root => None,
+            ObjectId::Id(OpId(counter, actor)) => {
+                let actor = self.actors.get(actor)?;
+                self.paths.get(&(*counter, *actor))
+            }
+        }
+    }
+
+    fn remember(&mut self, obj: &ObjectId, located: Arc<Located>) {
+        if let ObjectId::Id(OpId(counter, actor)) = obj {
+            let next = self.actors.len();
+            let actor = *self.actors.entry(actor.clone()).or_insert(next);
+            self.paths.insert((*counter, actor), located);
+        }
     }
 
     /// Where object `obj` sits: remembered, among the objects `made` by the change (their
@@ -169,41 +223,37 @@ impl Locator {
         made: &Made,
         found: &mut HashMap<ObjectId, Arc<Located>>,
     ) -> Result<Arc<Located>, String> {
-        if let Some(located) = self.paths.get(obj).or_else(|| found.get(obj)) {
-            return Ok(located.clone());
-        }
-        // Made by this change: its parent's path and its key. Parents come before children
+        // Made by this change: under its parent, at its key. Parents come before children
         // in a change, and a chain is at most as long as the change, so this ends.
-        let mut chain = Vec::new();
+        let mut chain: Vec<(&ObjectId, &String)> = Vec::new();
         let mut at = obj;
         let base = loop {
             if *at == ObjectId::Root {
-                break Vec::new();
+                break Located::root();
             }
-            if let Some(located) = self.paths.get(at).or_else(|| found.get(at)) {
-                break located.keys.clone();
+            if let Some(located) = self.remembered(at).or_else(|| found.get(at)) {
+                break located.clone();
             }
             match made.get(at) {
                 Some((parent, key)) => {
                     if chain.len() > made.len() {
                         return Err("its objects nest in a cycle".into());
                     }
-                    chain.push(key.clone());
+                    chain.push((at, key));
                     at = parent;
                 }
-                None => break self.existing(doc, at)?.keys.clone(),
+                None => break self.existing(doc, at)?,
             }
         };
-        let mut keys = base;
-        keys.extend(chain.into_iter().rev());
-        let located = Located::new(obj, keys);
-        if made.contains_key(obj) {
-            found.insert(obj.clone(), located.clone());
+        let mut located = base;
+        for (id, key) in chain.into_iter().rev() {
+            located = Located::child(&located, key.clone());
+            found.insert(id.clone(), located.clone());
         }
         Ok(located)
     }
 
-    /// Where `obj`, an object `doc` holds (or the root), sits.
+    /// Where `obj`, an object `doc` holds, sits.
     fn existing(&mut self, doc: &Automerge, obj: &ObjectId) -> Result<Arc<Located>, String> {
         let name = obj_name(obj);
         let (id, _) = doc
@@ -219,9 +269,11 @@ impl Locator {
                 Prop::Seq(_) => return Err(format!("it writes into object {name} inside a list")),
             }
         }
-        keys.reverse();
-        let located = Located::new(obj, keys);
-        self.paths.insert(obj.clone(), located.clone());
+        let mut located = Located::root();
+        for key in keys.into_iter().rev() {
+            located = Located::child(&located, key);
+        }
+        self.remember(obj, located.clone());
         Ok(located)
     }
 }
@@ -249,8 +301,6 @@ fn obj_name(obj: &ObjectId) -> String {
 
 #[cfg(test)]
 mod tests {
-    use automerge::ActorId;
-
     use super::*;
 
     #[test]
