@@ -129,7 +129,7 @@ impl Locator {
         for (offset, op) in (0u64..).zip(&change.operations) {
             if let OpType::Make(_) = op.action {
                 let key = match &op.key {
-                    Key::Map(k) => k.to_string(),
+                    Key::Map(k) => String::from(k.as_str()),
                     Key::Seq(_) => return Err("it makes an object inside a list".into()),
                 };
                 made.insert(made_by(offset), (op.obj.clone(), key));
@@ -155,7 +155,7 @@ impl Locator {
                 }
             };
             let key = match &op.key {
-                Key::Map(k) => k.to_string(),
+                Key::Map(k) => String::from(k.as_str()),
                 Key::Seq(_) => {
                     return Err(format!("it writes into a list at {place}"));
                 }
@@ -208,8 +208,14 @@ impl Locator {
 
     fn remember(&mut self, obj: &ObjectId, located: Arc<Located>) {
         if let ObjectId::Id(OpId(counter, actor)) = obj {
-            let next = self.actors.len();
-            let actor = *self.actors.entry(actor.clone()).or_insert(next);
+            let actor = match self.actors.get(actor) {
+                Some(index) => *index,
+                None => {
+                    let index = self.actors.len();
+                    self.actors.insert(actor.clone(), index);
+                    index
+                }
+            };
             self.paths.insert((*counter, actor), located);
         }
     }

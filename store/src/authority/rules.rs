@@ -202,9 +202,10 @@ pub fn judge(cx: &Context<'_>, writes: &[Write]) -> Result<Effect, String> {
     }
     let join = Join::find(cx, writes)?;
     let mut effect = Effect::default();
+    let me = cx.me.to_string();
     for w in writes.iter().filter(|w| !w.in_new_object) {
         let who = who_may(&w.place, &w.key, &w.action);
-        allowed(cx, &who, w, join.as_ref())?;
+        allowed(cx, &me, &who, w, join.as_ref())?;
         value_rules(w, &mut effect)?;
     }
     check_new(cx, writes, join.as_ref(), &mut effect)?;
@@ -218,19 +219,24 @@ pub fn judge(cx: &Context<'_>, writes: &[Write]) -> Result<Effect, String> {
     Ok(effect)
 }
 
-/// Whether `who` lets `cx.me` make write `w`.
-fn allowed(cx: &Context<'_>, who: &Who, w: &Write, join: Option<&Join>) -> Result<(), String> {
-    let me = cx.me.to_string();
+/// Whether `who` lets `cx.me` (`me`, as the document writes it) make write `w`.
+fn allowed(
+    cx: &Context<'_>,
+    me: &str,
+    who: &Who,
+    w: &Write,
+    join: Option<&Join>,
+) -> Result<(), String> {
     let ok = match who {
         Who::Founding => false,
         Who::Organizer => cx.facts.is_organizer(cx.me),
         Who::AnyMember => true,
         Who::Member(m) => *m == me,
-        Who::Author(s) => author_of(cx, s).as_deref() == Some(me.as_str()),
+        Who::Author(s) => author_of(cx, s).as_deref() == Some(me),
         Who::AuthorOrOrganizer(s) => {
-            cx.facts.is_organizer(cx.me) || author_of(cx, s).as_deref() == Some(me.as_str())
+            cx.facts.is_organizer(cx.me) || author_of(cx, s).as_deref() == Some(me)
         }
-        Who::Reviewer(s, c) => reviewer_of(cx, s, c).as_deref() == Some(me.as_str()),
+        Who::Reviewer(s, c) => reviewer_of(cx, s, c).as_deref() == Some(me),
         Who::Joining => join.is_some_and(|j| j.covers(w)),
     };
     if ok {
