@@ -202,9 +202,10 @@ pub fn judge(cx: &Context<'_>, writes: &[Write]) -> Result<Effect, String> {
     }
     let join = Join::find(cx, writes)?;
     let mut effect = Effect::default();
+    let me = cx.me.to_string();
     for w in writes.iter().filter(|w| !w.in_new_object) {
         let who = who_may(&w.place, &w.key, &w.action);
-        allowed(cx, &who, w, join.as_ref())?;
+        allowed(cx, &me, &who, w, join.as_ref())?;
         value_rules(w, &mut effect)?;
     }
     check_new(cx, writes, join.as_ref(), &mut effect)?;
@@ -218,19 +219,24 @@ pub fn judge(cx: &Context<'_>, writes: &[Write]) -> Result<Effect, String> {
     Ok(effect)
 }
 
-/// Whether `who` lets `cx.me` make write `w`.
-fn allowed(cx: &Context<'_>, who: &Who, w: &Write, join: Option<&Join>) -> Result<(), String> {
-    let me = cx.me.to_string();
+/// Whether `who` lets `cx.me` (`me`, as the document writes it) make write `w`.
+fn allowed(
+    cx: &Context<'_>,
+    me: &str,
+    who: &Who,
+    w: &Write,
+    join: Option<&Join>,
+) -> Result<(), String> {
     let ok = match who {
         Who::Founding => false,
         Who::Organizer => cx.facts.is_organizer(cx.me),
         Who::AnyMember => true,
         Who::Member(m) => *m == me,
-        Who::Author(s) => author_of(cx, s).as_deref() == Some(me.as_str()),
+        Who::Author(s) => author_of(cx, s).as_deref() == Some(me),
         Who::AuthorOrOrganizer(s) => {
-            cx.facts.is_organizer(cx.me) || author_of(cx, s).as_deref() == Some(me.as_str())
+            cx.facts.is_organizer(cx.me) || author_of(cx, s).as_deref() == Some(me)
         }
-        Who::Reviewer(s, c) => reviewer_of(cx, s, c).as_deref() == Some(me.as_str()),
+        Who::Reviewer(s, c) => reviewer_of(cx, s, c).as_deref() == Some(me),
         Who::Joining => join.is_some_and(|j| j.covers(w)),
     };
     if ok {
@@ -589,6 +595,15 @@ impl Join {
 /// of an organizer it adds. Its writes make the group.
 pub fn founding(device: DeviceId, writes: &[Write]) -> Result<Effect, String> {
     let fields = new_fields(writes);
+    // The devices made under each member's `devices`, in the order they are made.
+    let mut made_devices: HashMap<&str, Vec<DeviceId>> = HashMap::new();
+    for d in writes {
+        if let (Place::Devices(m), Action::Make(_)) = (&d.place, &d.action)
+            && let Ok(device) = d.key.parse()
+        {
+            made_devices.entry(m.as_str()).or_default().push(device);
+        }
+    }
     let mut effect = Effect::default();
     for w in writes {
         if w.place != Place::Members || !matches!(w.action, Action::Make(_)) {
@@ -601,13 +616,10 @@ pub fn founding(device: DeviceId, writes: &[Write]) -> Result<Effect, String> {
             .and_then(|id| fields.get(id))
             .and_then(|f| f.get("organizer"))
             == Some(&&ScalarValue::Boolean(true));
-        let devices: Vec<DeviceId> = writes
-            .iter()
-            .filter(|d| {
-                d.place == Place::Devices(w.key.clone()) && matches!(d.action, Action::Make(_))
-            })
-            .filter_map(|d| d.key.parse().ok())
-            .collect();
+        let devices = made_devices
+            .get(w.key.as_str())
+            .cloned()
+            .unwrap_or_default();
         effect.members.push((member, devices, organizer));
     }
     let founder = effect

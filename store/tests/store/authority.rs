@@ -462,3 +462,25 @@ fn a_write_into_an_object_its_past_does_not_hold_is_refused() {
     assert!(err.contains("its past does not hold"), "{err}");
     authority.judge(&doc, &rating).unwrap();
 }
+
+/// Judging a history in order, the locator places every object from the change that made
+/// it, never asking the document (automerge's `parents()` walked the op set for each object
+/// and made a large group's first sync take minutes). It must read each change's ops as the
+/// same writes as a locator that finds every object in the document.
+#[test]
+fn a_history_is_located_as_the_document_places_it() {
+    use quire_store::authority::inspect::Locator;
+
+    let doc = honest();
+    let mut remembering = Locator::default();
+    for change in doc.get_changes(&[]) {
+        let expanded = change.decode();
+        let remembered = remembering.writes(&doc, &expanded).unwrap();
+        let read = Locator::default().writes(&doc, &expanded).unwrap();
+        assert_eq!(format!("{remembered:?}"), format!("{read:?}"));
+    }
+    assert_eq!(
+        Authority::new().judge_history(&doc),
+        Ok(doc.get_changes_meta(&[]).len())
+    );
+}

@@ -266,21 +266,20 @@ async fn run(quick: bool, report: &mut Report) -> anyhow::Result<()> {
     ));
     section.note(&format!(
         "Catch-up bytes: in memory the frames with the checks are {:.0} bytes per missing \
-         change longer than automerge's alone (each of a device's own changes travels with \
-         its 32-byte hash and 64-byte signature).",
+         change longer than automerge's alone (a frame carries one 32-byte hash and 64-byte \
+         signature per actor among its changes, not one per change).",
         (caught.checked_bytes as f64 - caught.raw_bytes as f64) / caught.missing_changes as f64,
     ));
     let p = &caught.parts;
     let secs_ms = |d: Duration| ms(d.as_secs_f64() * 1000.0);
     section.note(&format!(
         "Where the catch-up with checks goes, each part timed alone over the same {} changes \
-         (both directions, one run): automerge applying them one change per call, as a \
-         session must (each change is judged at its own past, so its dependencies are applied \
-         before it), {}, against {} in one call as automerge's sync does; judging each change \
-         {}; signing each change {} and verifying each signature {} (each of a device's own \
-         changes is signed on its own). Every edit here writes the same key (the member's \
-         bio), and automerge's apply of one change walks that key's earlier ops, so one change \
-         per call grows with the history of the key.",
+         (both directions, one run): automerge applying them in one call, as a session \
+         does after judging a turn's changes (up to 512) in causal order, {2}, against {1} \
+         one change per call (every edit here writes the same key, the member's bio, and \
+         automerge's apply of one change walks that key's earlier ops); judging each change \
+         {3}; signing each change {4} and verifying each signature {5}, which a session no \
+         longer does (one signature per actor per frame).",
         caught.missing_changes,
         secs_ms(p.apply_each),
         secs_ms(p.apply_batch),
