@@ -123,6 +123,17 @@ impl Authority {
         self.judge_as(doc, change, first, Source::Own)
     }
 
+    /// Judges `change` of a document loaded whole, as [`Authority::judge_history`] judges each
+    /// (for measuring one change at a time; `first` says whether it is the founding change).
+    pub fn judge_loaded(
+        &mut self,
+        doc: &Automerge,
+        change: &Change,
+        first: bool,
+    ) -> Result<(), Refusal> {
+        self.judge_as(doc, change, first, Source::History)
+    }
+
     /// Judges the whole history of `doc`, in causal order: what a device does with a group it
     /// received whole (a new member's bootstrap). Only the first change may found the group.
     pub fn judge_history(&mut self, doc: &Automerge) -> Result<usize, Refusal> {
