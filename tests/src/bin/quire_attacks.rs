@@ -60,14 +60,15 @@ struct Args {
     out: Option<PathBuf>,
     /// Run only these attacks (by key: organizer, remove-founder, backdated-rules,
     /// rewrite-piece, critique-as-other, rate-others-critique, delete-device, add-device,
-    /// forged-actor, unsigned, wrong-key, replayed, flood-frames, flood-message, held-bytes,
-    /// held-count, op-bomb), comma-separated; the baseline always runs.
+    /// forged-actor, after-removal, unsigned, wrong-key, replayed, flood-frames, flood-message,
+    /// flood-pieces-frames, flood-pieces-message, held-bytes, held-count, op-bomb, wrong-pred),
+    /// comma-separated; the baseline always runs.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Keep one victim process for every attack instead of a fresh one each.
     #[arg(long)]
     same_victim: bool,
-    /// Ops the op bomb claims [default: 2,097,152, or 65,536 with --quick].
+    /// Ops the op bomb claims [default: 16,777,216, or 65,536 with --quick].
     #[arg(long)]
     bomb_ops: Option<u64>,
     /// Tries of each one-frame attack [default: 20, or 2 with --quick].
@@ -110,7 +111,16 @@ fn build_quire() -> anyhow::Result<()> {
             cmd.env_remove(name.as_ref());
         }
     }
-    cmd.args(["build", "--quiet", "-p", "quire-tests", "-p", "quire", "--bin", "quire"]);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "quire-tests",
+        "-p",
+        "quire",
+        "--bin",
+        "quire",
+    ]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -133,8 +143,9 @@ fn sizes(args: &Args) -> Sizes {
         held_per_frame: 5_000,
         bomb_ops: args
             .bomb_ops
-            .unwrap_or(if quick { 1 << 16 } else { 1 << 21 }),
+            .unwrap_or(if quick { 1 << 16 } else { 1 << 24 }),
         probe_every: Duration::from_millis(100),
+        edit_wait: Duration::from_secs(if quick { 10 } else { 60 }),
     }
 }
 
@@ -150,6 +161,7 @@ async fn attack_all(args: Args) -> anyhow::Result<()> {
     let mut cast = Cast::new().await?;
     println!("  ({:.1} s)", began.elapsed().as_secs_f64());
     let forger = Forger::load(&cast.bea_dir, cast.group)?;
+    let dan = Forger::load(&cast.dan_dir, cast.group)?;
     let raw = RawPeer::bind(&cast.bea_dir).await?;
     let fresh = !(args.quick || args.same_victim);
     let edits = Arc::new(AtomicUsize::new(0));
@@ -166,6 +178,7 @@ async fn attack_all(args: Args) -> anyhow::Result<()> {
         let outcome = run::measure(
             &mut cast,
             &forger,
+            &dan,
             &raw,
             attack,
             sizes,
