@@ -2,17 +2,19 @@
 //!
 //! The victim is Ann's device: the `quire` binary serving its own data dir on loopback (relays
 //! and mDNS off), a child process. Ann founded the group with `quire init` and invited with
-//! `quire invite`; Bea (the attacker) and Cal (an honest member) joined through those invites
-//! as in-process nodes. Bea's device then speaks `quire/sync/2` by hand, with her real device
-//! key: forbidden changes signed by her, unsigned and wrongly signed changes, floods,
-//! changes held back for a dependency that never comes, and an op bomb. Around each attack
+//! `quire invite`; Bea (the attacker), Cal (an honest member) and Dan (Bea's accomplice, whom
+//! Ann removes for one attack) joined through those invites as in-process nodes. Bea's device
+//! then speaks `quire/sync/2` by hand, with her real device key: forbidden changes signed by
+//! her, a removed member's changes relayed, unsigned and wrongly signed changes, floods,
+//! changes held back for a dependency that never comes, an op bomb and a change naming the
+//! wrong predecessor. Around each attack
 //! the harness reads the victim's CPU time and resident memory from `/proc`, has Cal make
 //! honest edits and times how long each takes to reach the victim's disk, and afterwards
 //! compares the victim's document with what it was (read from its disk) and checks that
 //! nothing forged reached Cal.
 //!
 //! Prints a Markdown table; a full run writes it into RELIABILITY.md ("Hostile members").
-//! `--quick` runs small sizes on one victim process, so the harness cannot rot:
+//! `--quick` runs small sizes on one victim process in under a minute, to check the harness:
 //! `cargo run -p quire-tests --bin quire-attacks -- --quick`.
 //! Full sizes: `cargo run --release -p quire-tests --bin quire-attacks`.
 
@@ -145,7 +147,7 @@ fn sizes(args: &Args) -> Sizes {
             .bomb_ops
             .unwrap_or(if quick { 1 << 16 } else { 1 << 24 }),
         probe_every: Duration::from_millis(100),
-        edit_wait: Duration::from_secs(if quick { 10 } else { 60 }),
+        edit_wait: Duration::from_secs(if quick { 5 } else { 60 }),
     }
 }
 
