@@ -318,7 +318,7 @@ impl Group {
         let refused = doc
             .get_changes(&before)
             .iter()
-            .find_map(|change| self.authority.judge(doc, change).err());
+            .find_map(|change| self.authority.judge_own(doc, change).err());
         if let Some(refusal) = refused {
             tracing::error!(group = %self.id().short(), %refusal, "our own operation broke the group's rules; rolled back");
             let actor = doc.get_actor().clone();

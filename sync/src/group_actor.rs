@@ -724,7 +724,7 @@ impl GroupActor {
             let refused = doc
                 .get_changes(&before)
                 .iter()
-                .find_map(|change| self.authority.judge(doc, change).err());
+                .find_map(|change| self.authority.judge_own(doc, change).err());
             match refused {
                 None => Ok(redeemed),
                 Some(refusal) => {

@@ -372,15 +372,27 @@ pub fn check_changes_with(
     let mut parsed = Vec::new();
     let mut changes = Vec::new();
     for (index, bytes) in message.changes.iter().enumerate() {
-        let Ok(change) = Change::try_from(bytes) else {
-            continue;
+        // Bounded to expand: `check_sync_message` checked every actor index it holds, and
+        // that its ops are no more than its bytes allow. Values it does not read (an op
+        // counter past `u32`, found by fuzzing) still make automerge's parser panic: such a
+        // change is refused as malformed, before anything else sees it.
+        let parsed_change = std::panic::catch_unwind(|| {
+            let change = Change::try_from(bytes).ok()?;
+            let expanded: ExpandedChange = change.decode();
+            let canonical = Change::from(expanded.clone()).hash() == change.hash();
+            Some((change, expanded, canonical))
+        });
+        let (change, expanded) = match parsed_change {
+            Err(_) => {
+                return Err(BadSyncMessage::ChangeLayout {
+                    index,
+                    what: "automerge cannot parse it",
+                });
+            }
+            Ok(None) => continue,
+            Ok(Some((_, _, false))) => return Err(BadSyncMessage::NotCanonical { index }),
+            Ok(Some((change, expanded, true))) => (change, expanded),
         };
-        // Safe to expand: `check_sync_message` checked every actor index it holds, and that
-        // its ops are no more than its bytes allow.
-        let expanded: ExpandedChange = change.decode();
-        if Change::from(expanded.clone()).hash() != change.hash() {
-            return Err(BadSyncMessage::NotCanonical { index });
-        }
         parsed.push((index, change));
         changes.push(expanded);
     }
@@ -1344,6 +1356,43 @@ mod tests {
         }
     }
 
+    /// Found by the `sync_message` fuzz target: a change whose op writes into an object
+    /// whose counter is past `u32` makes automerge's change parser panic (an `unwrap` in
+    /// `OpId::new`); it is refused as malformed, and nothing panics out of the check.
+    #[test]
+    fn a_change_naming_an_object_counter_past_u32_is_refused() {
+        use crate::fuzz_regressions::sync_message::{forged_change, sync_message_with};
+        let leb = |v: u64| {
+            let mut out = Vec::new();
+            leb128::write::unsigned(&mut out, v).expect("a Vec takes every byte");
+            out
+        };
+        for counter in [u64::from(u32::MAX) + 1, 1 << 40] {
+            let chunk = forged_change(
+                &[
+                    (0x01, [vec![1], leb(0)].concat()),
+                    (0x02, [vec![1], leb(counter)].concat()),
+                    (0x15, vec![1, 1, b'x']),
+                    (0x34, vec![1]),
+                    (0x42, vec![1, 1]),
+                    (0x56, vec![1, 0]),
+                    (0x70, vec![1, 0]),
+                ],
+                "",
+            );
+            let msg = check(&sync_message_with(&[&chunk])).expect("well-formed on the wire");
+            let err = check_changes(&Automerge::new(), &msg).expect_err("a counter past u32");
+            assert!(
+                matches!(
+                    err,
+                    BadSyncMessage::ChangeLayout { index: 0, .. }
+                        | BadSyncMessage::NotCanonical { index: 0 }
+                ),
+                "{err}"
+            );
+        }
+    }
+
     /// Found by the `sync_message` fuzz target: a change whose sequence number did not follow
     /// its actor's last change made automerge fail an assertion (a panic, in release builds
     /// too) while adding it to the change graph.
@@ -1386,19 +1435,29 @@ mod tests {
         assert!(empty.get_heads().is_empty());
     }
 
-    /// Found by the `sync_message` fuzz target and still open: a change that passes every check
-    /// here makes automerge 0.12 unwrap a missing op position while it applies the batch (a
-    /// panic in release builds too). See RELIABILITY.md, "Fuzzing".
+    /// Found by the `sync_message` fuzz target: a change that passes every check here makes
+    /// automerge 0.12 unwrap a missing op position while it applies the batch (a panic in
+    /// release builds too). It is now refused on the wire (one of its strings is not UTF-8);
+    /// were it not, a session applies nothing its authority has not judged, and the authority
+    /// refuses ops naming anything outside their change's past.
     #[test]
-    #[ignore = "open: automerge panics applying it; needs a check of element and pred references"]
     fn change_automerge_cannot_place_is_refused() {
         let input = include_bytes!(
             "../../fuzz/artifacts/sync_message/crash-batch-apply-unwraps-a-missing-position"
         );
-        let msg = check(&input[1..]).expect("well-formed on the wire");
-        let mut doc = fuzz_fixture_group();
-        if check_changes(&doc, &msg).is_ok() {
-            let _ = doc.receive_sync_message(&mut State::new(), msg);
-        }
+        let Ok(msg) = check(&input[1..]) else {
+            return;
+        };
+        let doc = fuzz_fixture_group();
+        let mut authority = quire_store::authority::Authority::new();
+        authority.seed(&doc);
+        let verdicts: Vec<String> = msg
+            .changes
+            .iter()
+            .filter_map(|bytes| Change::try_from(&bytes[..]).ok())
+            .filter_map(|change| authority.judge(&doc, &change).err())
+            .map(|refusal| refusal.reason)
+            .collect();
+        assert!(!verdicts.is_empty(), "nothing in it was refused");
     }
 }

@@ -24,6 +24,7 @@
 
 pub mod facts;
 pub mod inspect;
+pub mod past;
 pub mod place;
 pub mod rules;
 
@@ -82,6 +83,21 @@ pub struct Authority {
     /// Whether a founding change was accepted.
     founded: bool,
     locator: Locator,
+    /// Ops of changes judged but maybe not applied yet.
+    pending: past::Pending,
+}
+
+/// How much of a change is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Received from a peer and not applied yet: everything.
+    Peer,
+    /// Made by this device's automerge and already applied: its ops were made against its
+    /// past, so they write only there; the rules are still checked.
+    Own,
+    /// Part of a document loaded whole: automerge's load rebuilt every change from the ops
+    /// and checked the heads, so ops name their predecessors truly.
+    History,
 }
 
 impl Authority {
@@ -96,7 +112,15 @@ impl Authority {
     /// remembered for its descendants.
     pub fn judge(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
         let first = !self.founded && doc.get_heads().iter().all(|h| *h == change.hash());
-        self.judge_as(doc, change, first)
+        self.judge_as(doc, change, first, Source::Peer)
+    }
+
+    /// Judges `change`, made by this device's own automerge and already applied to `doc`:
+    /// the rules as for [`Authority::judge`], without checking that its ops write only into
+    /// its past (automerge made them against it).
+    pub fn judge_own(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
+        let first = !self.founded && doc.get_heads().iter().all(|h| *h == change.hash());
+        self.judge_as(doc, change, first, Source::Own)
     }
 
     /// Judges the whole history of `doc`, in causal order: what a device does with a group it
@@ -104,12 +128,18 @@ impl Authority {
     pub fn judge_history(&mut self, doc: &Automerge) -> Result<usize, Refusal> {
         let changes = doc.get_changes(&[]);
         for (i, change) in changes.iter().enumerate() {
-            self.judge_as(doc, change, i == 0)?;
+            self.judge_as(doc, change, i == 0, Source::History)?;
         }
         Ok(changes.len())
     }
 
-    fn judge_as(&mut self, doc: &Automerge, change: &Change, first: bool) -> Result<(), Refusal> {
+    fn judge_as(
+        &mut self,
+        doc: &Automerge,
+        change: &Change,
+        first: bool,
+        source: Source,
+    ) -> Result<(), Refusal> {
         let hash = change.hash();
         let device = device_of_actor(change.actor_id());
         let refuse = |member: Option<MemberId>, reason: String| Refusal {
@@ -127,6 +157,14 @@ impl Authority {
             .writes(doc, &expanded)
             .map_err(|reason| refuse(None, reason))?;
         let deps = change.deps();
+        let checked = match source {
+            Source::Peer => Some(
+                self.pending
+                    .check(doc, &expanded, &writes)
+                    .map_err(|reason| refuse(None, reason))?,
+            ),
+            Source::Own | Source::History => None,
+        };
         if deps.is_empty() {
             let founding = if first {
                 rules::founding(device, &writes)
@@ -137,6 +175,9 @@ impl Authority {
             let facts = founding.apply(&Facts::default());
             self.founded = true;
             self.times.insert(hash, expanded.time.saturating_mul(1000));
+            if let Some(checked) = checked {
+                self.pending.record(hash, &expanded, checked);
+            }
             self.remember(hash, Arc::new(facts));
             return Ok(());
         }
@@ -182,6 +223,9 @@ impl Authority {
         let mut effect = rules::judge(&cx, &writes).map_err(|reason| refuse(Some(me), reason))?;
         self.owners.extend(std::mem::take(&mut effect.owners));
         self.times.insert(hash, time_ms);
+        if let Some(checked) = checked {
+            self.pending.record(hash, &expanded, checked);
+        }
         let after = if effect.is_empty() {
             facts
         } else {
@@ -199,6 +243,7 @@ impl Authority {
     /// where needed (slower, never different). Call it only when every change judged is in
     /// the document.
     pub fn trim(&mut self) {
+        self.pending.clear();
         if self.at_change.len() >= REMEMBERED {
             self.at_change.clear();
             self.at_heads.clear();

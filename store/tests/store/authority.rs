@@ -318,3 +318,147 @@ fn a_rule_change_after_a_clock_that_runs_ahead_is_not_backdated() {
     .unwrap();
     assert_eq!(replay(&doc).unwrap(), doc.get_changes(&[]).len());
 }
+
+/// Judges every change of `doc` after `have` before applying any (as a session takes one
+/// message: judged in causal order, then applied together) onto a copy of `doc` at `have`.
+fn judge_batch(doc: &Automerge, have: &[automerge::ChangeHash]) -> Result<usize, String> {
+    let mut base = doc.fork_at(have).unwrap();
+    let mut authority = Authority::new();
+    authority.seed(&base);
+    let changes = doc.get_changes(have);
+    for change in &changes {
+        authority.judge(&base, change).map_err(|r| r.to_string())?;
+    }
+    base.apply_changes(changes.clone()).unwrap();
+    authority.trim();
+    Ok(changes.len())
+}
+
+/// `change` with its first op's predecessors and its dependencies replaced, then encoded
+/// again: what a modified client can send, signed and all.
+fn rewritten(
+    change: &automerge::Change,
+    pred: Option<Vec<automerge::legacy::OpId>>,
+    deps: Option<Vec<automerge::ChangeHash>>,
+) -> automerge::Change {
+    let mut expanded = change.decode();
+    if let Some(pred) = pred {
+        expanded.operations[0].pred = pred.into();
+    }
+    if let Some(deps) = deps {
+        expanded.deps = deps;
+    }
+    automerge::Change::from(expanded)
+}
+
+fn op_id(id: &automerge::ObjId) -> automerge::legacy::OpId {
+    id.to_string().parse().unwrap()
+}
+
+fn bio_edit(doc: &mut Automerge, i: usize, bio: &str) -> automerge::Change {
+    ops::update_profile(
+        doc,
+        member(i),
+        quire_store::doc::ProfilePatch {
+            bio: Some(bio.into()),
+            ..Default::default()
+        },
+        after(6),
+    )
+    .unwrap();
+    doc.get_last_local_change().unwrap()
+}
+
+#[test]
+fn a_chain_judged_before_it_is_applied_is_accepted() {
+    let mut doc = honest();
+    let have = doc.get_heads();
+    as_device(&mut doc, 1);
+    for i in 0..5 {
+        bio_edit(&mut doc, 1, &format!("draft {i}"));
+    }
+    as_device(&mut doc, 2);
+    bio_edit(&mut doc, 2, "poet");
+    assert_eq!(judge_batch(&doc, &have).unwrap(), 6);
+    // The whole history, from the founding change, as one batch.
+    let all = doc.get_changes(&[]).len();
+    assert_eq!(judge_batch(&doc, &[]).unwrap(), all);
+}
+
+#[test]
+fn a_change_naming_another_keys_value_as_its_predecessor_is_refused() {
+    let mut doc = honest();
+    let bea = member(1).to_string();
+    let (_, name_op) = doc
+        .get(map(&doc, &["members", &bea]), "display_name")
+        .unwrap()
+        .unwrap();
+    let mut theirs = doc.fork();
+    theirs.set_actor(session_actor(device(1)));
+    let edit = bio_edit(&mut theirs, 1, "reviewer");
+    let forged = rewritten(&edit, Some(vec![op_id(&name_op)]), None);
+    let mut authority = Authority::new();
+    authority.seed(&doc);
+    let err = authority.judge(&doc, &forged).unwrap_err().to_string();
+    assert!(err.contains("overwrites") && err.contains("bio"), "{err}");
+    // The honest edit passes the same check.
+    authority.judge(&doc, &edit).unwrap();
+}
+
+#[test]
+fn a_change_naming_a_concurrent_value_as_its_predecessor_is_refused() {
+    let base = honest();
+    let mut one = base.fork();
+    one.set_actor(session_actor(device(1)));
+    let first = bio_edit(&mut one, 1, "from the laptop");
+    let mut two = base.fork();
+    two.set_actor(session_actor(device(1)));
+    let second = bio_edit(&mut two, 1, "from the phone");
+    let bea = member(1).to_string();
+    let (_, first_op) = one
+        .get(map(&one, &["members", &bea]), "bio")
+        .unwrap()
+        .unwrap();
+    // The honest concurrent edit is accepted by a device that holds the first; the forgery
+    // naming the first (not in its past) as what it overwrites is refused.
+    let mut authority = Authority::new();
+    authority.seed(&one);
+    authority.judge(&one, &second).unwrap();
+    let forged = rewritten(&second, Some(vec![op_id(&first_op)]), None);
+    let err = authority.judge(&one, &forged).unwrap_err().to_string();
+    assert!(err.contains("not there in its past"), "{err}");
+    // And by a device that holds neither yet, judging the first and the forgery together.
+    let mut authority = Authority::new();
+    authority.seed(&base);
+    authority.judge(&base, &first).unwrap();
+    let err = authority.judge(&base, &forged).unwrap_err().to_string();
+    assert!(err.contains("not there in its past"), "{err}");
+}
+
+#[test]
+fn a_write_into_an_object_its_past_does_not_hold_is_refused() {
+    let mut doc = honest();
+    let have = doc.get_heads();
+    as_device(&mut doc, 0);
+    let second = CritiqueId::from_bytes([51; 16]);
+    ops::claim(&mut doc, member(0), piece(), after(6)).unwrap();
+    ops::critique(
+        &mut doc,
+        member(0),
+        piece(),
+        second,
+        "Tighten it.",
+        after(7),
+    )
+    .unwrap();
+    as_device(&mut doc, 1);
+    ops::rate(&mut doc, member(1), piece(), second, 4, after(8)).unwrap();
+    let rating = doc.get_last_local_change().unwrap();
+    // The rating rewritten to depend only on what came before the critique was written.
+    let forged = rewritten(&rating, None, Some(have));
+    let mut authority = Authority::new();
+    authority.seed(&doc);
+    let err = authority.judge(&doc, &forged).unwrap_err().to_string();
+    assert!(err.contains("its past does not hold"), "{err}");
+    authority.judge(&doc, &rating).unwrap();
+}
