@@ -768,9 +768,10 @@ async fn flood_frames(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
     let taken = if applied.is_some() {
         n
     } else {
+        let group = ctx.observer.group();
         changes
             .iter()
-            .filter(|c| ctx.observer.has(&c.hash()))
+            .filter(|c| group.doc().get_change_meta_by_hash(&c.hash()).is_some())
             .count()
     };
     effect.tried = if sent == n {
