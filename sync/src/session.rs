@@ -104,6 +104,12 @@ pub struct Voucher<'a> {
 /// Most held changes one call applies: a peer with a great many waits for its next turn, so
 /// the other peers' messages are not stuck behind it.
 pub const PER_TURN: usize = 512;
+/// Past [`PER_TURN`], how often a turn checks whether it may end (every change in it vouched
+/// for by a signature over one of them).
+const CLOSURE_STEP: usize = 64;
+/// Every this many changes of its own in a frame, a device signs one more (beside its newest),
+/// so that a receiver's turns of [`PER_TURN`] changes can each end on a signed change.
+const CHECKPOINT: u64 = (PER_TURN / 4) as u64;
 
 /// What a settled message did.
 #[derive(Debug, Default)]
@@ -340,25 +346,38 @@ impl PeerSession {
         Ok(settled)
     }
 
-    /// Of the changes judged before one that failed, those a verified signature over a kept
-    /// change vouches for, and only those: the signature that covered them may have been over
-    /// the failed change or one after it, which we will never hold, and a change we keep is one
-    /// we must be able to vouch for to others. What depends on a dropped change is dropped.
-    fn vouched_prefix(&mut self, batch: Vec<Change>) -> Vec<Change> {
+    /// Of the changes of a batch, those a verified signature over a change of the batch
+    /// vouches for, and the rest: the signature that covered a change may be over one after
+    /// it that cannot be applied now (or ever), and a change we keep is one we must be able to
+    /// vouch for to others. What depends on a change left out is left out.
+    fn all_vouched(&self, batch: &[Change]) -> bool {
         let in_batch: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
-        let vouched = self.vouched_within(&in_batch);
-        let mut dropped: HashSet<ChangeHash> = HashSet::new();
-        let mut kept = Vec::with_capacity(batch.len());
-        for change in batch.iter() {
-            if vouched.contains(&change.hash())
-                && !change.deps().iter().any(|d| dropped.contains(d))
-            {
-                kept.push(change.clone());
-            } else {
-                dropped.insert(change.hash());
+        self.vouched_within(&in_batch).len() == batch.len()
+    }
+
+    fn vouched_prefix(&self, batch: &[Change]) -> (Vec<Change>, Vec<Change>) {
+        // Leaving a change out may leave out the signed change that vouched for others, so
+        // this runs until nothing more is left out.
+        let mut kept: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
+        loop {
+            let vouched = self.vouched_within(&kept);
+            let mut dropped: HashSet<ChangeHash> = HashSet::new();
+            for change in batch.iter().filter(|c| kept.contains_key(&c.hash())) {
+                if !vouched.contains(&change.hash())
+                    || change.deps().iter().any(|d| dropped.contains(d))
+                {
+                    dropped.insert(change.hash());
+                }
             }
+            if dropped.is_empty() {
+                break;
+            }
+            kept.retain(|hash, _| !dropped.contains(hash));
         }
-        kept
+        batch
+            .iter()
+            .cloned()
+            .partition(|change| kept.contains_key(&change.hash()))
     }
 
     /// The held changes a verified signature vouches for: each signed change whose whole past
@@ -495,7 +514,12 @@ impl PeerSession {
                 if !applicable {
                     continue;
                 }
-                if batch.len() >= PER_TURN {
+                // A turn ends past its bound once every change in it is vouched for by a
+                // signature over a change also in it: what we apply we can prove to others.
+                if batch.len() >= PER_TURN
+                    && (batch.len() - PER_TURN).is_multiple_of(CLOSURE_STEP)
+                    && self.all_vouched(&batch)
+                {
                     settled.more = true;
                     break 'passes Ok(());
                 }
@@ -526,8 +550,18 @@ impl PeerSession {
                 break Ok(());
             }
         };
-        if judged.is_err() {
-            batch = self.vouched_prefix(batch);
+        // Only what a signature over a change applied with it vouches for is applied: the
+        // signature that covers a change may be over one that cannot be applied now (it
+        // waits for more, or follows a refused or unsigned change), and a change we keep is
+        // one we must be able to vouch for to others. The rest waits, or after a refusal is
+        // dropped.
+        let (kept, waiting) = self.vouched_prefix(&batch);
+        batch = kept;
+        if judged.is_ok() {
+            for change in waiting {
+                // Released from `held` above, so there is room for it again.
+                let _ = self.held.hold(change);
+            }
         }
         settled.applied = batch.len();
         let applied = match doc.apply_changes(batch) {
@@ -563,7 +597,10 @@ impl PeerSession {
         // offered could still vouch for it, is unsigned.
         if !settled.more
             && self.offered.is_empty()
-            && let Some(change) = self.held.iter().find(|c| complete.contains(&c.hash()))
+            && let Some(change) = self
+                .held
+                .iter()
+                .find(|c| complete.contains(&c.hash()) && !vouched.contains(&c.hash()))
         {
             let actor = change.actor_id();
             self.unclaimed = std::mem::take(&mut settled.signatures);
@@ -626,9 +663,18 @@ pub fn distance(doc: &Automerge, theirs: &[ChangeHash]) -> Distance {
 /// change: this device's own signed now (its newest in `changes` vouches for the rest), every
 /// other actor's newest that we hold a signature for.
 fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> Vec<Offered> {
+    let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
     let mut newest: HashMap<ActorId, (u64, ChangeHash)> = HashMap::new();
+    let mut sigs = Vec::new();
     for chunk in changes {
         if let Ok(change) = Change::try_from(chunk) {
+            // Our own long runs are signed along the way too, so a receiver can apply them a
+            // turn at a time, each turn ending on a signed change.
+            if change.seq().is_multiple_of(CHECKPOINT)
+                && quire_store::device_of_actor(change.actor_id()) == Some(me)
+            {
+                sigs.push((change.hash(), sign_change(voucher.secret, &change.hash())));
+            }
             let entry = newest
                 .entry(change.actor_id().clone())
                 .or_insert((0, change.hash()));
@@ -637,10 +683,11 @@ fn vouch<'a>(changes: impl Iterator<Item = &'a [u8]>, voucher: Voucher<'_>) -> V
             }
         }
     }
-    let me = DeviceId::from_bytes(*voucher.secret.public().as_bytes());
-    let mut sigs = Vec::with_capacity(newest.len());
-    for (actor, (_, hash)) in newest {
+    for (actor, (seq, hash)) in newest {
         if quire_store::device_of_actor(&actor) == Some(me) {
+            if seq.is_multiple_of(CHECKPOINT) {
+                continue;
+            }
             sigs.push((hash, sign_change(voucher.secret, &hash)));
         } else if let Some(sig) = voucher.book.newest(&actor) {
             sigs.push((sig.hash, sig.signature));

@@ -1454,7 +1454,7 @@ mod tests {
         let verdicts: Vec<String> = msg
             .changes
             .iter()
-            .filter_map(|bytes| Change::try_from(&bytes[..]).ok())
+            .filter_map(|bytes| Change::try_from(bytes).ok())
             .filter_map(|change| authority.judge(&doc, &change).err())
             .map(|refusal| refusal.reason)
             .collect();

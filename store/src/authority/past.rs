@@ -215,10 +215,10 @@ impl Pending {
         doc: &Automerge,
         deps: &[ChangeHash],
     ) -> Result<Arc<Vec<ChangeHash>>, String> {
-        if let [dep] = deps {
-            if let Some(p) = self.changes.get(dep) {
-                return Ok(p.base.clone());
-            }
+        if let [dep] = deps
+            && let Some(p) = self.changes.get(dep)
+        {
+            return Ok(p.base.clone());
         }
         let mut base = Vec::new();
         for dep in deps {

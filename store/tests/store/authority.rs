@@ -387,7 +387,7 @@ fn a_chain_judged_before_it_is_applied_is_accepted() {
 
 #[test]
 fn a_change_naming_another_keys_value_as_its_predecessor_is_refused() {
-    let mut doc = honest();
+    let doc = honest();
     let bea = member(1).to_string();
     let (_, name_op) = doc
         .get(map(&doc, &["members", &bea]), "display_name")
