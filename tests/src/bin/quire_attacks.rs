@@ -2,17 +2,19 @@
 //!
 //! The victim is Ann's device: the `quire` binary serving its own data dir on loopback (relays
 //! and mDNS off), a child process. Ann founded the group with `quire init` and invited with
-//! `quire invite`; Bea (the attacker) and Cal (an honest member) joined through those invites
-//! as in-process nodes. Bea's device then speaks `quire/sync/2` by hand, with her real device
-//! key: forbidden changes signed by her, unsigned and wrongly signed changes, floods,
-//! changes held back for a dependency that never comes, and an op bomb. Around each attack
+//! `quire invite`; Bea (the attacker), Cal (an honest member) and Dan (Bea's accomplice, whom
+//! Ann removes for one attack) joined through those invites as in-process nodes. Bea's device
+//! then speaks `quire/sync/2` by hand, with her real device key: forbidden changes signed by
+//! her, a removed member's changes relayed, unsigned and wrongly signed changes, floods,
+//! changes held back for a dependency that never comes, an op bomb and a change naming the
+//! wrong predecessor. Around each attack
 //! the harness reads the victim's CPU time and resident memory from `/proc`, has Cal make
 //! honest edits and times how long each takes to reach the victim's disk, and afterwards
 //! compares the victim's document with what it was (read from its disk) and checks that
 //! nothing forged reached Cal.
 //!
 //! Prints a Markdown table; a full run writes it into RELIABILITY.md ("Hostile members").
-//! `--quick` runs small sizes on one victim process, so the harness cannot rot:
+//! `--quick` runs small sizes on one victim process in under a minute, to check the harness:
 //! `cargo run -p quire-tests --bin quire-attacks -- --quick`.
 //! Full sizes: `cargo run --release -p quire-tests --bin quire-attacks`.
 
@@ -60,14 +62,15 @@ struct Args {
     out: Option<PathBuf>,
     /// Run only these attacks (by key: organizer, remove-founder, backdated-rules,
     /// rewrite-piece, critique-as-other, rate-others-critique, delete-device, add-device,
-    /// forged-actor, unsigned, wrong-key, replayed, flood-frames, flood-message, held-bytes,
-    /// held-count, op-bomb), comma-separated; the baseline always runs.
+    /// forged-actor, after-removal, unsigned, wrong-key, replayed, flood-frames, flood-message,
+    /// flood-pieces-frames, flood-pieces-message, held-bytes, held-count, op-bomb, wrong-pred),
+    /// comma-separated; the baseline always runs.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Keep one victim process for every attack instead of a fresh one each.
     #[arg(long)]
     same_victim: bool,
-    /// Ops the op bomb claims [default: 2,097,152, or 65,536 with --quick].
+    /// Ops the op bomb claims [default: 16,777,216, or 65,536 with --quick].
     #[arg(long)]
     bomb_ops: Option<u64>,
     /// Tries of each one-frame attack [default: 20, or 2 with --quick].
@@ -142,8 +145,9 @@ fn sizes(args: &Args) -> Sizes {
         held_per_frame: 5_000,
         bomb_ops: args
             .bomb_ops
-            .unwrap_or(if quick { 1 << 16 } else { 1 << 21 }),
+            .unwrap_or(if quick { 1 << 16 } else { 1 << 24 }),
         probe_every: Duration::from_millis(100),
+        edit_wait: Duration::from_secs(if quick { 5 } else { 60 }),
     }
 }
 
@@ -159,6 +163,7 @@ async fn attack_all(args: Args) -> anyhow::Result<()> {
     let mut cast = Cast::new().await?;
     println!("  ({:.1} s)", began.elapsed().as_secs_f64());
     let forger = Forger::load(&cast.bea_dir, cast.group)?;
+    let dan = Forger::load(&cast.dan_dir, cast.group)?;
     let raw = RawPeer::bind(&cast.bea_dir).await?;
     let fresh = !(args.quick || args.same_victim);
     let edits = Arc::new(AtomicUsize::new(0));
@@ -175,6 +180,7 @@ async fn attack_all(args: Args) -> anyhow::Result<()> {
         let outcome = run::measure(
             &mut cast,
             &forger,
+            &dan,
             &raw,
             attack,
             sizes,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use automerge::transaction::Transactable;
-use automerge::{Change, ChangeHash};
+use automerge::{Change, ChangeHash, ReadDoc};
 use iroh::{EndpointAddr, SecretKey};
 use jiff::Timestamp;
 use quire_store::doc::{self as layout, CritiqueMark};
@@ -19,7 +19,7 @@ use quire_sync::envelope::Offered;
 
 use crate::bomb::op_bomb;
 use crate::cast::{Ids, probe};
-use crate::forge::{Forger, Forgery, forge, frame, frame_of_chunks, map_at};
+use crate::forge::{Forger, Forgery, commit, forge, frame, frame_of_chunks, map_at};
 use crate::observer::{Observer, Probes, lock};
 use crate::raw::{Closed, RawPeer};
 
@@ -44,6 +44,8 @@ pub struct Sizes {
     pub bomb_ops: u64,
     /// Time between Cal's honest edits during a long attack.
     pub probe_every: Duration,
+    /// How long Cal's edits are given to reach the victim after an attack.
+    pub edit_wait: Duration,
 }
 
 /// The forbidden writes of the hostile-member suite.
@@ -58,6 +60,8 @@ pub enum Forbidden {
     DeleteDevice,
     AddDevice,
     ForgedActor,
+    /// Dan's bio, written by Dan after his removal (it is in the change's past), relayed by Bea.
+    AfterRemoval,
 }
 
 /// What a signature attack offers with a valid change.
@@ -97,11 +101,14 @@ pub enum Attack {
     HeldCount,
     /// One change whose op columns claim millions of ops.
     OpBomb,
+    /// Bea's bio edit, correctly signed, whose op names the wrong predecessor (the counter of
+    /// the op it overwrites, plus one).
+    WrongPred,
 }
 
 impl Attack {
-    /// Every attack, in the order they run (the op bomb last: if the victim takes it, every
-    /// later read of its group pays for it).
+    /// Every attack, in the order they run: the op bomb and the wrong predecessor last (if the
+    /// victim takes either, every later read of its group pays for it, or fails).
     pub fn all() -> Vec<Attack> {
         use Forbidden::*;
         let mut all = vec![Attack::Baseline];
@@ -116,6 +123,7 @@ impl Attack {
                 DeleteDevice,
                 AddDevice,
                 ForgedActor,
+                AfterRemoval,
             ]
             .map(Attack::Forbidden),
         );
@@ -130,6 +138,7 @@ impl Attack {
             Attack::HeldBytes,
             Attack::HeldCount,
             Attack::OpBomb,
+            Attack::WrongPred,
         ]);
         all
     }
@@ -148,6 +157,7 @@ impl Attack {
                 Forbidden::DeleteDevice => "delete-device",
                 Forbidden::AddDevice => "add-device",
                 Forbidden::ForgedActor => "forged-actor",
+                Forbidden::AfterRemoval => "after-removal",
             },
             Attack::Signature(Signing::Unsigned) => "unsigned",
             Attack::Signature(Signing::WrongKey) => "wrong-key",
@@ -159,6 +169,7 @@ impl Attack {
             Attack::HeldBytes => "held-bytes",
             Attack::HeldCount => "held-count",
             Attack::OpBomb => "op-bomb",
+            Attack::WrongPred => "wrong-pred",
         }
     }
 
@@ -182,6 +193,9 @@ impl Attack {
                 Forbidden::ForgedActor => {
                     "writes Ann's bio under an actor id starting with Ann's device key".into()
                 }
+                Forbidden::AfterRemoval => "relays Dan's bio edit, made (and signed by Dan) \
+                     after Ann removed him"
+                    .into(),
             },
             Attack::Signature(Signing::Unsigned) => "a valid change, unsigned".into(),
             Attack::Signature(Signing::WrongKey) => "a valid change signed by another key".into(),
@@ -189,7 +203,7 @@ impl Attack {
                 "a valid change with Bea's signature of another change".into()
             }
             Attack::FloodFrames(spam) => format!(
-                "flood: {} valid small changes ({}), one frame each, over ~{:.0} s",
+                "flood: {} valid small changes ({}), one frame each, over ~{} s",
                 thousands(sizes.flood as u64),
                 spam.what(),
                 sizes.flood_secs
@@ -210,6 +224,9 @@ impl Attack {
                 "op bomb: one change claiming {} ops",
                 thousands(sizes.bomb_ops)
             ),
+            Attack::WrongPred => "her bio edit, signed, naming the wrong predecessor \
+                 (`pred[0]`'s counter + 1)"
+                .into(),
         }
     }
 }
@@ -242,6 +259,8 @@ pub struct Effect {
 #[derive(Debug)]
 pub struct Ctx<'a> {
     pub forger: &'a Forger,
+    /// Dan's device key (his document is the victim's, read at the attack).
+    pub dan: &'a Forger,
     pub raw: &'a RawPeer,
     pub observer: &'a Observer,
     pub ids: Ids,
@@ -309,11 +328,30 @@ impl Prober {
 pub async fn run(attack: Attack, ctx: &Ctx<'_>) -> anyhow::Result<Effect> {
     match attack {
         Attack::Baseline => baseline(ctx).await,
+        Attack::Forbidden(Forbidden::AfterRemoval) => {
+            one_frame_tries(ctx, |ctx| {
+                let changes = after_removal(ctx)?;
+                let sigs = ctx.dan.vouch(&changes);
+                Ok((frame(&changes, &sigs), hashes(&changes)))
+            })
+            .await
+        }
         Attack::Forbidden(f) => {
             one_frame_tries(ctx, |ctx| {
                 let changes = forbidden(ctx, f)?;
                 let sigs = ctx.forger.vouch(&changes);
                 Ok((frame(&changes, &sigs), hashes(&changes)))
+            })
+            .await
+        }
+        Attack::WrongPred => {
+            one_frame_tries(ctx, |ctx| {
+                let change = wrong_pred(ctx)?;
+                let sigs = ctx.forger.vouch(std::slice::from_ref(&change));
+                Ok((
+                    frame(std::slice::from_ref(&change), &sigs),
+                    vec![change.hash()],
+                ))
             })
             .await
         }
@@ -534,6 +572,7 @@ fn forbidden(ctx: &Ctx<'_>, f: Forbidden) -> anyhow::Result<Vec<Change>> {
                 Ok(())
             })]
         }
+        Forbidden::AfterRemoval => anyhow::bail!("Dan's changes are made by `after_removal`"),
         Forbidden::ForgedActor => {
             actor = session_actor(ids.ann_device);
             vec![put(
@@ -544,6 +583,46 @@ fn forbidden(ctx: &Ctx<'_>, f: Forbidden) -> anyhow::Result<Vec<Change>> {
         }
     };
     ctx.forger.changes(actor, forgeries)
+}
+
+/// Dan sets his own bio on top of the victim's document, which holds his removal: the
+/// removal is in the change's past.
+fn after_removal(ctx: &Ctx<'_>) -> anyhow::Result<Vec<Change>> {
+    let mut doc = ctx.observer.group().doc().fork();
+    let dan = ctx.ids.dan.to_string();
+    let removed = map_at(&doc, &["members", &dan])
+        .and_then(|obj| Ok(doc.get(&obj, "removed_at")?))?
+        .is_some();
+    anyhow::ensure!(removed, "the victim does not hold Dan's removal");
+    doc.set_actor(ctx.dan.fresh_actor());
+    let change = commit(
+        &mut doc,
+        forge(move |tx| {
+            let obj = map_at(&*tx, &["members", &dan])?;
+            tx.put(&obj, "bio", "Removed? Bea still passes my edits on.")?;
+            Ok(())
+        }),
+    )?;
+    Ok(vec![change])
+}
+
+/// Bea's valid bio edit with its op's first predecessor moved to the next op of the same
+/// actor: decoded, the counter raised by one, encoded again by automerge. It is Bea's own
+/// key that signs it.
+fn wrong_pred(ctx: &Ctx<'_>) -> anyhow::Result<Change> {
+    let valid = own_bio(ctx, "a predecessor off by one")?;
+    let mut expanded = valid.decode();
+    let op = expanded
+        .operations
+        .first_mut()
+        .context("Bea's bio edit has an op")?;
+    let pred = op
+        .pred
+        .get_mut(0)
+        .context("Bea's bio edit overwrites a bio, so it names a predecessor")?;
+    pred.0 += 1;
+    expanded.hash = None;
+    Ok(Change::from(expanded))
 }
 
 /// A valid change: Bea sets her own bio.
@@ -659,12 +738,21 @@ async fn flood_frames(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
     let started = Instant::now();
     let pace = Duration::from_secs_f64(ctx.sizes.flood_secs) / n as u32;
     let mut effect = Effect::default();
+    // Sending waits on the victim's flow control: a victim slower than the flood slows the
+    // sender, so sending and taking together get `UNTIL_HELD`.
+    let deadline = started + UNTIL_HELD;
+    let mut sent = 0;
     for (i, f) in frames.iter().enumerate() {
-        if let Err(e) = session.send(f).await {
-            effect
-                .failures
-                .push(format!("the victim stopped taking frames after {i}: {e:#}"));
-            break;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, session.send(f)).await {
+            Ok(Ok(())) => sent += 1,
+            Ok(Err(e)) => {
+                effect
+                    .failures
+                    .push(format!("the victim stopped taking frames after {i}: {e:#}"));
+                break;
+            }
+            Err(_) => break,
         }
         if i % 50 == 49 {
             let due = pace * (i as u32 + 1);
@@ -672,17 +760,44 @@ async fn flood_frames(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
         }
     }
     let sent_in = started.elapsed();
-    let applied = until_held(ctx.observer, last, UNTIL_HELD).await;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let applied = until_held(ctx.observer, last, left).await;
     prober.stop().await?;
     let closed = session.closed_now();
     session.hang_up();
-    effect.tried = format!(
-        "once: {} frames, {} in all, sent in {:.1} s",
-        thousands(n as u64),
-        mib(bytes as u64),
-        sent_in.as_secs_f64()
-    );
-    effect.answer = accepted(applied.map(|at| at - started), n, closed.as_ref());
+    let taken = if applied.is_some() {
+        n
+    } else {
+        let group = ctx.observer.group();
+        changes
+            .iter()
+            .filter(|c| group.doc().get_change_meta_by_hash(&c.hash()).is_some())
+            .count()
+    };
+    effect.tried = if sent == n {
+        format!(
+            "once: {} frames, {} in all, sent in {:.1} s",
+            thousands(n as u64),
+            mib(bytes as u64),
+            sent_in.as_secs_f64()
+        )
+    } else {
+        format!(
+            "once: {} of {} frames sent (the victim's flow control held the rest back) in {:.0} s",
+            thousands(sent as u64),
+            thousands(n as u64),
+            sent_in.as_secs_f64()
+        )
+    };
+    effect.answer = match (applied, &closed) {
+        (None, None) => format!(
+            "had taken {} of the {} {} s after the first was sent; stayed connected",
+            thousands(taken as u64),
+            thousands(n as u64),
+            UNTIL_HELD.as_secs()
+        ),
+        _ => accepted(applied.map(|at| at - started), n, closed.as_ref()),
+    };
     if applied.is_none() {
         effect.failures.push(match &closed {
             Some(c) => format!(
@@ -690,7 +805,9 @@ async fn flood_frames(ctx: &Ctx<'_>, kind: Spam) -> anyhow::Result<Effect> {
                 c.reason
             ),
             None => format!(
-                "the victim had not taken the whole flood {} s after it was sent",
+                "the victim had taken {} of the {} changes {} s after the first was sent",
+                thousands(taken as u64),
+                thousands(n as u64),
                 UNTIL_HELD.as_secs()
             ),
         });

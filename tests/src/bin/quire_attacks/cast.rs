@@ -1,8 +1,9 @@
 //! Who takes part: Ann's device is the victim (`quire serve`, a child process; Ann founded the
-//! group with `quire init` and invites with `quire invite`); Bea (the attacker) and Cal (an
-//! honest member) join through those invites as in-process nodes. Bea's node goes offline once
-//! she holds the group: from then on her device speaks by hand ([`crate::raw`]). Cal's node
-//! stays online and makes the honest edits whose delay is measured ([`Cal::probe`]).
+//! group with `quire init` and invites with `quire invite`); Bea (the attacker), Cal (an
+//! honest member) and Dan (Bea's accomplice, whom Ann removes for one attack) join through
+//! those invites as in-process nodes. Bea's and Dan's nodes go offline once they hold the
+//! group: from then on their devices speak by hand ([`crate::raw`], [`crate::forge`]). Cal's
+//! node stays online and makes the honest edits whose delay is measured ([`probe`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -28,6 +29,8 @@ pub struct Ids {
     pub ann: MemberId,
     pub bea: MemberId,
     pub cal: MemberId,
+    /// Bea's accomplice: Ann removes him, and Bea relays what he writes after.
+    pub dan: MemberId,
     pub ann_device: DeviceId,
     /// Ann's piece (submitted through the victim's CLI).
     pub piece: SubmissionId,
@@ -43,6 +46,9 @@ pub struct Cast {
     pub group: GroupId,
     pub ids: Ids,
     pub bea_dir: PathBuf,
+    pub dan_dir: PathBuf,
+    /// Whether Ann has removed Dan yet.
+    pub dan_removed: bool,
     pub cal: Cal,
     /// The victim's group read from its disk.
     pub observer: Observer,
@@ -64,7 +70,8 @@ impl Cast {
         let root = tempfile::tempdir()?;
         let victim_dir = root.path().join("ann");
         let (bea_dir, cal_dir) = (root.path().join("bea"), root.path().join("cal"));
-        for dir in [&victim_dir, &bea_dir, &cal_dir] {
+        let dan_dir = root.path().join("dan");
+        for dir in [&victim_dir, &bea_dir, &cal_dir, &dan_dir] {
             std::fs::create_dir_all(dir)?;
         }
         quire_ok(
@@ -100,6 +107,7 @@ impl Cast {
 
         let bea_ticket = ticket(&victim_dir)?;
         let cal_ticket = ticket(&victim_dir)?;
+        let dan_ticket = ticket(&victim_dir)?;
         let group = bea_ticket.group;
         let victim_addr = bea_ticket.inviter.clone();
         let bea = Node::spawn(NodeConfig::loopback(&bea_dir)).await?;
@@ -112,8 +120,24 @@ impl Cast {
             .join(&cal_ticket, Some("Cal".into()), "Cal's laptop".into())
             .await
             .context("Cal joins")?;
+        let dan = Node::spawn(NodeConfig::loopback(&dan_dir)).await?;
+        dan.handle()
+            .join(&dan_ticket, Some("Dan".into()), "Dan's laptop".into())
+            .await
+            .context("Dan joins")?;
 
-        let model = cal.handle().edit(group, |g| g.read()).await??;
+        // Cal learns of Dan's join from the victim.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let model = loop {
+            let model = cal.handle().edit(group, |g| g.read()).await??;
+            if model.members.len() == 4 {
+                break model;
+            }
+            if Instant::now() > deadline {
+                bail!("Cal's node did not learn of all four members within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let member = |name: &str| {
             model
                 .members
@@ -123,6 +147,7 @@ impl Cast {
                 .with_context(|| format!("no member `{name}` in the group"))
         };
         let (ann, bea_id, cal_id) = (member("Ann")?, member("Bea")?, member("Cal")?);
+        let dan_id = member("Dan")?;
         let ann_device = quire_tests::device_of(&victim_dir)?;
         let piece = model
             .submissions
@@ -146,8 +171,10 @@ impl Cast {
             _dir: cal_dir,
             node: cal,
         };
-        converge(&observer, &[&bea.handle(), &cast_cal.node.handle()], group).await?;
+        let nodes = [&bea.handle(), &cast_cal.node.handle(), &dan.handle()];
+        converge(&observer, &nodes, group).await?;
         bea.shutdown().await;
+        dan.shutdown().await;
         Ok(Cast {
             _root: root,
             victim,
@@ -156,11 +183,14 @@ impl Cast {
                 ann,
                 bea: bea_id,
                 cal: cal_id,
+                dan: dan_id,
                 ann_device,
                 piece,
                 critique,
             },
             bea_dir,
+            dan_dir,
+            dan_removed: false,
             cal: cast_cal,
             observer,
             victim_addr,
@@ -177,6 +207,37 @@ impl Cast {
         }
         self.victim.start()?;
         self.cal_connected().await
+    }
+
+    /// Ann removes Dan with `quire remove-member` on the victim's data dir (beside the running
+    /// `quire serve`, as she would from a terminal); returns once Cal's node holds the removal,
+    /// so the victim's process has taken it in and passed it on.
+    pub async fn remove_dan(&mut self) -> anyhow::Result<()> {
+        if self.dan_removed {
+            return Ok(());
+        }
+        let dir = self.victim.dir().to_path_buf();
+        tokio::task::spawn_blocking(move || quire_ok(&dir, &["remove-member", "Dan"])).await??;
+        self.dan_removed = true;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let dan = self.ids.dan;
+        loop {
+            let removed = self
+                .cal
+                .handle()
+                .edit(self.group, move |g| {
+                    g.read()
+                        .map(|m| m.members.get(&dan).is_some_and(|d| d.removed_at.is_some()))
+                })
+                .await??;
+            if removed {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("Dan's removal did not reach Cal through the victim within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until Cal's node is connected to the victim (nudging it to dial).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use automerge::ChangeHash;
 use quire_store::model::Group as Model;
 
-use crate::attacks::{self, Attack, Ctx, Effect, Sizes, thousands};
+use crate::attacks::{self, Attack, Ctx, Effect, Forbidden, Sizes, thousands};
 use crate::cast::Cast;
 use crate::forge::Forger;
 use crate::observer::lock;
@@ -51,9 +51,11 @@ pub fn load_average() -> f64 {
 }
 
 /// Runs `attack` against the victim and measures it.
+#[allow(clippy::too_many_arguments)]
 pub async fn measure(
     cast: &mut Cast,
     forger: &Forger,
+    dan: &Forger,
     raw: &RawPeer,
     attack: Attack,
     sizes: Sizes,
@@ -61,6 +63,10 @@ pub async fn measure(
     edits: Arc<AtomicUsize>,
 ) -> anyhow::Result<Outcome> {
     let name = attack.name(&sizes);
+    if attack == Attack::Forbidden(Forbidden::AfterRemoval) {
+        // Before the measurement: the removal is Ann's doing, not the attack.
+        cast.remove_dan().await?;
+    }
     if fresh || cast.victim.exited().is_some() {
         cast.restart_victim().await?;
     }
@@ -78,10 +84,12 @@ pub async fn measure(
     let cpu_before = cpu_ms(pid);
     let rss_before = status_bytes(pid, "VmRSS").unwrap_or(0);
     let sampler = RssSampler::start(pid);
+    let log_from = cast.victim.log_len();
 
     let made = Arc::new(Mutex::new(Vec::new()));
     let ctx = Ctx {
         forger,
+        dan,
         raw,
         observer: &cast.observer,
         ids: cast.ids,
@@ -103,7 +111,7 @@ pub async fn measure(
     println!("  {name}: sent; waiting for the victim");
 
     // Every honest edit should reach the victim; then the victim should go quiet.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + sizes.edit_wait;
     while lock(&probes).in_flight() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -111,6 +119,12 @@ pub async fn measure(
     let cpu_after = cpu_ms(pid);
     let rss_peak = sampler.finish();
     let hwm = status_bytes(pid, "VmHWM");
+    let errors = cast.victim.log_errors_since(log_from, 3);
+    if !errors.is_empty() && !effect.failures.is_empty() {
+        effect
+            .failures
+            .push(format!("the victim's log: {}", errors.join(" / ")));
+    }
     if let Some(status) = cast.victim.exited() {
         effect.failures.push(format!(
             "the victim process died ({status}); its log ends:\n{}",
@@ -126,9 +140,13 @@ pub async fn measure(
         .collect();
 
     let lost = what_was_lost(cast, &before_model, &before_heads, &made, &effect);
-    let reached_cal = reached_cal(cast, &effect).await;
+    let mut reached_cal = reached_cal(cast, &effect).await;
     if let Some(refused) = cal_refused_victim(cast, since).await {
-        effect.failures.push(refused);
+        reached_cal = format!(
+            "{reached_cal}; **Cal refused what the victim relayed {}**",
+            times(refused.times)
+        );
+        effect.failures.push(refused.to_string());
     }
     if lost != "nothing" {
         effect
@@ -243,8 +261,38 @@ fn normalized(model: &Model, cast: &Cast, bea_too: bool) -> Model {
     m
 }
 
+/// Cal's node refusing changes the (honest) victim relayed.
+#[derive(Debug)]
+struct Refused {
+    /// How often (Cal's status keeps the last 32).
+    times: usize,
+    /// The first refusal's reason.
+    first: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Cal's node refused changes the victim relayed and disconnected it ({} in Cal's \
+             status, which keeps the last 32; the first: {})",
+            times(self.times),
+            self.first
+        )
+    }
+}
+
+/// "once", "3 times".
+fn times(n: usize) -> String {
+    if n == 1 {
+        "once".into()
+    } else {
+        format!("{n} times")
+    }
+}
+
 /// Whether Cal's node disconnected the (honest) victim for a change it relayed since `since`.
-async fn cal_refused_victim(cast: &Cast, since: jiff::Timestamp) -> Option<String> {
+async fn cal_refused_victim(cast: &Cast, since: jiff::Timestamp) -> Option<Refused> {
     let victim = cast.ids.ann_device.to_string();
     let status = cast.cal.handle().status().await;
     let refusals: Vec<_> = status
@@ -254,11 +302,10 @@ async fn cal_refused_victim(cast: &Cast, since: jiff::Timestamp) -> Option<Strin
         .filter(|r| r.device == victim && r.at >= since)
         .collect();
     let first = refusals.first()?;
-    Some(format!(
-        "Cal's node refused changes the victim relayed and disconnected it ({} times in Cal's status, which keeps the last 32; the first: {})",
-        refusals.len(),
-        first.reason
-    ))
+    Some(Refused {
+        times: refusals.len(),
+        first: first.reason.clone(),
+    })
 }
 
 /// Whether Cal holds any forged change ("no" is right), and how many valid ones were relayed.

@@ -141,6 +141,11 @@ impl Victim {
         Ok(Some(child.wait()?))
     }
 
+    /// Its data dir.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The running process's id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -151,6 +156,36 @@ impl Victim {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// How many bytes its log holds now.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    /// The first `n` errors and panics in its log after byte `from`, a panic with its message
+    /// (the line after) and its place in the source without the directories above the crate.
+    pub fn log_errors_since(&self, from: u64, n: usize) -> Vec<String> {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(text.len());
+        let text = String::from_utf8_lossy(&text[start..]);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if out.len() == n {
+                break;
+            }
+            if let Some((thread, place)) = line.split_once(" panicked at ") {
+                let message = lines.get(i + 1).copied().unwrap_or_default();
+                out.push(format!(
+                    "{thread} panicked at {}: {message}",
+                    source_place(place.trim_end_matches(':'))
+                ));
+            } else if line.contains("ERROR") {
+                out.push(line.to_string());
+            }
+        }
+        out
     }
 
     /// The last `n` lines of its log, for a report of what went wrong.
@@ -167,6 +202,25 @@ impl Drop for Victim {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `path:line:column` of a panic from the crate's directory on (`automerge-0.12.0/src/…`,
+/// `sync/src/…`): what lies above it says only where this machine keeps its sources.
+fn source_place(place: &str) -> &str {
+    if !place.starts_with('/') {
+        return place;
+    }
+    let parts: Vec<(usize, &str)> = place
+        .match_indices('/')
+        .map(|(at, _)| at)
+        .zip(place.split('/').skip(1))
+        .collect();
+    // The directory just above the last `src`.
+    let src = parts.iter().rposition(|(_, part)| *part == "src");
+    match src.and_then(|i| i.checked_sub(1)) {
+        Some(crate_dir) => &place[parts[crate_dir].0 + 1..],
+        None => place.rsplit('/').next().unwrap_or(place),
     }
 }
 
