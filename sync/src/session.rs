@@ -346,16 +346,24 @@ impl PeerSession {
         Ok(settled)
     }
 
+    /// Whether [`vouched_prefix`](Self::vouched_prefix) would keep all of `batch`.
+    fn all_vouched(&self, batch: &[Change]) -> bool {
+        self.vouched_in(batch).len() == batch.len()
+    }
+
     /// Of the changes of a batch, those a verified signature over a change of the batch
     /// vouches for, and the rest: the signature that covered a change may be over one after
     /// it that cannot be applied now (or ever), and a change we keep is one we must be able to
     /// vouch for to others. What depends on a change left out is left out.
-    fn all_vouched(&self, batch: &[Change]) -> bool {
-        let in_batch: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
-        self.vouched_within(&in_batch).len() == batch.len()
+    fn vouched_prefix(&self, batch: Vec<Change>) -> (Vec<Change>, Vec<Change>) {
+        let kept = self.vouched_in(&batch);
+        batch
+            .into_iter()
+            .partition(|change| kept.contains(&change.hash()))
     }
 
-    fn vouched_prefix(&self, batch: &[Change]) -> (Vec<Change>, Vec<Change>) {
+    /// The changes of `batch` [`vouched_prefix`](Self::vouched_prefix) keeps.
+    fn vouched_in(&self, batch: &[Change]) -> HashSet<ChangeHash> {
         // Leaving a change out may leave out the signed change that vouched for others, so
         // this runs until nothing more is left out.
         let mut kept: HashMap<ChangeHash, &Change> = batch.iter().map(|c| (c.hash(), c)).collect();
@@ -370,14 +378,10 @@ impl PeerSession {
                 }
             }
             if dropped.is_empty() {
-                break;
+                return kept.into_keys().collect();
             }
             kept.retain(|hash, _| !dropped.contains(hash));
         }
-        batch
-            .iter()
-            .cloned()
-            .partition(|change| kept.contains_key(&change.hash()))
     }
 
     /// The held changes a verified signature vouches for: each signed change whose whole past
@@ -555,7 +559,7 @@ impl PeerSession {
         // waits for more, or follows a refused or unsigned change), and a change we keep is
         // one we must be able to vouch for to others. The rest waits, or after a refusal is
         // dropped.
-        let (kept, waiting) = self.vouched_prefix(&batch);
+        let (kept, waiting) = self.vouched_prefix(batch);
         batch = kept;
         if judged.is_ok() {
             for change in waiting {

@@ -187,7 +187,7 @@ impl Authority {
             self.founded = true;
             self.times.insert(hash, expanded.time.saturating_mul(1000));
             if let Some(checked) = checked {
-                self.pending.record(hash, &expanded, checked);
+                self.pending.record(hash, &expanded, &writes, checked);
             }
             self.remember(hash, Arc::new(facts));
             return Ok(());
@@ -235,7 +235,7 @@ impl Authority {
         self.owners.extend(std::mem::take(&mut effect.owners));
         self.times.insert(hash, time_ms);
         if let Some(checked) = checked {
-            self.pending.record(hash, &expanded, checked);
+            self.pending.record(hash, &expanded, &writes, checked);
         }
         let after = if effect.is_empty() {
             facts
@@ -251,8 +251,9 @@ impl Authority {
     }
 
     /// Forgets what it remembers once that passes a bound, to be read from the document again
-    /// where needed (slower, never different). Call it only when every change judged is in
-    /// the document.
+    /// where needed (slower, never different), and forgets the ops of changes judged but not
+    /// applied. Call it only when every change judged is in the document or will be judged
+    /// again before it is applied.
     pub fn trim(&mut self) {
         self.pending.clear();
         if self.at_change.len() >= REMEMBERED {

@@ -75,7 +75,6 @@ impl Pending {
         writes: &[Write],
     ) -> Result<Checked, String> {
         let base = self.base_of(doc, &change.deps)?;
-        let current = *base == doc.get_heads();
         let mut reached = Vec::new();
         // What each (object, key) of the document holds at the base, as op ids.
         let mut at_base: HashMap<(String, String), HashSet<String>> = HashMap::new();
@@ -117,7 +116,7 @@ impl Pending {
                         }
                         None => {
                             if !stood.contains(&write.obj) {
-                                if !object_at(doc, &write.obj, &base, current) {
+                                if !object_at(doc, &write.obj, &base) {
                                     return Err(not_in_past(i, "object", &write.obj));
                                 }
                                 stood.insert(write.obj.clone());
@@ -158,12 +157,10 @@ impl Pending {
                     }
                     reached.push(p.change);
                 } else {
-                    let place = (write.obj.clone(), write.key.clone());
-                    if !at_base.contains_key(&place) {
-                        let held = held_at(doc, &write.obj, &write.key, &base, current);
-                        at_base.insert(place.clone(), held);
-                    }
-                    if !at_base[&place].contains(&name) {
+                    let held = at_base
+                        .entry((write.obj.clone(), write.key.clone()))
+                        .or_insert_with(|| held_at(doc, &write.obj, &write.key, &base));
+                    if !held.contains(&name) {
                         return Err(wrong());
                     }
                 }
@@ -172,24 +169,23 @@ impl Pending {
         Ok(Checked { base, reached })
     }
 
-    /// Keeps an accepted change's ops until its authority is told it is in the document.
-    pub fn record(&mut self, hash: ChangeHash, change: &ExpandedChange, checked: Checked) {
+    /// Keeps an accepted change's ops (read as `writes`, one per op, as [`Pending::check`]
+    /// took them) until its authority is told it is in the document.
+    pub fn record(
+        &mut self,
+        hash: ChangeHash,
+        change: &ExpandedChange,
+        writes: &[Write],
+        checked: Checked,
+    ) {
         let start = change.start_op.get();
-        for (offset, op) in (0u64..).zip(&change.operations) {
-            let key = match &op.key {
-                automerge::legacy::Key::Map(k) => k.to_string(),
-                automerge::legacy::Key::Seq(_) => continue,
-            };
-            let obj = match &op.obj {
-                automerge::legacy::ObjectId::Root => ROOT_ID.to_string(),
-                automerge::legacy::ObjectId::Id(id) => id.to_string(),
-            };
+        for ((offset, op), write) in (0u64..).zip(&change.operations).zip(writes) {
             let id = format!("{}@{}", start.saturating_add(offset), change.actor_id);
             self.ops.insert(
                 id,
                 PendingOp {
-                    obj,
-                    key,
+                    obj: write.obj.clone(),
+                    key: write.key.clone(),
                     change: hash,
                     deletes: matches!(op.action, OpType::Delete),
                     makes: matches!(op.action, OpType::Make(_)),
@@ -260,30 +256,19 @@ fn not_in_past(i: usize, what: &str, obj: &str) -> String {
 }
 
 /// Whether object `obj` of `doc` was made in the past of `heads` and still stood there
-/// (`current`: `heads` are the document's).
-fn object_at(doc: &Automerge, obj: &str, heads: &[ChangeHash], current: bool) -> bool {
+/// (automerge reads the present without a clock when `heads` are the document's).
+fn object_at(doc: &Automerge, obj: &str, heads: &[ChangeHash]) -> bool {
     let Ok((id, _)) = doc.import(obj) else {
         return false;
     };
-    let parents = if current {
-        doc.parents(&id)
-    } else {
-        doc.parents_at(&id, heads)
-    };
-    parents
+    doc.parents_at(&id, heads)
         .ok()
         .and_then(|mut parents| parents.next())
         .is_some_and(|parent| parent.visible)
 }
 
 /// The op ids `doc` holds at `obj`'s `key` as of `heads`.
-fn held_at(
-    doc: &Automerge,
-    obj: &str,
-    key: &str,
-    heads: &[ChangeHash],
-    current: bool,
-) -> HashSet<String> {
+fn held_at(doc: &Automerge, obj: &str, key: &str, heads: &[ChangeHash]) -> HashSet<String> {
     let id = if obj == ROOT_ID {
         automerge::ROOT
     } else {
@@ -292,12 +277,7 @@ fn held_at(
             Err(_) => return HashSet::new(),
         }
     };
-    let values = if current {
-        doc.get_all(&id, key)
-    } else {
-        doc.get_all_at(&id, key, heads)
-    };
-    values
+    doc.get_all_at(&id, key, heads)
         .unwrap_or_default()
         .into_iter()
         .map(|(_, id)| id.to_string())
