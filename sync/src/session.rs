@@ -979,15 +979,37 @@ mod tests {
 
     /// Bea's next frame, after `forge` wrote into her document, with its signatures replaced
     /// by what `resign` makes of them.
+    ///
+    /// The frame always carries what `forge` wrote: a false positive in A's bloom filter
+    /// would otherwise let Bea's session leave it for a later round (about one run in a
+    /// hundred), and the refusal under test would never be reached in one frame.
     fn forged_frame(
         b: &mut Side,
         forge: impl FnOnce(&mut Automerge),
         resign: impl FnOnce(Vec<Offered>) -> Vec<Offered>,
     ) -> Vec<u8> {
+        let before = b.doc.get_heads();
         forge(&mut b.doc);
         let frame = b.send().remove(0);
-        let (m, sigs) = envelope::decode(&frame).unwrap();
-        envelope::encode(m, &resign(sigs))
+        let (m, mut sigs) = envelope::decode(&frame).unwrap();
+        let mut msg = automerge::sync::Message::decode(m).unwrap();
+        let sent: HashSet<Vec<u8>> = msg.changes.iter().map(<[u8]>::to_vec).collect();
+        let forged: Vec<Change> = b.doc.get_changes(&before);
+        if forged.iter().any(|c| !sent.contains(c.raw_bytes())) {
+            let mut changes: Vec<Vec<u8>> = msg.changes.iter().map(<[u8]>::to_vec).collect();
+            changes.extend(
+                forged
+                    .iter()
+                    .map(|c| c.raw_bytes().to_vec())
+                    .filter(|c| !sent.contains(c)),
+            );
+            msg.changes = ChunkList::from(changes);
+            let own = |c: &&Change| quire_store::device_of_actor(c.actor_id()) == Some(b.dev.id);
+            if let Some(newest) = forged.iter().rev().find(own) {
+                sigs.push((newest.hash(), sign_change(&b.dev.secret, &newest.hash())));
+            }
+        }
+        envelope::encode(&msg.encode(), &resign(sigs))
     }
 
     /// Bea, no organizer, makes herself one.
