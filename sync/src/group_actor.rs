@@ -77,11 +77,11 @@ pub(crate) enum GroupMsg {
         outbound: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<Result<(), String>>,
     },
-    /// A frame from a stream, holding one of its session's turns until it is handled.
+    /// Frames from a stream, in the order read, holding its session's turn until handled.
     Incoming {
         session: SessionId,
-        bytes: Vec<u8>,
-        turn: tokio::sync::OwnedSemaphorePermit,
+        frames: Vec<Vec<u8>>,
+        turn: crate::stream::Turn,
     },
     /// A stream ended.
     Detach { session: SessionId, reason: String },
@@ -295,10 +295,10 @@ impl GroupActor {
                 }
                 GroupMsg::Incoming {
                     session,
-                    bytes,
+                    frames,
                     turn,
                 } => {
-                    self.incoming(session, &bytes);
+                    self.settle(session, &frames);
                     drop(turn);
                 }
                 GroupMsg::Detach { session, reason } => self.detach(session, &reason),
@@ -424,13 +424,10 @@ impl GroupActor {
         Ok(())
     }
 
-    fn incoming(&mut self, session: SessionId, bytes: &[u8]) {
-        self.settle(session, Some(bytes));
-    }
-
-    /// Takes a frame from `session` (or, with none, goes on applying what it left held) and
-    /// handles what came of it.
-    fn settle(&mut self, session: SessionId, bytes: Option<&[u8]>) {
+    /// Takes a batch of frames from `session` (or, with none, goes on applying what it left
+    /// held) and handles what came of it once for the whole batch: peers are offered, the log
+    /// written and subscribers told once a turn, not once a frame.
+    fn settle(&mut self, session: SessionId, frames: &[Vec<u8>]) {
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -443,24 +440,39 @@ impl GroupActor {
         // panics on some crafted changes we cannot foresee; a member's device must not be
         // able to take the group down with one.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let msg = match bytes {
-                Some(bytes) => Some(attached.session.receive(group.doc(), bytes, &limits)?),
-                None => None,
-            };
+            // What came before a frame that fails its checks is settled, then the failure
+            // is the answer.
+            let mut messages = Vec::with_capacity(frames.len());
+            let mut failed = None;
+            for bytes in frames {
+                match attached.session.receive(group.doc(), bytes, &limits) {
+                    Ok(msg) => messages.push(msg),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
             let known = attached
                 .session
                 .known_signatures(group.storage().signatures());
             let doc = group.storage_mut().doc_mut();
-            let settled = match msg {
-                Some(msg) => attached.session.settle(doc, msg, authority, &known),
-                None => attached.session.resume(doc, authority, &known),
+            let settled = if frames.is_empty() {
+                attached.session.resume(doc, authority, &known)
+            } else {
+                attached
+                    .session
+                    .settle_all(doc, messages, authority, &known)
             };
             if let Ok(settled) = &settled {
                 for (actor, sig) in &settled.signatures {
                     group.storage_mut().record_signature(actor.clone(), *sig);
                 }
             }
-            settled
+            match failed {
+                Some(e) if settled.is_ok() => Err(e),
+                _ => settled,
+            }
         }));
         let result = match applied {
             Ok(result) => result,
@@ -513,7 +525,7 @@ impl GroupActor {
     /// Gives the first session with held work its turn.
     fn next_turn(&mut self) {
         if let Some(session) = self.backlog.pop_front() {
-            self.settle(session, None);
+            self.settle(session, &[]);
         }
     }
 

@@ -307,13 +307,28 @@ impl PeerSession {
         authority: &mut Authority,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
-        // automerge takes the message's heads and summary first, with its changes taken out:
-        // given the changes we apply ourselves, it would count the message as an
-        // acknowledgement of heads it has not seen yet.
-        let their_heads = msg.heads.clone();
+        self.settle_all(doc, vec![msg], authority, known)
+    }
+
+    /// [`settle`](Self::settle) for the messages of several frames [`receive`](Self::receive)d
+    /// in turn: automerge takes each message's heads and summary in order, then what they
+    /// brought is judged and applied as one batch.
+    pub fn settle_all(
+        &mut self,
+        doc: &mut Automerge,
+        messages: Vec<Message>,
+        authority: &mut Authority,
+        known: &HashMap<ActorId, ChangeSignature>,
+    ) -> Result<Settled, PeerError> {
         let before = doc.get_heads();
-        doc.receive_sync_message(&mut self.state, msg)?;
-        self.their_last_heads = their_heads;
+        // automerge takes each message's heads and summary first, with its changes taken
+        // out: given the changes we apply ourselves, it would count the message as an
+        // acknowledgement of heads it has not seen yet.
+        for msg in messages {
+            let their_heads = msg.heads.clone();
+            doc.receive_sync_message(&mut self.state, msg)?;
+            self.their_last_heads = their_heads;
+        }
         self.resume_from(doc, &before, authority, known)
     }
 

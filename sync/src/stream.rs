@@ -11,15 +11,47 @@ use std::time::{Duration, Instant};
 
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use quire_store::DeviceId;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
 use crate::group_actor::{GroupMsg, OUTBOUND, Outbound, SessionKind, next_session_id};
 use crate::shared::Traffic;
 use crate::wire::{self, MAX_HANDSHAKE, close};
 
-/// Frames of one session that may wait for the group actor at once.
-const IN_FLIGHT: usize = 2;
+/// Bytes of one session's frames read off its stream and not yet handled by the group actor
+/// (each frame counted as at least [`FRAME_COST`]): what a peer can make us hold beyond the
+/// frame being read.
+const BUFFERED: usize = 2 * MAX_FRAME;
+
+/// What a frame counts for against [`BUFFERED`] at the least, so that many tiny frames are
+/// bounded too.
+const FRAME_COST: usize = 512;
+
+/// Most frames the group actor takes from one session in one turn.
+pub(crate) const BATCH_FRAMES: usize = 64;
+
+/// Bytes past which no more frames join a turn's batch (a frame larger than this is a batch
+/// of its own).
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// A frame read off the stream, holding its share of [`BUFFERED`].
+struct Read {
+    bytes: Vec<u8>,
+    held: OwnedSemaphorePermit,
+}
+
+/// What a batch of frames holds until the group actor has handled it: the session's one
+/// turn, and the frames' share of its buffer.
+pub(crate) struct Turn {
+    _turn: OwnedSemaphorePermit,
+    _held: Vec<OwnedSemaphorePermit>,
+}
+
+/// The permits a frame of `len` bytes takes.
+fn charge(len: usize) -> u32 {
+    // A frame is at most MAX_FRAME, far below u32::MAX.
+    len.max(FRAME_COST).min(BUFFERED) as u32
+}
 
 /// The reason every refused sync dial is closed with: the group is not here, or the dialer is
 /// not one of its current member devices. Which one is logged here, never told.
@@ -79,26 +111,25 @@ pub(crate) async fn pump(
             return false;
         }
     }
-    // Each session has at most IN_FLIGHT frames waiting for the actor, so a peer that floods
-    // us waits its turn instead of filling the actor's inbox ahead of everyone else.
-    let turns = Arc::new(Semaphore::new(IN_FLIGHT));
+    // The reader takes frames off the stream as fast as they come, up to BUFFERED bytes; the
+    // forwarder hands the actor everything read so far as one batch, one batch of a session in
+    // the actor's inbox at a time. A peer that floods us waits its turn instead of filling the
+    // inbox ahead of everyone else, and a peer whose frames are small and many (acknowledging
+    // another's flood) has them all taken in its next turn instead of queued up in the stream,
+    // where its next edit would wait behind every one of them.
+    let turns = Arc::new(Semaphore::new(1));
+    let budget = Arc::new(Semaphore::new(BUFFERED));
+    let (frames_tx, mut frames_rx) = mpsc::unbounded_channel::<Read>();
     let reader = async {
         loop {
             match read_frame(&mut recv, MAX_FRAME).await {
                 Ok(Some(bytes)) => {
                     Traffic::count(&traffic.received, bytes.len());
-                    let Ok(turn) = turns.clone().acquire_owned().await else {
+                    let cost = charge(bytes.len());
+                    let Ok(held) = budget.clone().acquire_many_owned(cost).await else {
                         return (close::SHUTDOWN, "shutting down".to_string());
                     };
-                    if group
-                        .send(GroupMsg::Incoming {
-                            session,
-                            bytes,
-                            turn,
-                        })
-                        .await
-                        .is_err()
-                    {
+                    if frames_tx.send(Read { bytes, held }).is_err() {
                         return (close::SHUTDOWN, "shutting down".to_string());
                     }
                 }
@@ -113,6 +144,38 @@ pub(crate) async fn pump(
                 }
             }
         }
+    };
+    let forwarder = async {
+        while let Some(first) = frames_rx.recv().await {
+            let Ok(turn) = turns.clone().acquire_owned().await else {
+                break;
+            };
+            let mut size = first.bytes.len();
+            let mut batch = vec![first];
+            while batch.len() < BATCH_FRAMES && size < BATCH_BYTES {
+                match frames_rx.try_recv() {
+                    Ok(next) => {
+                        size += next.bytes.len();
+                        batch.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let (frames, held): (Vec<Vec<u8>>, Vec<_>) =
+                batch.into_iter().map(|r| (r.bytes, r.held)).unzip();
+            let incoming = GroupMsg::Incoming {
+                session,
+                frames,
+                turn: Turn {
+                    _turn: turn,
+                    _held: held,
+                },
+            };
+            if group.send(incoming).await.is_err() {
+                break;
+            }
+        }
+        (close::SHUTDOWN, "shutting down".to_string())
     };
     let writer = async {
         while let Some(out) = out_rx.recv().await {
@@ -130,6 +193,7 @@ pub(crate) async fn pump(
     };
     let (code, reason) = tokio::select! {
         r = reader => r,
+        f = forwarder => f,
         w = writer => w,
         e = conn.closed() => (close::DONE, format!("connection closed: {e}")),
     };

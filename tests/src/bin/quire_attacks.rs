@@ -76,6 +76,9 @@ struct Args {
     /// Tries of each one-frame attack [default: 20, or 2 with --quick].
     #[arg(long)]
     tries: Option<usize>,
+    /// Changes in each flood [default: 30,000, or 1,000 with --quick].
+    #[arg(long)]
+    flood: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,7 +141,7 @@ fn sizes(args: &Args) -> Sizes {
     Sizes {
         tries: args.tries.unwrap_or(if quick { 2 } else { 20 }),
         baseline: if quick { 5 } else { 40 },
-        flood: if quick { 1_000 } else { 30_000 },
+        flood: args.flood.unwrap_or(if quick { 1_000 } else { 30_000 }),
         flood_secs: if quick { 0.5 } else { 5.0 },
         held_big: 80,
         held_small: if quick { 5_000 } else { 205_000 },
