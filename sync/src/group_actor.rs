@@ -571,6 +571,8 @@ impl GroupActor {
     fn detach(&mut self, session: SessionId, reason: &str) {
         self.backlog.retain(|s| *s != session);
         if let Some(attached) = self.sessions.remove(&session) {
+            // What it judged and never applied is dropped with it.
+            self.authority.done(attached.session.judge());
             let peer = attached.session.peer();
             tracing::info!(group = %self.id.short(), peer = %peer.short(), reason, "peer disconnected");
             self.connected_changed();

@@ -14,7 +14,7 @@ use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge, Change, ChangeHash};
 use iroh::SecretKey;
 use quire_store::DeviceId;
-use quire_store::authority::{Authority, Refusal};
+use quire_store::authority::{Authority, Judge, Refusal};
 use quire_store::signatures::{ChangeSignature, SignatureBook};
 
 use crate::envelope::{self, BadFrame, Offered};
@@ -101,14 +101,13 @@ pub struct Voucher<'a> {
     pub book: &'a SignatureBook,
 }
 
-/// Most held changes one call applies: a peer with a great many waits for its next turn, so
-/// the other peers' messages are not stuck behind it.
+/// Most held changes one call judges: a peer with a great many waits for its next turn, so
+/// the other peers' messages are not stuck behind it. What a turn judged is applied at its
+/// end as far as a signature over a change judged with it vouches for it, the rest on a
+/// later turn.
 pub const PER_TURN: usize = 512;
-/// Past [`PER_TURN`], how often a turn checks whether it may end (every change in it vouched
-/// for by a signature over one of them).
-const CLOSURE_STEP: usize = 64;
 /// Every this many changes of its own in a frame, a device signs one more (beside its newest),
-/// so that a receiver's turns of [`PER_TURN`] changes can each end on a signed change.
+/// so that what a receiver judged in a turn of [`PER_TURN`] changes is applied in that turn.
 const CHECKPOINT: u64 = (PER_TURN / 4) as u64;
 
 /// What a settled message did.
@@ -139,7 +138,24 @@ pub struct PeerSession {
     unclaimed: Vec<(ActorId, ChangeSignature)>,
     /// Verified signatures over held changes, by actor and number.
     vouchers: HashMap<ActorId, std::collections::BTreeMap<u64, ChangeSignature>>,
+    /// Who this session is to the authority that judges its changes.
+    judge: Judge,
+    /// Changes judged on an earlier turn and not applied yet: nothing judged so far is
+    /// vouched for by a signature over a change judged with it.
+    judging: Judging,
 }
+
+/// Changes a session judged and has not applied yet, in the order judged.
+#[derive(Debug, Default)]
+struct Judging {
+    batch: Vec<Change>,
+    in_batch: HashSet<ChangeHash>,
+    /// Each actor's last sequence number, counting the batch.
+    last_seq: HashMap<ActorId, u64>,
+}
+
+/// The next session's [`Judge`] (`0` is [`Authority::judge`]'s).
+static NEXT_JUDGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl PeerSession {
     /// A fresh session with `peer`: the first message carries our heads and a summary of
@@ -154,7 +170,16 @@ impl PeerSession {
             their_last_heads: Vec::new(),
             unclaimed: Vec::new(),
             vouchers: HashMap::new(),
+            judge: NEXT_JUDGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            judging: Judging::default(),
         }
+    }
+
+    /// Who this session is to the authority that judges its changes: tell it
+    /// [`Authority::done`] with this when the session ends, so it forgets what the session
+    /// judged and never applied.
+    pub fn judge(&self) -> Judge {
+        self.judge
     }
 
     /// Takes it that the peer has every change up to `heads` (it sent us a document with
@@ -361,11 +386,6 @@ impl PeerSession {
         Ok(settled)
     }
 
-    /// Whether [`vouched_prefix`](Self::vouched_prefix) would keep all of `batch`.
-    fn all_vouched(&self, batch: &[Change]) -> bool {
-        self.vouched_in(batch).len() == batch.len()
-    }
-
     /// Of the changes of a batch, those a verified signature over a change of the batch
     /// vouches for, and the rest: the signature that covered a change may be over one after
     /// it that cannot be applied now (or ever), and a change we keep is one we must be able to
@@ -513,32 +533,27 @@ impl PeerSession {
         // (a forgery under the same actor may carry one).
         let vouched = self.vouched();
         self.seqs.catch_up(doc);
-        let mut last_seq: HashMap<ActorId, u64> = HashMap::new();
         // Held changes arrived in causal order, so one pass judges a chain; another pass picks
-        // up what an earlier one left waiting for a later arrival. What passes is applied in
-        // one call at the end (automerge applies a batch far faster than one at a time),
-        // including everything before a change that fails.
-        let mut batch: Vec<Change> = Vec::new();
-        let mut in_batch: std::collections::HashSet<ChangeHash> = Default::default();
+        // up what an earlier one left waiting for a later arrival. A turn judges at most
+        // PER_TURN changes, then gives the other peers theirs; what it judged waits in
+        // `judging` (its ops pending with `authority`) for the next. What passes is applied
+        // in one call (automerge applies a batch far faster than one at a time), including
+        // everything before a change that fails.
+        let mut judging = std::mem::take(&mut self.judging);
+        let mut judged_now = 0;
         let judged: Result<(), PeerError> = 'passes: loop {
             let mut progress = false;
             let order: Vec<ChangeHash> = self.held.iter().map(Change::hash).collect();
             for hash in order {
                 let applicable = self.held.get(&hash).is_some_and(|c| {
-                    c.deps()
-                        .iter()
-                        .all(|d| in_batch.contains(d) || doc.get_change_meta_by_hash(d).is_some())
-                        && vouched.contains(&c.hash())
+                    c.deps().iter().all(|d| {
+                        judging.in_batch.contains(d) || doc.get_change_meta_by_hash(d).is_some()
+                    }) && vouched.contains(&c.hash())
                 });
                 if !applicable {
                     continue;
                 }
-                // A turn ends past its bound once every change in it is vouched for by a
-                // signature over a change also in it: what we apply we can prove to others.
-                if batch.len() >= PER_TURN
-                    && (batch.len() - PER_TURN).is_multiple_of(CLOSURE_STEP)
-                    && self.all_vouched(&batch)
-                {
+                if judged_now >= PER_TURN {
                     settled.more = true;
                     break 'passes Ok(());
                 }
@@ -546,7 +561,8 @@ impl PeerSession {
                     continue;
                 };
                 let actor = change.actor_id().clone();
-                let last = *last_seq
+                let last = *judging
+                    .last_seq
                     .entry(actor.clone())
                     .or_insert_with(|| self.seqs.last_seq(&actor));
                 if change.seq() != last + 1 {
@@ -557,12 +573,13 @@ impl PeerSession {
                     }
                     .into());
                 }
-                if let Err(refusal) = authority.judge(doc, &change) {
+                if let Err(refusal) = authority.judge_for(self.judge, doc, &change) {
                     break 'passes Err(refusal.into());
                 }
-                last_seq.insert(actor, last + 1);
-                in_batch.insert(hash);
-                batch.push(change);
+                judging.last_seq.insert(actor, last + 1);
+                judging.in_batch.insert(hash);
+                judging.batch.push(change);
+                judged_now += 1;
                 progress = true;
             }
             if !progress {
@@ -570,26 +587,41 @@ impl PeerSession {
             }
         };
         // Only what a signature over a change applied with it vouches for is applied: the
-        // signature that covers a change may be over one that cannot be applied now (it
-        // waits for more, or follows a refused or unsigned change), and a change we keep is
-        // one we must be able to vouch for to others. The rest waits, or after a refusal is
-        // dropped.
-        let (kept, waiting) = self.vouched_prefix(batch);
-        batch = kept;
-        if judged.is_ok() {
-            for change in waiting {
-                // Released from `held` above, so there is room for it again.
-                let _ = self.held.hold(change);
+        // signature that covers a change may be over one not judged yet (a later turn
+        // applies both), over one that cannot be applied now (it waits for more), or over
+        // one after a refused or unsigned change, and a change we keep is one we must be
+        // able to vouch for to others. The rest waits for a later turn, goes back to wait
+        // for more, or after a refusal is dropped.
+        let (mut batch, waiting) = self.vouched_prefix(std::mem::take(&mut judging.batch));
+        match &judged {
+            Ok(()) if settled.more => {
+                // Judged, and still building on each other: applied once a later turn has
+                // judged what vouches for them.
+                judging.in_batch = waiting.iter().map(Change::hash).collect();
+                judging.batch = waiting;
+                self.judging = judging;
             }
+            Ok(()) => {
+                for change in waiting {
+                    // Released from `held` above, so there is room for it again.
+                    let _ = self.held.hold(change);
+                }
+            }
+            Err(_) => {}
         }
+        if self.judging.batch.is_empty() {
+            self.judging = Judging::default();
+        }
+        batch.retain(|c| doc.get_change_meta_by_hash(&c.hash()).is_none());
         settled.applied = batch.len();
         let applied = match doc.apply_changes(batch) {
-            Ok(()) => {
-                authority.trim();
-                judged
-            }
+            Ok(()) => judged,
             Err(e) => Err(e.into()),
         };
+        if self.judging.batch.is_empty() {
+            // Everything it judged is applied, or dropped to be judged again if it comes back.
+            authority.done(self.judge);
+        }
         // Keep, for each actor, the newest verified signature over a change we now hold (it
         // vouches for all of that actor's changes we hold); the rest wait for their changes.
         for (actor, sigs) in &mut self.vouchers {
@@ -1135,6 +1167,81 @@ mod tests {
             b.doc.get_heads()
         );
         assert_eq!(a.doc.get_heads(), b.doc.get_heads());
+    }
+
+    /// Bea's `n` bio edits, then what `last` writes, in one frame carrying one signature:
+    /// over her newest change.
+    fn chain_under_one_signature(b: &mut Side, n: usize, last: fn(&mut Automerge)) -> Vec<u8> {
+        forged_frame(
+            b,
+            |d| {
+                for i in 0..n {
+                    bio(d, 2, &format!("edit {i}"));
+                }
+                last(d);
+            },
+            |sigs| {
+                let newest = sigs.iter().map(|(h, _)| *h).last();
+                sigs.into_iter()
+                    .filter(|(h, _)| Some(*h) == newest)
+                    .collect()
+            },
+        )
+    }
+
+    #[test]
+    fn a_long_chain_under_one_signature_is_judged_over_turns_and_applied_whole() {
+        let (mut a, mut b) = after_handshake();
+        let n = PER_TURN * 2 + 10;
+        let frame = chain_under_one_signature(&mut b, n, |d| bio(d, 2, "the signed one"));
+        let mut settled = a.take(&frame).unwrap();
+        let mut turns = 1;
+        // Ann edits while Bea's chain is being judged: the chain's judged part waits.
+        bio(&mut a.doc, 1, "Ann's own edit between turns");
+        while settled.more {
+            assert_eq!(
+                settled.applied, 0,
+                "applied before the signature was judged"
+            );
+            assert!(a.authority.has_pending(a.session.judge()));
+            settled = a
+                .session
+                .resume(&mut a.doc, &mut a.authority, &HashMap::new())
+                .unwrap();
+            turns += 1;
+        }
+        assert!(turns >= 3, "{turns} turns");
+        assert_eq!(settled.applied, n + 1);
+        assert!(
+            b.doc
+                .get_heads()
+                .iter()
+                .all(|h| a.doc.get_change_meta_by_hash(h).is_some())
+        );
+        assert!(!a.authority.has_pending(a.session.judge()));
+        assert!(Automerge::load(&a.doc.save()).is_ok());
+    }
+
+    #[test]
+    fn a_long_chain_whose_signed_change_is_refused_is_dropped_whole_after_its_turns() {
+        let (mut a, mut b) = after_handshake();
+        let heads = a.doc.get_heads();
+        let frame = chain_under_one_signature(&mut b, PER_TURN * 2, self_promotion);
+        let mut result = a.take(&frame);
+        let mut turns = 1;
+        while let Ok(settled) = &result {
+            assert!(settled.more, "the chain ended without its refusal");
+            assert_eq!(settled.applied, 0);
+            result = a
+                .session
+                .resume(&mut a.doc, &mut a.authority, &HashMap::new());
+            turns += 1;
+        }
+        let err = result.unwrap_err();
+        assert!(err.refusal().is_some(), "{err}");
+        assert!(turns >= 3, "{turns} turns");
+        assert_eq!(a.doc.get_heads(), heads);
+        assert!(!a.authority.has_pending(a.session.judge()));
     }
 
     #[test]

@@ -83,15 +83,21 @@ pub struct Authority {
     /// Whether a founding change was accepted.
     founded: bool,
     locator: Locator,
-    /// Ops of changes judged but maybe not applied yet.
-    pending: past::Pending,
+    /// Ops of changes judged but maybe not applied yet, kept apart for each judge that
+    /// applies what it judged on its own schedule (a peer's session, over several turns).
+    pending: HashMap<Judge, past::Pending>,
 }
+
+/// Who judged a change that is not applied yet: each keeps its own [`past::Pending`], told
+/// [`Authority::settled`] as its changes are applied and [`Authority::forget`] when it drops
+/// the rest. [`Authority::judge`] judges as judge `0`.
+pub type Judge = u64;
 
 /// How much of a change is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
-    /// Received from a peer and not applied yet: everything.
-    Peer,
+    /// Received from a peer and not applied yet, judged by this judge: everything.
+    Peer(Judge),
     /// Made by this device's automerge and already applied: its ops were made against its
     /// past, so they write only there; the rules are still checked.
     Own,
@@ -111,8 +117,20 @@ impl Authority {
     /// causal order, then applied together). On `Ok` the facts as of the change are
     /// remembered for its descendants.
     pub fn judge(&mut self, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
+        self.judge_for(0, doc, change)
+    }
+
+    /// [`Authority::judge`], for `judge`: the changes it judged are the past a later change
+    /// of its may build on until they are applied ([`Authority::settled`]) or dropped
+    /// ([`Authority::forget`]), whatever other judges apply in between.
+    pub fn judge_for(
+        &mut self,
+        judge: Judge,
+        doc: &Automerge,
+        change: &Change,
+    ) -> Result<(), Refusal> {
         let first = !self.founded && doc.get_heads().iter().all(|h| *h == change.hash());
-        self.judge_as(doc, change, first, Source::Peer)
+        self.judge_as(doc, change, first, Source::Peer(judge))
     }
 
     /// Judges `change`, made by this device's own automerge and already applied to `doc`:
@@ -169,11 +187,14 @@ impl Authority {
             .map_err(|reason| refuse(None, reason))?;
         let deps = change.deps();
         let checked = match source {
-            Source::Peer => Some(
+            Source::Peer(judge) => Some((
+                judge,
                 self.pending
+                    .entry(judge)
+                    .or_default()
                     .check(doc, &expanded, &writes)
                     .map_err(|reason| refuse(None, reason))?,
-            ),
+            )),
             Source::Own | Source::History => None,
         };
         if deps.is_empty() {
@@ -186,8 +207,11 @@ impl Authority {
             let facts = founding.apply(&Facts::default());
             self.founded = true;
             self.times.insert(hash, expanded.time.saturating_mul(1000));
-            if let Some(checked) = checked {
-                self.pending.record(hash, &expanded, &writes, checked);
+            if let Some((judge, checked)) = checked {
+                self.pending
+                    .entry(judge)
+                    .or_default()
+                    .record(hash, &expanded, &writes, checked);
             }
             self.remember(hash, Arc::new(facts));
             return Ok(());
@@ -234,8 +258,11 @@ impl Authority {
         let mut effect = rules::judge(&cx, &writes).map_err(|reason| refuse(Some(me), reason))?;
         self.owners.extend(std::mem::take(&mut effect.owners));
         self.times.insert(hash, time_ms);
-        if let Some(checked) = checked {
-            self.pending.record(hash, &expanded, &writes, checked);
+        if let Some((judge, checked)) = checked {
+            self.pending
+                .entry(judge)
+                .or_default()
+                .record(hash, &expanded, &writes, checked);
         }
         let after = if effect.is_empty() {
             facts
@@ -252,11 +279,30 @@ impl Authority {
 
     /// Forgets what it remembers once that passes a bound, to be read from the document again
     /// where needed (slower, never different), and forgets the ops of changes judged but not
-    /// applied. Call it only when every change judged is in the document or will be judged
-    /// again before it is applied.
+    /// applied, by every judge. Call it only when every change judged is in the document or
+    /// will be judged again before it is applied.
     pub fn trim(&mut self) {
         self.pending.clear();
-        if self.at_change.len() >= REMEMBERED {
+        self.forget_past_bound();
+    }
+
+    /// Tells the authority that what `judge` judged is now applied or dropped: its ops are
+    /// read from the document from now on, and a dropped change is judged again if it comes
+    /// back.
+    pub fn done(&mut self, judge: Judge) {
+        self.pending.remove(&judge);
+        self.forget_past_bound();
+    }
+
+    /// Whether `judge` has changes judged and not yet [`done`](Self::done).
+    pub fn has_pending(&self, judge: Judge) -> bool {
+        self.pending.contains_key(&judge)
+    }
+
+    /// Starts the remembered facts over past [`REMEMBERED`], unless a judge still builds on
+    /// changes that are not in the document (their facts are only remembered).
+    fn forget_past_bound(&mut self) {
+        if self.at_change.len() >= REMEMBERED && self.pending.is_empty() {
             self.at_change.clear();
             self.at_heads.clear();
             self.times.clear();

@@ -14,7 +14,8 @@
 //!
 //! Changes of one message are judged in causal order and applied together, so a change's past
 //! may hold changes judged but not applied yet: their ops are kept in [`Pending`] until the
-//! authority is told they are all in the document.
+//! authority is told they are applied (or dropped). A peer's session may judge a long chain
+//! over several turns before applying it, so each judge keeps its own.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -58,13 +59,6 @@ pub struct Checked {
 }
 
 impl Pending {
-    /// Forgets every pending change: call it once all of them are in the document.
-    pub fn clear(&mut self) {
-        self.changes.clear();
-        self.ops.clear();
-        self.reach.clear();
-    }
-
     /// Checks that each op of `change` (read as `writes`, one per op) writes into an object
     /// of its past and overwrites only ops at its own object and key in its past. Every
     /// dependency of `change` must be in `doc` or pending.
