@@ -1181,7 +1181,7 @@ mod tests {
                 last(d);
             },
             |sigs| {
-                let newest = sigs.iter().map(|(h, _)| *h).last();
+                let newest = sigs.iter().map(|(h, _)| *h).next_back();
                 sigs.into_iter()
                     .filter(|(h, _)| Some(*h) == newest)
                     .collect()

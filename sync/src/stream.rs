@@ -50,7 +50,7 @@ pub(crate) struct Turn {
 /// The permits a frame of `len` bytes takes.
 fn charge(len: usize) -> u32 {
     // A frame is at most MAX_FRAME, far below u32::MAX.
-    len.max(FRAME_COST).min(BUFFERED) as u32
+    len.clamp(FRAME_COST, BUFFERED) as u32
 }
 
 /// The reason every refused sync dial is closed with: the group is not here, or the dialer is
