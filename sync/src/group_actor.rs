@@ -254,6 +254,16 @@ struct GroupActor {
 /// The longest peers' changes stay written but not fsynced while more frames keep coming.
 const SYNC_EVERY: Duration = Duration::from_millis(200);
 
+/// A turn taking this long is logged (at debug), with what it spent the time on.
+const SLOW_TURN: Duration = Duration::from_millis(50);
+
+/// When a turn finished each of its steps, from its start.
+#[derive(Debug, Default)]
+struct Steps {
+    received: Duration,
+    settled: Duration,
+}
+
 /// How many refused peers status keeps.
 const REFUSED_KEPT: usize = 32;
 
@@ -432,6 +442,8 @@ impl GroupActor {
             return;
         };
         let peer = attached.session.peer();
+        let started = std::time::Instant::now();
+        let mut step = Steps::default();
         let before = self.group.doc().get_heads();
         let limits = self.shared.limits;
         let authority = &mut self.authority;
@@ -453,6 +465,7 @@ impl GroupActor {
                     }
                 }
             }
+            step.received = started.elapsed();
             let known = attached
                 .session
                 .known_signatures(group.storage().signatures());
@@ -508,10 +521,25 @@ impl GroupActor {
         if let Some(attached) = self.sessions.get(&session) {
             record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
         }
+        step.settled = started.elapsed();
         if self.group.doc().get_heads() != before || self.group.storage().has_unsaved_changes() {
             let _ = self.changed(true);
         } else {
             self.offer(session);
+        }
+        let took = started.elapsed();
+        if took >= SLOW_TURN {
+            tracing::debug!(
+                group = %self.id.short(),
+                peer = %peer.short(),
+                frames = frames.len(),
+                applied = settled.applied,
+                more = settled.more,
+                receive_ms = step.received.as_millis() as u64,
+                settle_ms = (step.settled - step.received).as_millis() as u64,
+                after_ms = (took - step.settled).as_millis() as u64,
+                "a slow turn"
+            );
         }
         let in_sync = self
             .sessions
