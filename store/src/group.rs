@@ -359,6 +359,17 @@ impl Group {
         Ok(self.storage.persist()?)
     }
 
+    /// Leaves compaction out of [`Group::persist`], to be done by [`Group::compact_if_due`]
+    /// when the caller has nothing else to do (see [`GroupStorage::hold_compaction`]).
+    pub fn hold_compaction(&mut self) {
+        self.storage.hold_compaction();
+    }
+
+    /// Compacts if the logs have grown past the thresholds; returns whether it did.
+    pub fn compact_if_due(&mut self) -> bool {
+        self.storage.compact_if_due()
+    }
+
     /// Writes any change not yet on disk to the log without waiting for the disk, so other
     /// processes can read it at once; the next [`Group::persist`] makes it durable.
     pub fn write(&mut self) -> Result<(), Error> {

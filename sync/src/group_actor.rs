@@ -178,6 +178,9 @@ pub(crate) fn spawn(
     reopen: Reopen,
 ) -> std::io::Result<GroupActorHandle> {
     let (tx, inbox) = mpsc::channel(INBOX);
+    // Compacting saves the whole document: done when the actor has nothing else to do, never
+    // while peers wait.
+    group.hold_compaction();
     let id = group.id();
     let refresh_pending = Arc::new(AtomicBool::new(false));
     match group.storage_mut().watch() {
@@ -220,6 +223,7 @@ pub(crate) fn spawn(
         refused: Vec::new(),
         unsynced_since: None,
         backlog: std::collections::VecDeque::new(),
+        compaction_due: false,
     };
     actor.authority.seed(actor.group.doc());
     actor.read_devices();
@@ -249,6 +253,8 @@ struct GroupActor {
     unsynced_since: Option<std::time::Instant>,
     /// Sessions with held changes ready to apply, each waiting for its next turn.
     backlog: std::collections::VecDeque<SessionId>,
+    /// Whether something was persisted since compaction was last considered.
+    compaction_due: bool,
 }
 
 /// The longest peers' changes stay written but not fsynced while more frames keep coming.
@@ -359,6 +365,10 @@ impl GroupActor {
                 let _ = self.persist();
                 self.unsynced_since = None;
             }
+            if self.compaction_due && self.inbox.is_empty() && self.backlog.is_empty() {
+                self.compaction_due = false;
+                self.group.compact_if_due();
+            }
         }
         for (_, attached) in self.sessions.drain() {
             let _ = attached.outbound.try_send(Outbound::Close {
@@ -367,6 +377,7 @@ impl GroupActor {
             });
         }
         let _ = self.persist();
+        self.group.compact_if_due();
         tracing::debug!(group = %self.id.short(), "group actor stopped");
     }
 
@@ -710,6 +721,7 @@ impl GroupActor {
         match (self.reopen)() {
             Ok(group) => {
                 self.group = group;
+                self.group.hold_compaction();
                 let _ = self.changed(false);
             }
             Err(e) => {
@@ -728,6 +740,7 @@ impl GroupActor {
     /// Makes the group's changes durable; a failure is logged (the changes stay in memory and
     /// are retried with the next change) and returned for a caller that answers someone.
     fn persist(&mut self) -> Result<(), quire_store::Error> {
+        self.compaction_due = true;
         let persisted = self.group.persist().map(drop);
         if let Err(e) = &persisted {
             tracing::error!(group = %self.id.short(), error = %e, "cannot save changes; they stay in memory and are retried with the next change");

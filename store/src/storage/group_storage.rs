@@ -78,6 +78,8 @@ pub struct GroupStorage {
     /// How far each other log has been read, by file name.
     pub(crate) cursors: BTreeMap<String, LogCursor>,
     pub(crate) warnings: Vec<LoadWarning>,
+    /// Whether a persist leaves compaction to [`compact_if_due`](Self::compact_if_due).
+    pub(crate) compaction_held: bool,
 }
 
 impl GroupStorage {
@@ -146,6 +148,7 @@ impl GroupStorage {
             doc,
             durable_heads: Vec::new(),
             pending_salvage: Vec::new(),
+            compaction_held: false,
             own_log: None,
             written: None,
             snapshot_seen: None,
@@ -419,7 +422,16 @@ impl GroupStorage {
     }
 
     /// Compacts if the thresholds say so; whether it did.
-    fn auto_compact(&mut self) -> bool {
+    /// Leaves compaction out of [`persist`](Self::persist), for a process that compacts when
+    /// it has nothing else to do ([`compact_if_due`](Self::compact_if_due)): compacting saves
+    /// the whole document, which on a large group takes a second that peers would wait for.
+    pub fn hold_compaction(&mut self) {
+        self.compaction_held = true;
+    }
+
+    /// Compacts if the removable logs have grown past [`StorageOptions`]' thresholds; returns
+    /// whether it did. A failed compaction is logged: the data is safe in the logs.
+    pub fn compact_if_due(&mut self) -> bool {
         match self.should_compact() {
             Ok(false) => false,
             Ok(true) => match self.compact() {
@@ -437,6 +449,10 @@ impl GroupStorage {
                 false
             }
         }
+    }
+
+    fn auto_compact(&mut self) -> bool {
+        !self.compaction_held && self.compact_if_due()
     }
 }
 

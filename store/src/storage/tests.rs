@@ -258,6 +258,38 @@ fn automatic_compaction_with_tiny_thresholds() {
 }
 
 #[test]
+fn held_compaction_waits_for_compact_if_due() {
+    let _forks = no_forks();
+    let (_tmp, data, id) = setup();
+    let options = StorageOptions {
+        compact_min_log_bytes: u64::MAX,
+        compact_max_logs: 0,
+    };
+    let mut a = open_with(&data, id, options);
+    a.hold_compaction();
+    for i in 0..5 {
+        put(&mut a, &format!("a{i}"), i);
+        assert!(!a.persist().unwrap().compacted);
+    }
+    assert!(
+        logs(a.path())
+            .iter()
+            .any(|l| fs::metadata(l).unwrap().len() > 0)
+    );
+    assert!(a.compact_if_due());
+    assert!(
+        logs(a.path())
+            .iter()
+            .all(|l| fs::metadata(l).unwrap().len() == 0)
+    );
+    drop(a);
+    let b = open(&data, id);
+    for i in 0..5 {
+        assert_eq!(get(&b, &format!("a{i}")), Some(i));
+    }
+}
+
+#[test]
 fn log_bytes_threshold_is_relative_to_the_snapshot() {
     let _forks = no_forks();
     let (_tmp, data, id) = setup();
