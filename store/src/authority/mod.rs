@@ -31,7 +31,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use automerge::{Automerge, Change, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash, ExpandedChange};
 
 pub use facts::Facts;
 use inspect::Locator;
@@ -68,6 +68,9 @@ fn writer(device: &Option<DeviceId>, member: &Option<MemberId>) -> String {
 /// Most changes whose facts are remembered; past this the memory starts over, and facts are
 /// read from the document again where needed (slower, never different).
 const REMEMBERED: usize = 500_000;
+
+/// How many changes of a history are decoded ahead of the judging.
+const DECODED_AHEAD: usize = 256;
 
 /// Judges changes, remembering the facts at each change it judged.
 #[derive(Debug, Default)]
@@ -156,16 +159,41 @@ impl Authority {
     /// received whole (a new member's bootstrap). Only the first change may found the group.
     pub fn judge_history(&mut self, doc: &Automerge) -> Result<usize, Refusal> {
         let changes = doc.get_changes(&[]);
-        for (i, change) in changes.iter().enumerate() {
-            self.judge_as(doc, change, i == 0, Source::History)?;
-        }
-        Ok(changes.len())
+        // Decoding a change into its ops needs nothing judged before it: a second thread
+        // decodes a little ahead of the judging.
+        std::thread::scope(|scope| {
+            let (decoded, expanded) = std::sync::mpsc::sync_channel(DECODED_AHEAD);
+            let to_decode = &changes;
+            scope.spawn(move || {
+                for change in to_decode {
+                    if decoded.send(change.decode()).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (i, (change, expanded)) in changes.iter().zip(expanded).enumerate() {
+                self.judge_decoded(doc, change, expanded, i == 0, Source::History)?;
+            }
+            Ok(changes.len())
+        })
     }
 
     fn judge_as(
         &mut self,
         doc: &Automerge,
         change: &Change,
+        first: bool,
+        source: Source,
+    ) -> Result<(), Refusal> {
+        self.judge_decoded(doc, change, change.decode(), first, source)
+    }
+
+    /// [`judge_as`](Self::judge_as), given `change` decoded.
+    fn judge_decoded(
+        &mut self,
+        doc: &Automerge,
+        change: &Change,
+        expanded: ExpandedChange,
         first: bool,
         source: Source,
     ) -> Result<(), Refusal> {
@@ -180,7 +208,6 @@ impl Authority {
         let Some(device) = device else {
             return Err(refuse(None, "its actor does not name a device".into()));
         };
-        let expanded = change.decode();
         let writes = self
             .locator
             .writes(doc, &expanded)
