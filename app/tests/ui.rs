@@ -281,6 +281,29 @@ fn keyboard_shortcuts_open_the_main_views() {
 }
 
 #[test]
+fn the_queue_search_ignores_accents_and_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    let mut ben = Ben::join(dir.path(), group);
+    ben.submit("Café Noir");
+    wait_for(&mut h, "Ben's piece", |h| has(h, "Claim Café Noir"));
+    type_into(&mut h, "Search", "noir mill");
+    wait_for(&mut h, "nothing found for a word not in it", |h| {
+        !has(h, "Claim Café Noir")
+    });
+    type_into(&mut h, "Search", "CAFE noir");
+    wait_for(&mut h, "the piece found without its accent", |h| {
+        has(h, "Claim Café Noir")
+    });
+    type_into(&mut h, "Search", "Ben café");
+    wait_for(&mut h, "the piece found by its author and its title", |h| {
+        has(h, "Claim Café Noir")
+    });
+}
+
+#[test]
 fn a_refused_action_shows_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

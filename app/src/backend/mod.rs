@@ -31,6 +31,7 @@ mod open_group;
 #[cfg(test)]
 mod open_group_tests;
 mod opener;
+pub mod search;
 mod snapshot;
 pub mod sync;
 

@@ -45,7 +45,7 @@ pub struct QueueRow {
     pub status_text: String,
     /// "2026-12-01" or "—".
     pub due_text: String,
-    /// Title, author and genre in lowercase, for search.
+    /// Title, author and genre as search compares them ([`super::search::fold`]).
     pub search: String,
 }
 
@@ -76,7 +76,7 @@ pub struct MemberRow {
     pub given: u32,
     /// Critiques received.
     pub received: u32,
-    /// Name, pen name and genres in lowercase, for search.
+    /// Name, pen name and genres as search compares them ([`super::search::fold`]).
     pub search: String,
 }
 
@@ -321,7 +321,7 @@ pub(super) fn member_row(
     let pen_name = p.pen_name.clone().unwrap_or_default();
     MemberRow {
         id: m.id,
-        search: format!("{} {} {}", p.display_name, pen_name, genres_text).to_lowercase(),
+        search: super::search::fold(&format!("{} {} {}", p.display_name, pen_name, genres_text)),
         name: p.display_name.clone(),
         pen_name,
         genres: p.genres.clone(),
@@ -364,7 +364,10 @@ pub(super) fn queue_row(
         due_text: entry
             .due_at
             .map_or_else(|| "—".to_string(), |d| d.to_string()),
-        search: format!("{} {} {}", entry.title, entry.author_name, entry.genre).to_lowercase(),
+        search: super::search::fold(&format!(
+            "{} {} {}",
+            entry.title, entry.author_name, entry.genre
+        )),
         entry,
     }
 }

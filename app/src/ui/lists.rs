@@ -9,7 +9,7 @@ use quire_store::views::{LinePosition, Status};
 
 use super::state::{QueueFilter, RosterFilter, View};
 use super::widgets::{self, named_button};
-use crate::backend::{Action, GroupSnapshot};
+use crate::backend::{Action, GroupSnapshot, search};
 
 /// Height of one table row.
 pub const ROW_HEIGHT: f32 = 24.0;
@@ -79,16 +79,11 @@ impl Lists {
             ui.checkbox(&mut filter.mine_only, "Mine");
         });
         let rows = self.queue.get(s, filter, || {
-            let words: Vec<String> = filter
-                .search
-                .to_lowercase()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
+            let words = search::words(&filter.search);
             s.queue
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| words.iter().all(|w| r.search.contains(w.as_str())))
+                .filter(|(_, r)| search::matches(&r.search, &words))
                 .filter(|(_, r)| filter.genre.as_ref().is_none_or(|g| &r.entry.genre == g))
                 .filter(|(_, r)| {
                     !filter.wanting_only
@@ -241,12 +236,7 @@ impl Lists {
             });
         });
         let rows = self.roster.get(s, filter, || {
-            let words: Vec<String> = filter
-                .search
-                .to_lowercase()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
+            let words = search::words(&filter.search);
             let role = filter
                 .role
                 .as_deref()
@@ -254,7 +244,7 @@ impl Lists {
             s.members
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| words.iter().all(|w| m.search.contains(w.as_str())))
+                .filter(|(_, m)| search::matches(&m.search, &words))
                 .filter(|(_, m)| filter.genre.as_ref().is_none_or(|g| m.genres.contains(g)))
                 .filter(|(_, m)| role.as_ref().is_none_or(|r| m.roles.contains(r)))
                 .filter(|(_, m)| filter.hiatus.is_none_or(|h| m.hiatus_until.is_some() == h))
