@@ -301,6 +301,28 @@ fn the_queue_search_ignores_accents_and_case() {
     wait_for(&mut h, "the piece found by its author and its title", |h| {
         has(h, "Claim Café Noir")
     });
+    // An empty result says so, with a way back, instead of bare column headers.
+    type_into(&mut h, "Search", "zzz");
+    wait_for(&mut h, "the empty result", |h| {
+        has(h, "No piece matches this search.")
+    });
+    click(&mut h, "Clear the search and filters");
+    wait_for(&mut h, "the queue again", |h| has(h, "Claim Café Noir"));
+    assert!(h.state().state.queue.search.is_empty());
+}
+
+#[test]
+fn a_new_groups_empty_queue_leads_to_submitting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    wait_for(&mut h, "the empty queue's hint", |h| {
+        has(h, "Submit a piece")
+    });
+    click(&mut h, "Submit a piece");
+    wait_for(&mut h, "the submit page", |h| {
+        h.state().state.view == quire::ui::View::Submit
+    });
 }
 
 #[test]

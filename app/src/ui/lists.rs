@@ -103,6 +103,24 @@ impl Lists {
         );
         ui.add_space(4.0);
         let rows = rows.to_vec();
+        if s.queue.is_empty() {
+            let hint = "No pieces yet: a piece a member submits appears here for the others \
+                        to claim and critique.";
+            if empty_rows(ui, hint, "Submit a piece") {
+                open = Some(View::Submit);
+            }
+            return open;
+        }
+        if rows.is_empty() {
+            if empty_rows(
+                ui,
+                "No piece matches this search.",
+                "Clear the search and filters",
+            ) {
+                *filter = QueueFilter::default();
+            }
+            return open;
+        }
         let me = s.me.is_some();
         TableBuilder::new(ui)
             .id_salt("queue")
@@ -254,6 +272,13 @@ impl Lists {
         widgets::hint(ui, format!("{} of {} members", rows.len(), s.members.len()));
         ui.add_space(4.0);
         let rows = rows.to_vec();
+        if rows.is_empty() {
+            let hint = "No member matches this search.";
+            if empty_rows(ui, hint, "Clear the search and filters") {
+                *filter = RosterFilter::default();
+            }
+            return open;
+        }
         TableBuilder::new(ui)
             .id_salt("roster")
             .striped(true)
@@ -430,4 +455,17 @@ fn genre_combo(ui: &mut Ui, genres: &[String], value: &mut Option<String>) {
             ui.selectable_value(value, Some(g.clone()), g);
         }
     });
+}
+
+/// What stands in for a table without rows: why it is empty, and a button to the way on.
+/// Returns whether the button was clicked.
+fn empty_rows(ui: &mut Ui, why: &str, way_on: &str) -> bool {
+    let mut clicked = false;
+    ui.add_space(24.0);
+    ui.vertical_centered(|ui| {
+        ui.label(RichText::new(why).size(15.0));
+        ui.add_space(8.0);
+        clicked = ui.button(way_on).clicked();
+    });
+    clicked
 }
