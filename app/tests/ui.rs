@@ -312,6 +312,38 @@ fn the_queue_search_ignores_accents_and_case() {
 }
 
 #[test]
+fn a_roster_header_sorts_its_column_and_a_second_click_reverses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    let _ben = Ben::join(dir.path(), group);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    wait_for(&mut h, "Ben in the roster", |h| has(h, "Ben Okafor"));
+    // Where a name's row is: the lowest node of that name (the top bar shows mine too).
+    let row = |h: &Harness<'_, QuireApp>, name: &str| {
+        h.query_all_by_label(name)
+            .map(|n| n.rect().top())
+            .fold(f32::MIN, f32::max)
+    };
+    let above = |h: &Harness<'_, QuireApp>, a: &str, b: &str| row(h, a) < row(h, b);
+    // The roster's own order is by name.
+    assert!(above(&h, "Ben Okafor", "Julia Amante"));
+    click(&mut h, "Name");
+    wait_for(&mut h, "sorted by name, A to Z", |h| {
+        h.state().state.roster.sort.is_some() && above(h, "Ben Okafor", "Julia Amante")
+    });
+    click(&mut h, "Name ⏶");
+    wait_for(&mut h, "sorted by name, Z to A", |h| {
+        above(h, "Julia Amante", "Ben Okafor")
+    });
+    click(&mut h, "Name ⏷");
+    wait_for(&mut h, "the roster's own order again", |h| {
+        h.state().state.roster.sort.is_none() && above(h, "Ben Okafor", "Julia Amante")
+    });
+}
+
+#[test]
 fn a_new_groups_empty_queue_leads_to_submitting() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

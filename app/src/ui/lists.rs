@@ -7,6 +7,7 @@ use egui_extras::{Column, TableBuilder};
 use quire_store::model::Role;
 use quire_store::views::{LinePosition, Status};
 
+use super::sorting;
 use super::state::{QueueFilter, RosterFilter, View};
 use super::widgets::{self, named_button};
 use crate::backend::{Action, GroupSnapshot, search};
@@ -80,7 +81,8 @@ impl Lists {
         });
         let rows = self.queue.get(s, filter, || {
             let words = search::words(&filter.search);
-            s.queue
+            let mut rows: Vec<u32> = s
+                .queue
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| search::matches(&r.search, &words))
@@ -91,7 +93,11 @@ impl Lists {
                 })
                 .filter(|(_, r)| !filter.mine_only || r.mine || r.my_claim.is_some())
                 .map(|(i, _)| i as u32)
-                .collect()
+                .collect();
+            sorting::sort_rows(&mut rows, filter.sort, |i, column| {
+                sorting::queue_key(&s.queue[i as usize], column)
+            });
+            rows
         });
         widgets::hint(
             ui,
@@ -135,10 +141,9 @@ impl Lists {
             .column(Column::initial(110.0))
             .column(Column::initial(90.0))
             .header(22.0, |mut h| {
-                for name in ["Title", "Author", "Genre", "Words", "Due", "Claims", "Status", ""] {
-                    h.col(|ui| {
-                        ui.strong(name);
-                    });
+                let names = ["Title", "Author", "Genre", "Words", "Due", "Claims", "Status", ""];
+                for (column, name) in names.into_iter().enumerate() {
+                    h.col(|ui| sorting::header(ui, name, column, &mut filter.sort));
                 }
             })
             .body(|body| {
@@ -259,7 +264,8 @@ impl Lists {
                 .role
                 .as_deref()
                 .map(|r| r.parse::<Role>().unwrap_or(Role::Writer));
-            s.members
+            let mut rows: Vec<u32> = s
+                .members
                 .iter()
                 .enumerate()
                 .filter(|(_, m)| search::matches(&m.search, &words))
@@ -267,7 +273,11 @@ impl Lists {
                 .filter(|(_, m)| role.as_ref().is_none_or(|r| m.roles.contains(r)))
                 .filter(|(_, m)| filter.hiatus.is_none_or(|h| m.hiatus_until.is_some() == h))
                 .map(|(i, _)| i as u32)
-                .collect()
+                .collect();
+            sorting::sort_rows(&mut rows, filter.sort, |i, column| {
+                sorting::roster_key(&s.members[i as usize], column)
+            });
+            rows
         });
         widgets::hint(ui, format!("{} of {} members", rows.len(), s.members.len()));
         ui.add_space(4.0);
@@ -292,13 +302,14 @@ impl Lists {
             .column(Column::initial(70.0))
             .column(Column::remainder().at_least(120.0).clip(true))
             .header(22.0, |mut h| {
-                for name in [
+                for (column, name) in [
                     "Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received",
                     "Status",
-                ] {
-                    h.col(|ui| {
-                        ui.strong(name);
-                    });
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    h.col(|ui| sorting::header(ui, name, column, &mut filter.sort));
                 }
             })
             .body(|body| {

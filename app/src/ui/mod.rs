@@ -16,6 +16,7 @@ mod lists;
 mod member;
 mod pages;
 mod qr;
+mod sorting;
 mod state;
 mod submission;
 pub mod widgets;

@@ -43,6 +43,41 @@ pub struct QueueFilter {
     pub wanting_only: bool,
     /// Only my pieces and my claims.
     pub mine_only: bool,
+    /// The column the rows are sorted by, if not the queue's own order.
+    pub sort: Option<Sort>,
+}
+
+/// Rows sorted by one column (its index in the table), up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sort {
+    /// The column's index, from the left.
+    pub column: usize,
+    /// Largest first.
+    pub descending: bool,
+}
+
+impl Sort {
+    /// What a click on `column`'s header makes of `current`: sorted by it ascending, then
+    /// descending, then back to the list's own order.
+    pub fn after_click(current: Option<Sort>, column: usize) -> Option<Sort> {
+        match current {
+            Some(Sort {
+                column: c,
+                descending: false,
+            }) if c == column => Some(Sort {
+                column,
+                descending: true,
+            }),
+            Some(Sort {
+                column: c,
+                descending: true,
+            }) if c == column => None,
+            _ => Some(Sort {
+                column,
+                descending: false,
+            }),
+        }
+    }
 }
 
 /// Roster filters.
@@ -56,6 +91,8 @@ pub struct RosterFilter {
     pub role: Option<String>,
     /// On hiatus: `Some(true)` only those on hiatus, `Some(false)` only those available.
     pub hiatus: Option<bool>,
+    /// The column the rows are sorted by, if not by name.
+    pub sort: Option<Sort>,
 }
 
 /// The piece being prepared.
@@ -142,6 +179,10 @@ mod tests {
                 genre: Some("ya".into()),
                 wanting_only: true,
                 mine_only: false,
+                sort: Some(Sort {
+                    column: 3,
+                    descending: true,
+                }),
             },
             ..Default::default()
         };
