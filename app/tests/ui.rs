@@ -538,11 +538,13 @@ fn a_claim_made_in_one_app_appears_in_the_other() {
     click(&mut julia, "Claim Salt and Iron");
     wait_for(&mut julia, "the claim", |h| has(h, "Unclaim Salt and Iron"));
     wait_painted(&mut ben, &ben_woken, "Julia's claim on Ben's screen", |h| {
-        has(h, "1/3")
+        has(h, "1 claimed, 2 open (yours)")
             && h.state().current().is_some_and(|s| {
-                s.queue
-                    .iter()
-                    .any(|r| r.entry.title == "Salt and Iron" && r.claims_text == "1/3")
+                s.queue.iter().any(|r| {
+                    r.entry.title == "Salt and Iron"
+                        && r.status_text == "1 claimed, 2 open"
+                        && r.critiques_text == "0/3"
+                })
             })
     });
 

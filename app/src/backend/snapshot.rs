@@ -39,9 +39,10 @@ pub struct QueueRow {
     pub my_claim: Option<LinePosition>,
     /// Whether I critiqued it.
     pub critiqued_by_me: bool,
-    /// "2/3" slots taken.
-    pub claims_text: String,
-    /// "open", "claimed 2/3", ...
+    /// "2/3": critiques delivered of those wanted.
+    pub critiques_text: String,
+    /// "open", "1 claimed, 1 open", "critiqued", ...: claims being written, apart from the
+    /// critiques already delivered.
     pub status_text: String,
     /// "2026-12-01" or "—".
     pub due_text: String,
@@ -338,6 +339,22 @@ pub(super) fn member_row(
     }
 }
 
+/// Where a piece stands, with the claims still being written told apart from the critiques
+/// delivered (which its critiques column counts).
+fn status_text(entry: &views::QueueEntry) -> String {
+    match entry.status {
+        Status::Claimed { taken, wanted } => {
+            let writing = taken.saturating_sub(entry.critiques);
+            match (writing, wanted.saturating_sub(taken)) {
+                (0, _) => "open".to_string(),
+                (w, 0) => format!("{w} claimed, none open"),
+                (w, open) => format!("{w} claimed, {open} open"),
+            }
+        }
+        ref other => other.to_string(),
+    }
+}
+
 /// The queue row of `sub`, whose claim line is `line`, as `me` sees it.
 pub(super) fn queue_row(
     group: &Group,
@@ -350,17 +367,12 @@ pub(super) fn queue_row(
         Some(me) => (line.position_of(me), sub.critique_by(me).is_some()),
         None => (None, false),
     };
-    let taken = match entry.status {
-        Status::Claimed { taken, .. } => taken,
-        Status::Critiqued => sub.critiques_wanted,
-        Status::Open | Status::Withdrawn => entry.critiques,
-    };
     QueueRow {
         mine: Some(entry.author) == me,
         my_claim,
         critiqued_by_me,
-        claims_text: format!("{taken}/{}", sub.critiques_wanted),
-        status_text: entry.status.to_string(),
+        critiques_text: format!("{}/{}", entry.critiques, sub.critiques_wanted),
+        status_text: status_text(&entry),
         due_text: entry
             .due_at
             .map_or_else(|| "—".to_string(), |d| d.to_string()),
@@ -429,4 +441,39 @@ pub fn member_detail(
         is_me: Some(id) == me,
         member,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use quire_store::{MemberId, SubmissionId};
+
+    use super::*;
+
+    fn entry(critiques: u32, status: Status) -> QueueEntry {
+        QueueEntry {
+            id: SubmissionId::from_bytes([1; 16]),
+            title: "The Mill".into(),
+            author: MemberId::from_bytes([2; 16]),
+            author_name: "Ann".into(),
+            genre: "historical".into(),
+            word_count: 1200,
+            due_at: None,
+            submitted_at: jiff::Timestamp::UNIX_EPOCH,
+            critiques,
+            status,
+        }
+    }
+
+    #[test]
+    fn claims_being_written_are_told_apart_from_critiques_delivered() {
+        let claimed =
+            |critiques, taken| status_text(&entry(critiques, Status::Claimed { taken, wanted: 3 }));
+        // Two critiques in and nobody writing: the third slot is open.
+        assert_eq!(claimed(2, 2), "open");
+        assert_eq!(claimed(1, 2), "1 claimed, 1 open");
+        assert_eq!(claimed(1, 3), "2 claimed, none open");
+        assert_eq!(claimed(0, 1), "1 claimed, 2 open");
+        assert_eq!(status_text(&entry(3, Status::Critiqued)), "critiqued");
+        assert_eq!(status_text(&entry(0, Status::Open)), "open");
+    }
 }

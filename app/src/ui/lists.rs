@@ -141,7 +141,9 @@ impl Lists {
             .column(Column::initial(110.0))
             .column(Column::initial(90.0))
             .header(22.0, |mut h| {
-                let names = ["Title", "Author", "Genre", "Words", "Due", "Claims", "Status", ""];
+                let names = [
+                    "Title", "Author", "Genre", "Words", "Due", "Critiques", "Status", "",
+                ];
                 for (column, name) in names.into_iter().enumerate() {
                     h.col(|ui| sorting::header(ui, name, column, &mut filter.sort));
                 }
@@ -170,7 +172,7 @@ impl Lists {
                         ui.label(&r.due_text);
                     });
                     row.col(|ui| {
-                        ui.label(&r.claims_text);
+                        ui.label(&r.critiques_text);
                     });
                     row.col(|ui| {
                         let color = widgets::status_color(ui, &e.status);

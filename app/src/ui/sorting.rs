@@ -26,7 +26,7 @@ fn number(n: u64) -> Key {
     Key::Value(n, String::new())
 }
 
-/// The queue's columns, in order: Title, Author, Genre, Words, Due, Claims, Status.
+/// The queue's columns, in order: Title, Author, Genre, Words, Due, Critiques, Status.
 pub fn queue_key(row: &QueueRow, column: usize) -> Key {
     let e = &row.entry;
     match column {
@@ -38,7 +38,7 @@ pub fn queue_key(row: &QueueRow, column: usize) -> Key {
             Some(d) => number(d.year() as u64 * 10_000 + d.month() as u64 * 100 + d.day() as u64),
             None => Key::Missing,
         },
-        5 => leading_number(&row.claims_text),
+        5 => leading_number(&row.critiques_text),
         _ => text(&row.status_text),
     }
 }
