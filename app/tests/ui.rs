@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use quire::ui::{QuireApp, UiState};
 use quire_store::ops::{self, NewMember, SubmissionDraft};
 use quire_store::storage::{DataDir, StorageOptions};
@@ -181,6 +181,25 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
             .is_some_and(|s| s.queue.iter().any(|r| r.entry.title == "The Mill"))
             && has(h, "Withdraw The Mill")
     });
+
+    // Her credits went on it: the form says so before she fills it in, and will not submit.
+    let s = h.state().current().unwrap();
+    let balance = s.ledger.as_ref().unwrap().balance;
+    assert!(balance < s.next_submission_cost, "{balance} credits left");
+    click(&mut h, "Submit");
+    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
+    type_into(&mut h, "Title", "The Weir");
+    type_into(&mut h, "Genre", "historical fiction");
+    type_into(
+        &mut h,
+        "Text",
+        "The weir held until the spring floods came.",
+    );
+    assert!(
+        h.get_by_label("Submit piece")
+            .accesskit_node()
+            .is_disabled()
+    );
 
     // Another member submits from another process; the app sees it by itself.
     let mut ben = Ben::join(dir.path(), group);

@@ -111,20 +111,33 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Submit a piece");
-        let cost = if s.rules.credits {
+        let short = short_of_credits(s);
+        if let Some(balance) = short {
+            // Said before the form, not after it is filled in.
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!(
+                    "Submitting costs {} credits now and you have {balance}: critique another \
+                     member's piece to earn what you lack, then submit.",
+                    s.next_submission_cost
+                ),
+            );
+        } else if s.rules.credits {
             let balance = s
                 .ledger
                 .as_ref()
                 .map(|l| l.balance.to_string())
                 .unwrap_or_default();
-            format!(
-                "Submitting costs {} credits now; you have {balance}.",
-                s.next_submission_cost
-            )
+            widgets::hint(
+                ui,
+                format!(
+                    "Submitting costs {} credits now; you have {balance}.",
+                    s.next_submission_cost
+                ),
+            );
         } else {
-            "The group runs without credits: submitting is free.".to_string()
-        };
-        widgets::hint(ui, cost);
+            widgets::hint(ui, "The group runs without credits: submitting is free.");
+        }
         ui.add_space(6.0);
         text_field(ui, "Title", &mut form.title, "The Mill");
         text_field(ui, "Genre", &mut form.genre, "historical fiction");
@@ -202,10 +215,16 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
             && !form.text.trim().is_empty();
         let submit = ui
             .add_enabled(
-                ready,
+                ready && short.is_none(),
                 egui::Button::new(RichText::new("Submit piece").strong()),
             )
-            .on_disabled_hover_text("A piece needs a title, a genre and its text");
+            .on_disabled_hover_text(match short {
+                Some(balance) => format!(
+                    "Submitting costs {} credits and you have {balance}",
+                    s.next_submission_cost
+                ),
+                None => "A piece needs a title, a genre and its text".to_string(),
+            });
         if submit.clicked() {
             match parse_date(&form.due) {
                 Ok(due_at) => {
@@ -235,6 +254,12 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
         }
     });
     out
+}
+
+/// My balance, if the group runs on credits and it is less than the next submission costs.
+fn short_of_credits(s: &GroupSnapshot) -> Option<quire_store::exchange::Credits> {
+    let balance = s.ledger.as_ref()?.balance;
+    (s.rules.credits && balance < s.next_submission_cost).then_some(balance)
 }
 
 fn parse_date(text: &str) -> Result<Option<jiff::civil::Date>, String> {
