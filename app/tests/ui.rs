@@ -112,10 +112,14 @@ impl Ben {
     }
 
     fn submit(&mut self, title: &str) -> SubmissionId {
+        self.submit_text(title, "The ship came down in the salt flats. ".repeat(40))
+    }
+
+    fn submit_text(&mut self, title: &str, text: String) -> SubmissionId {
         let draft = SubmissionDraft {
             title: title.into(),
             genre: "fantasy".into(),
-            text: "The ship came down in the salt flats. ".repeat(40),
+            text,
             ..Default::default()
         };
         let id = SubmissionId::random();
@@ -360,6 +364,48 @@ fn a_roster_header_sorts_its_column_and_a_second_click_reverses_it() {
     wait_for(&mut h, "the roster's own order again", |h| {
         h.state().state.roster.sort.is_none() && above(h, "Ben Okafor", "Julia Amante")
     });
+}
+
+#[test]
+fn another_piece_opens_at_its_top_whatever_the_last_was_scrolled_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    let chapter = "The ship came down in the salt flats.\n\n".repeat(200);
+    Ben::join(dir.path(), group).submit_text("Salt and Iron", chapter);
+    click(&mut h, "Submit");
+    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
+    type_into(&mut h, "Title", "The Mill");
+    type_into(&mut h, "Genre", "historical fiction");
+    type_into(
+        &mut h,
+        "Text",
+        &"The mill wheel turned all night.\n\n".repeat(150),
+    );
+    click(&mut h, "Submit piece");
+    wait_for(&mut h, "her piece's page", |h| has(h, "Withdraw The Mill"));
+    click(&mut h, "Queue");
+    wait_for(&mut h, "Ben's piece", |h| has(h, "Salt and Iron"));
+    click(&mut h, "Salt and Iron");
+    wait_for(&mut h, "Ben's piece's page", |h| has(h, "Back"));
+    let top = |h: &Harness<'_, QuireApp>| h.get_by_label("Back").rect().top();
+    let at_top = top(&h);
+    for _ in 0..10 {
+        h.get_by_label("Back").scroll_down();
+        h.step();
+    }
+    h.step();
+    assert!(top(&h) < at_top - 100.0, "the piece did not scroll");
+    click(&mut h, "Back");
+    wait_for(&mut h, "the queue", |h| has(h, "The Mill"));
+    click(&mut h, "The Mill");
+    wait_for(&mut h, "her piece's page", |h| has(h, "Withdraw The Mill"));
+    assert!(
+        (top(&h) - at_top).abs() < 1.0,
+        "opened {} px down",
+        at_top - top(&h)
+    );
 }
 
 #[test]

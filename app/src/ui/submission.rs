@@ -28,13 +28,14 @@ pub fn ui(
         .default_width(400.0)
         .width_range(300.0..=640.0)
         .show_inside(ui, |ui| {
+            // Each piece keeps its own scroll positions: another piece opens at its top.
             egui::ScrollArea::vertical()
-                .id_salt("side")
+                .id_salt(("side", d.sub.id))
                 .show(ui, |ui| side_ui(ui, d, draft, now, actions, &mut open));
         });
     egui::CentralPanel::default().show_inside(ui, |ui| {
         egui::ScrollArea::vertical()
-            .id_salt("reading")
+            .id_salt(("reading", d.sub.id))
             .show(ui, |ui| {
                 let width = ui.available_width().min(READING_WIDTH);
                 let margin = ((ui.available_width() - width) / 2.0).max(0.0);
