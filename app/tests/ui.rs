@@ -551,7 +551,9 @@ fn found_and_invite(h: &mut Harness<'_, QuireApp>, kind: &str) -> String {
         has(h, "QR code of the ticket"),
         "the ticket shows as a QR code"
     );
-    assert!(has(h, "Copy ticket"));
+    assert!(!has(h, "Copied to the clipboard"));
+    click(h, "Copy ticket");
+    wait_for(h, "Copy's answer", |h| has(h, "Copied to the clipboard"));
     let ticket = h.get_by_label("Ticket to send").value().unwrap_or_default();
     assert!(ticket.starts_with("quire1"), "a ticket: {ticket}");
     ticket

@@ -30,7 +30,12 @@ pub struct InviteDialog {
     waiting: bool,
     invitation: Option<Invitation>,
     qr: Option<Result<QrCode, String>>,
+    /// When (the UI's clock, in seconds) the ticket was last copied.
+    copied_at: Option<f64>,
 }
+
+/// How long "Copied" shows after Copy is clicked, in seconds.
+const COPIED_SHOWN: f64 = 3.0;
 
 impl Default for InviteDialog {
     fn default() -> Self {
@@ -42,6 +47,7 @@ impl Default for InviteDialog {
             waiting: false,
             invitation: None,
             qr: None,
+            copied_at: None,
         }
     }
 }
@@ -245,12 +251,26 @@ impl InviteDialog {
         .labelled_by(l.id);
         ui.add_space(4.0);
         ui.horizontal(|ui| {
+            let now = ui.input(|i| i.time);
             if ui.button(RichText::new("Copy ticket").strong()).clicked() {
                 ui.ctx().copy_text(invitation.ticket.clone());
+                self.copied_at = Some(now);
+            }
+            if let Some(at) = self.copied_at {
+                let left = COPIED_SHOWN - (now - at);
+                if left > 0.0 {
+                    let color = widgets::ok_color(ui);
+                    ui.label(RichText::new("Copied to the clipboard").color(color));
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_secs_f64(left));
+                } else {
+                    self.copied_at = None;
+                }
             }
             if ui.button("Make another").clicked() {
                 self.invitation = None;
                 self.qr = None;
+                self.copied_at = None;
             }
         });
         ui.add_space(6.0);

@@ -87,18 +87,21 @@ pub fn hint(ui: &mut Ui, text: impl Into<String>) {
     ui.label(RichText::new(text.into()).weak());
 }
 
+/// The colour of a line saying something went well ("Copied"), readable in either theme.
+pub fn ok_color(ui: &Ui) -> Color32 {
+    if ui.visuals().dark_mode {
+        Color32::from_rgb(120, 200, 140)
+    } else {
+        Color32::from_rgb(30, 120, 60)
+    }
+}
+
 /// The colour of a queue status.
 pub fn status_color(ui: &Ui, status: &quire_store::views::Status) -> Color32 {
     use quire_store::views::Status;
     let dark = ui.visuals().dark_mode;
     match status {
-        Status::Open => {
-            if dark {
-                Color32::from_rgb(120, 200, 140)
-            } else {
-                Color32::from_rgb(30, 120, 60)
-            }
-        }
+        Status::Open => ok_color(ui),
         Status::Claimed { .. } => {
             if dark {
                 Color32::from_rgb(230, 190, 100)
