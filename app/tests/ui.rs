@@ -186,6 +186,19 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
             && has(h, "Withdraw The Mill")
     });
 
+    // Withdrawing asks first; Cancel keeps the piece in the queue.
+    click(&mut h, "Withdraw The Mill");
+    wait_for(&mut h, "the question", |h| has(h, "Withdraw “The Mill”?"));
+    click(&mut h, "Cancel");
+    wait_for(&mut h, "the question gone", |h| {
+        !has(h, "Withdraw “The Mill”?")
+    });
+    assert!(h.state().current().is_some_and(|s| {
+        s.queue.iter().any(|r| {
+            r.entry.title == "The Mill" && r.entry.status != quire_store::views::Status::Withdrawn
+        })
+    }));
+
     // Her credits went on it: the form says so before she fills it in, and will not submit.
     let s = h.state().current().unwrap();
     let balance = s.ledger.as_ref().unwrap().balance;
@@ -226,7 +239,23 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
         &"The salt flats are vivid; the pilot needs a clearer want. ".repeat(20),
     );
     wait_for(&mut h, "the live word count", |h| has(h, "220 words"));
+    // Delivering asks first; Cancel delivers nothing.
     click(&mut h, "Deliver critique");
+    wait_for(&mut h, "the question", |h| {
+        has(h, "Deliver your critique of “Salt and Iron”?")
+    });
+    click(&mut h, "Cancel");
+    wait_for(&mut h, "the question gone", |h| {
+        !has(h, "Deliver your critique of “Salt and Iron”?")
+    });
+    assert!(h.state().current().is_some_and(|s| {
+        s.queue
+            .iter()
+            .any(|r| r.entry.id == salt && !r.critiqued_by_me)
+    }));
+    click(&mut h, "Deliver critique");
+    wait_for(&mut h, "the question", |h| has(h, "Deliver"));
+    click(&mut h, "Deliver");
     wait_for(&mut h, "the critique to be delivered", |h| {
         h.state().current().is_some_and(|s| {
             s.queue

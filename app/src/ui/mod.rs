@@ -9,6 +9,7 @@
 //! form) is kept apart from runtime handles (the backend, snapshots); eframe persists it and
 //! the window size in the data dir.
 
+mod confirm;
 mod first_run;
 mod invite;
 pub mod launch;
@@ -84,6 +85,8 @@ pub struct QuireApp {
     forms: pages::Forms,
     first_run: first_run::FirstRun,
     back: Vec<View>,
+    /// An action waiting for its confirmation.
+    confirm: Option<confirm::Pending>,
 }
 
 impl QuireApp {
@@ -133,6 +136,7 @@ impl QuireApp {
             forms: Default::default(),
             first_run: Default::default(),
             back: Vec::new(),
+            confirm: None,
         }
     }
 
@@ -408,6 +412,15 @@ impl QuireApp {
         if let Some(command) = self.invite.ui(ctx, &snapshot, &self.sync) {
             self.send(command);
         }
+        if let Some(pending) = &self.confirm {
+            let (confirmed, open) = pending.ui(ctx);
+            if !open {
+                self.confirm = None;
+            }
+            if let Some((group, action)) = confirmed {
+                self.send(Command::Act { group, action });
+            }
+        }
     }
 
     fn view_ui(&mut self, ui: &mut egui::Ui, snapshot: &Arc<GroupSnapshot>, now: f64) {
@@ -521,10 +534,17 @@ impl QuireApp {
             }
         }
         for action in actions {
-            self.send(Command::Act {
-                group: snapshot.id,
-                action,
-            });
+            match confirm::ask(&action, snapshot) {
+                // The dialog blocks the window: nothing else asks while it is open.
+                Some(ask) if self.confirm.is_none() => {
+                    self.confirm = Some(confirm::Pending::new(snapshot.id, action, ask));
+                }
+                Some(_) => {}
+                None => self.send(Command::Act {
+                    group: snapshot.id,
+                    action,
+                }),
+            }
         }
     }
 
