@@ -438,6 +438,38 @@ fn another_piece_opens_at_its_top_whatever_the_last_was_scrolled_to() {
 }
 
 #[test]
+fn the_rules_form_names_every_bad_value_in_words_and_credits_is_a_box() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num7);
+    wait_for(&mut h, "the rules page", |h| has(h, "Edit rules"));
+    click(&mut h, "Edit rules");
+    wait_for(&mut h, "the rules form", |h| has(h, "Save rules"));
+    type_into(&mut h, "Critiques a piece wants", "0");
+    type_into(&mut h, "Days to write a claimed critique", "a week");
+    let wants = "Critiques a piece wants takes a whole number from 1 to 20";
+    let days = "Days to write a claimed critique takes a whole number of days from 1 to 365";
+    wait_for(&mut h, "both problems at once", |h| {
+        has(h, wants) && has(h, days)
+    });
+    assert!(h.get_by_label("Save rules").accesskit_node().is_disabled());
+    type_into(&mut h, "Critiques a piece wants", "2");
+    type_into(&mut h, "Days to write a claimed critique", "10");
+    wait_for(&mut h, "no problem left", |h| {
+        !has(h, wants) && !has(h, days)
+    });
+    assert!(h.state().current().unwrap().rules.credits);
+    click(&mut h, "members earn and spend credits");
+    click(&mut h, "Save rules");
+    wait_for(&mut h, "the new rules in force", |h| {
+        h.state().current().is_some_and(|s| {
+            !s.rules.credits && s.rules.critiques_wanted == 2 && s.rules.claim_period_days == 10
+        })
+    });
+}
+
+#[test]
 fn a_new_groups_empty_queue_leads_to_submitting() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

@@ -289,24 +289,57 @@ pub fn rules_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &mut
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let editing = forms.rules.is_some();
+    // Every field of the form checked as the rules would take it, all at once.
+    let problems: BTreeMap<&str, String> = forms
+        .rules
+        .as_ref()
+        .map(|form| {
+            let mut rules = s.rules.clone();
+            KEYS.iter()
+                .filter_map(|(key, wanted)| {
+                    let value = form.get(*key)?;
+                    rules
+                        .set(key, value)
+                        .err()
+                        .map(|_| (*key, format!("{} takes {wanted}", rule_label(key))))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     egui::Grid::new("rules")
         .num_columns(3)
         .spacing([16.0, 8.0])
         .striped(true)
         .show(ui, |ui| {
             for (key, wanted) in KEYS {
-                let l = ui.label(key.replace('_', " "));
+                let l = ui.label(rule_label(key));
                 match forms.rules.as_mut() {
                     Some(form) => {
                         let value = form.entry(key.to_string()).or_default();
-                        ui.add(egui::TextEdit::singleline(value).desired_width(120.0))
-                            .labelled_by(l.id);
+                        if key == "credits" {
+                            // On or off: a box to tick, not a word to spell.
+                            let mut on = value.trim().eq_ignore_ascii_case("on");
+                            let text = "members earn and spend credits";
+                            if ui.checkbox(&mut on, text).labelled_by(l.id).changed() {
+                                *value = if on { "on" } else { "off" }.to_string();
+                            }
+                        } else {
+                            ui.add(egui::TextEdit::singleline(value).desired_width(120.0))
+                                .labelled_by(l.id);
+                        }
                     }
                     None => {
                         ui.strong(values.get(key).cloned().unwrap_or_default());
                     }
                 }
-                ui.weak(wanted);
+                match problems.get(key) {
+                    Some(problem) => {
+                        ui.colored_label(ui.visuals().error_fg_color, problem);
+                    }
+                    None => {
+                        ui.weak(wanted);
+                    }
+                }
                 ui.end_row();
             }
         });
@@ -317,7 +350,10 @@ pub fn rules_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &mut
     }
     ui.horizontal(|ui| {
         if editing {
-            if ui.button("Save rules").clicked()
+            let save = ui
+                .add_enabled(problems.is_empty(), egui::Button::new("Save rules"))
+                .on_disabled_hover_text("Some rules above cannot take what is written");
+            if save.clicked()
                 && let Some(form) = &forms.rules
             {
                 let changed: Vec<(String, String)> = form
@@ -338,6 +374,21 @@ pub fn rules_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &mut
             forms.rules = Some(values.clone());
         }
     });
+}
+
+/// A rule's name in words, as the rules page shows it.
+fn rule_label(key: &str) -> &'static str {
+    match key {
+        "critiques_wanted" => "Critiques a piece wants",
+        "claim_period_days" => "Days to write a claimed critique",
+        "max_words" => "Longest piece, in words",
+        "credits" => "Credits",
+        "starting_credits" => "Credits a new member starts with",
+        "submission_cost" => "Cost of a submission",
+        "extra_open_cost" => "Extra cost per piece already open",
+        "tip" => "A tip",
+        _ => "This rule",
+    }
 }
 
 /// My profile editor.
