@@ -488,19 +488,41 @@ fn a_refused_action_shows_one_line_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());
     create_group(&mut h);
+    // The rules form refuses what the rules cannot take before anything is sent.
     click(&mut h, "Rules");
     click(&mut h, "Edit rules");
-    // critiques_wanted takes 1 to 20.
-    type_into(&mut h, "critiques wanted", "99");
+    type_into(&mut h, "Critiques a piece wants", "99");
+    wait_for(&mut h, "the form's answer", |h| {
+        has(
+            h,
+            "Critiques a piece wants takes a whole number from 1 to 20",
+        )
+    });
+    assert!(h.get_by_label("Save rules").accesskit_node().is_disabled());
+    type_into(&mut h, "Critiques a piece wants", "3");
+    type_into(&mut h, "Longest piece, in words", "5");
     click(&mut h, "Save rules");
+    wait_for(&mut h, "the new limit", |h| {
+        h.state()
+            .current()
+            .is_some_and(|s| s.rules.max_words == Some(5))
+    });
+    // A piece over the limit is refused by the group's rules: one line, nothing submitted.
+    click(&mut h, "Submit");
+    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
+    type_into(&mut h, "Title", "The Mill");
+    type_into(&mut h, "Genre", "historical fiction");
+    type_into(
+        &mut h,
+        "Text",
+        "The mill wheel turned all night and nobody slept.",
+    );
+    click(&mut h, "Submit piece");
     wait_for(&mut h, "the error", |h| h.state().error().is_some());
     let error = h.state().error().unwrap().to_string();
-    assert!(
-        error.contains("critiques_wanted"),
-        "names the rule: {error}"
-    );
+    assert!(error.contains("words"), "says what is wrong: {error}");
     assert!(!error.contains('\n'), "one line: {error}");
-    assert_eq!(h.state().current().unwrap().rules.critiques_wanted, 3);
+    assert!(h.state().current().unwrap().queue.is_empty());
 }
 
 #[test]

@@ -294,7 +294,7 @@ pub fn rules_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &mut
         .rules
         .as_ref()
         .map(|form| {
-            let mut rules = s.rules.clone();
+            let mut rules = s.rules;
             KEYS.iter()
                 .filter_map(|(key, wanted)| {
                     let value = form.get(*key)?;
