@@ -470,6 +470,32 @@ fn the_rules_form_names_every_bad_value_in_words_and_credits_is_a_box() {
 }
 
 #[test]
+fn the_profile_form_names_every_problem_at_once_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    click(&mut h, "Profile");
+    wait_for(&mut h, "the profile form", |h| has(h, "Save profile"));
+    type_into(&mut h, "Display name", " ");
+    type_into(&mut h, "Critiques a month", "lots");
+    type_into(&mut h, "On hiatus until", "soon");
+    type_into(&mut h, "Links (label=url, one a line)", "my site");
+    click(&mut h, "Save profile");
+    let problems = [
+        "Display name cannot be empty",
+        "Critiques a month `lots` is not a whole number",
+        "On hiatus until: `soon` is not a date like 2026-12-01",
+        "Link `my site` is not label=url",
+    ];
+    wait_for(&mut h, "every problem", |h| {
+        problems.iter().all(|p| has(h, p))
+    });
+    let me = h.state().current().unwrap().my_member.clone().unwrap();
+    assert_eq!(me.profile.display_name, "Julia Amante");
+    assert_eq!(me.profile.capacity_per_month, None);
+}
+
+#[test]
 fn a_new_groups_empty_queue_leads_to_submitting() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(dir.path());

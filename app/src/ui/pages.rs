@@ -34,8 +34,8 @@ pub struct ProfileForm {
     links: String,
     capacity: String,
     hiatus: String,
-    /// Why the last save was refused before it reached the group.
-    error: Option<String>,
+    /// Why the last save was refused before it reached the group: every problem at once.
+    errors: Vec<String>,
 }
 
 /// What to critique next, with reasons.
@@ -416,7 +416,7 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
             .map(|c| c.to_string())
             .unwrap_or_default(),
         hiatus: p.hiatus_until.map(|d| d.to_string()).unwrap_or_default(),
-        error: None,
+        errors: Vec::new(),
     });
     let mut save = false;
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -459,7 +459,7 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
         text_area(ui, "Bio", &mut form.bio, 4);
         ui.add_space(8.0);
         save = ui.button(RichText::new("Save profile").strong()).clicked();
-        if let Some(err) = &form.error {
+        for err in &form.errors {
             ui.colored_label(ui.visuals().error_fg_color, err);
         }
     });
@@ -467,33 +467,58 @@ pub fn profile_ui(ui: &mut Ui, s: &GroupSnapshot, forms: &mut Forms, actions: &m
         match patch_of(form, &me.profile) {
             Ok(patch) if patch.is_empty() => forms.profile = None,
             Ok(patch) => actions.push(Action::Profile(patch)),
-            Err(err) => form.error = Some(err),
+            Err(errors) => form.errors = errors,
         }
     }
 }
 
-/// The fields of `form` that differ from `was`, so saving an unchanged field writes nothing.
-fn patch_of(form: &ProfileForm, was: &quire_store::model::Profile) -> Result<ProfilePatch, String> {
+/// The fields of `form` that differ from `was`, so saving an unchanged field writes nothing;
+/// or every field that cannot be saved as written, each in a line.
+fn patch_of(
+    form: &ProfileForm,
+    was: &quire_store::model::Profile,
+) -> Result<ProfilePatch, Vec<String>> {
     let list = |s: &str| -> BTreeSet<String> {
         s.split(',')
             .map(|g| g.trim().to_lowercase())
             .filter(|g| !g.is_empty())
             .collect()
     };
+    let mut problems = Vec::new();
+    if form.name.trim().is_empty() {
+        problems.push("Display name cannot be empty".to_string());
+    }
     let mut links = BTreeMap::new();
     for line in form.links.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let Some((label, url)) = line.split_once('=') else {
-            return Err(format!("link `{line}` is not label=url"));
-        };
-        links.insert(label.trim().to_string(), url.trim().to_string());
+        match line.split_once('=') {
+            Some((label, url)) => {
+                links.insert(label.trim().to_string(), url.trim().to_string());
+            }
+            None => problems.push(format!("Link `{line}` is not label=url")),
+        }
     }
+    let max = quire_store::ops::MAX_CAPACITY;
     let capacity = match form.capacity.trim() {
         "" => None,
-        c => Some(
-            c.parse::<u32>()
-                .map_err(|_| format!("critiques a month `{c}` is not a whole number"))?,
-        ),
+        c => match c.parse::<u32>() {
+            Ok(n) if n <= max => Some(n),
+            Ok(_) => {
+                problems.push(format!("Critiques a month `{c}` is more than {max}"));
+                None
+            }
+            Err(_) => {
+                problems.push(format!("Critiques a month `{c}` is not a whole number"));
+                None
+            }
+        },
     };
+    let hiatus = parse_date(&form.hiatus).unwrap_or_else(|e| {
+        problems.push(format!("On hiatus until: {e}"));
+        None
+    });
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let pen = form.pen_name.trim();
     fn changed<T: PartialEq>(new: T, old: &T) -> Option<T> {
         (new != *old).then_some(new)
@@ -506,6 +531,6 @@ fn patch_of(form: &ProfileForm, was: &quire_store::model::Profile) -> Result<Pro
         roles: changed(form.roles.clone(), &was.roles),
         links: changed(links, &was.links),
         capacity_per_month: changed(capacity, &was.capacity_per_month),
-        hiatus_until: changed(parse_date(&form.hiatus)?, &was.hiatus_until),
+        hiatus_until: changed(hiatus, &was.hiatus_until),
     })
 }

@@ -30,7 +30,7 @@ pub use critique::{critique, rate, thank, tip};
 pub use group::{NewGroup, NewMember, add_member, create_group};
 pub use invite::{InviteSpec, Joiner, MAX_INVITE_USES, Redeemed, create_invite, redeem_invite};
 pub use membership::remove_member;
-pub use profile::update_profile;
+pub use profile::{MAX_CAPACITY, update_profile};
 pub use resolve::{resolve_critique, resolve_member, resolve_submission};
 pub use rules::change_rules;
 pub use submission::{SubmissionDraft, submit, submit_with, withdraw};
