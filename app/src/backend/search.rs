@@ -1,17 +1,8 @@
 //! Text as search compares it: letters without their accents, in lowercase, so that "tomas"
-//! finds "Tomás" and "ZOE" finds "Zoë".
+//! finds "Tomás" and "ZOE" finds "Zoë" ([`quire_store::text::fold`], as the CLI finds
+//! members by name).
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
-/// `text` decomposed (NFKD), without combining marks, in lowercase: the form both what is
-/// searched and what is typed into a search box are compared in.
-pub fn fold(text: &str) -> String {
-    text.nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use quire_store::text::fold;
 
 /// The words of a query, each [`fold`]ed.
 pub fn words(query: &str) -> Vec<String> {

@@ -6,6 +6,7 @@ use crate::doc;
 use crate::error::OpError;
 use crate::ids::{CritiqueId, MemberId, SubmissionId};
 use crate::model::Group;
+use crate::text;
 
 /// The submission whose id starts with `given`.
 pub fn resolve_submission<D: ReadDoc>(doc: &D, given: &str) -> Result<SubmissionId, OpError> {
@@ -30,18 +31,20 @@ pub fn resolve_critique<D: ReadDoc>(
     )
 }
 
-/// The member named `given`: an id prefix, or a display or pen name (any case).
+/// The member named `given`: an id prefix, or a display or pen name (any case, accents
+/// aside: "tomas herrera" is Tomás Herrera).
 pub fn resolve_member(group: &Group, given: &str) -> Result<MemberId, OpError> {
-    let wanted = crate::text::tidy(given).to_lowercase();
+    let name = |s: &str| text::fold(&text::tidy(s));
+    let wanted = name(given);
     let by_name: Vec<MemberId> = group
         .members
         .values()
         .filter(|m| {
-            m.profile.display_name.to_lowercase() == wanted
+            name(&m.profile.display_name) == wanted
                 || m.profile
                     .pen_name
                     .as_ref()
-                    .is_some_and(|p| p.to_lowercase() == wanted)
+                    .is_some_and(|p| name(p) == wanted)
         })
         .map(|m| m.id)
         .collect();

@@ -309,6 +309,25 @@ fn ids_resolve_by_unique_prefix_and_names_by_any_case() {
 }
 
 #[test]
+fn names_resolve_without_regard_to_accents() {
+    let mut doc = group_with(2);
+    let patch = ProfilePatch {
+        display_name: Some("Tomás Herrera".into()),
+        pen_name: Some(Some("Zoë Vance".into())),
+        ..Default::default()
+    };
+    ops::update_profile(&mut doc, member(1), patch, after(1)).unwrap();
+    let group = doc::read_group(&doc).unwrap();
+    assert_eq!(ops::resolve_member(&group, "tomas herrera"), Ok(member(1)));
+    assert_eq!(ops::resolve_member(&group, "TOMÁS  Herrera"), Ok(member(1)));
+    assert_eq!(ops::resolve_member(&group, "zoe vance"), Ok(member(1)));
+    let err = ops::resolve_member(&group, "tomas")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tomas"), "{err}");
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     use automerge::transaction::Transactable;
     let mut doc = group_with(1);
