@@ -73,6 +73,15 @@ fn click(h: &mut Harness<'_, QuireApp>, label: &str) {
     h.step();
 }
 
+/// Opens the submit page and fills in a piece; Submit is left to the caller.
+fn fill_submit_form(h: &mut Harness<'_, QuireApp>, title: &str, genre: &str, text: &str) {
+    click(h, "Submit");
+    wait_for(h, "the submit form", |h| has(h, "Submit piece"));
+    type_into(h, "Title", title);
+    type_into(h, "Genre", genre);
+    type_into(h, "Text", text);
+}
+
 /// Creates "Tuesday Writers" through the first-run page.
 fn create_group(h: &mut Harness<'_, QuireApp>) {
     wait_for(h, "the first-run page", |h| has(h, "Create group"));
@@ -169,13 +178,10 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
     });
 
     // Submit a piece.
-    click(&mut h, "Submit");
-    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
-    type_into(&mut h, "Title", "The Mill");
-    type_into(&mut h, "Genre", "historical fiction");
-    type_into(
+    fill_submit_form(
         &mut h,
-        "Text",
+        "The Mill",
+        "historical fiction",
         "The mill wheel turned all night and nobody in the village slept.",
     );
     click(&mut h, "Submit piece");
@@ -203,13 +209,10 @@ fn create_a_group_edit_profile_submit_claim_critique_and_rate() {
     let s = h.state().current().unwrap();
     let balance = s.ledger.as_ref().unwrap().balance;
     assert!(balance < s.next_submission_cost, "{balance} credits left");
-    click(&mut h, "Submit");
-    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
-    type_into(&mut h, "Title", "The Weir");
-    type_into(&mut h, "Genre", "historical fiction");
-    type_into(
+    fill_submit_form(
         &mut h,
-        "Text",
+        "The Weir",
+        "historical fiction",
         "The weir held until the spring floods came.",
     );
     assert!(
@@ -403,13 +406,10 @@ fn another_piece_opens_at_its_top_whatever_the_last_was_scrolled_to() {
     let group = h.state().current().unwrap().id;
     let chapter = "The ship came down in the salt flats.\n\n".repeat(200);
     Ben::join(dir.path(), group).submit_text("Salt and Iron", chapter);
-    click(&mut h, "Submit");
-    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
-    type_into(&mut h, "Title", "The Mill");
-    type_into(&mut h, "Genre", "historical fiction");
-    type_into(
+    fill_submit_form(
         &mut h,
-        "Text",
+        "The Mill",
+        "historical fiction",
         &"The mill wheel turned all night.\n\n".repeat(150),
     );
     click(&mut h, "Submit piece");
@@ -534,13 +534,10 @@ fn a_refused_action_shows_one_line_and_changes_nothing() {
             .is_some_and(|s| s.rules.max_words == Some(5))
     });
     // A piece over the limit is refused by the group's rules: one line, nothing submitted.
-    click(&mut h, "Submit");
-    wait_for(&mut h, "the submit form", |h| has(h, "Submit piece"));
-    type_into(&mut h, "Title", "The Mill");
-    type_into(&mut h, "Genre", "historical fiction");
-    type_into(
+    fill_submit_form(
         &mut h,
-        "Text",
+        "The Mill",
+        "historical fiction",
         "The mill wheel turned all night and nobody slept.",
     );
     click(&mut h, "Submit piece");
@@ -690,13 +687,10 @@ fn a_claim_made_in_one_app_appears_in_the_other() {
     });
 
     // Ben submits a piece; it reaches Julia's queue.
-    click(&mut ben, "Submit");
-    wait_for(&mut ben, "the submit form", |h| has(h, "Submit piece"));
-    type_into(&mut ben, "Title", "Salt and Iron");
-    type_into(&mut ben, "Genre", "fantasy");
-    type_into(
+    fill_submit_form(
         &mut ben,
-        "Text",
+        "Salt and Iron",
+        "fantasy",
         &"The ship came down in the salt flats. ".repeat(40),
     );
     click(&mut ben, "Submit piece");

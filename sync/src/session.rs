@@ -596,10 +596,12 @@ impl PeerSession {
         match &judged {
             Ok(()) if settled.more => {
                 // Judged, and still building on each other: applied once a later turn has
-                // judged what vouches for them.
-                judging.in_batch = waiting.iter().map(Change::hash).collect();
-                judging.batch = waiting;
-                self.judging = judging;
+                // judged what vouches for them. With none left, the next turn starts afresh.
+                if !waiting.is_empty() {
+                    judging.in_batch = waiting.iter().map(Change::hash).collect();
+                    judging.batch = waiting;
+                    self.judging = judging;
+                }
             }
             Ok(()) => {
                 for change in waiting {
@@ -608,9 +610,6 @@ impl PeerSession {
                 }
             }
             Err(_) => {}
-        }
-        if self.judging.batch.is_empty() {
-            self.judging = Judging::default();
         }
         batch.retain(|c| doc.get_change_meta_by_hash(&c.hash()).is_none());
         settled.applied = batch.len();

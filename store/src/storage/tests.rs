@@ -227,15 +227,26 @@ fn reader_notices_a_log_truncated_and_regrown_by_compaction() {
     assert!(b.warnings().is_empty(), "{:?}", b.warnings());
 }
 
+/// Thresholds past which a persist compacts: any removable log at all.
+fn compacting_always() -> StorageOptions {
+    StorageOptions {
+        compact_min_log_bytes: u64::MAX,
+        compact_max_logs: 0,
+    }
+}
+
+/// Whether every log in the group folder `dir` is empty (compacted away).
+fn logs_empty(dir: &Path) -> bool {
+    logs(dir)
+        .iter()
+        .all(|l| fs::metadata(l).unwrap().len() == 0)
+}
+
 #[test]
 fn automatic_compaction_with_tiny_thresholds() {
     let _forks = no_forks();
     let (_tmp, data, id) = setup();
-    // More than zero removable logs: every persist compacts.
-    let options = StorageOptions {
-        compact_min_log_bytes: u64::MAX,
-        compact_max_logs: 0,
-    };
+    let options = compacting_always();
     let mut a = open_with(&data, id, options);
     let mut b = open_with(&data, id, options);
     for i in 0..10 {
@@ -244,11 +255,7 @@ fn automatic_compaction_with_tiny_thresholds() {
         put(&mut b, &format!("b{i}"), i);
         assert!(b.persist().unwrap().compacted);
     }
-    assert!(
-        logs(a.path())
-            .iter()
-            .all(|l| fs::metadata(l).unwrap().len() == 0)
-    );
+    assert!(logs_empty(a.path()));
     drop((a, b));
     let c = open(&data, id);
     for i in 0..10 {
@@ -261,27 +268,16 @@ fn automatic_compaction_with_tiny_thresholds() {
 fn held_compaction_waits_for_compact_if_due() {
     let _forks = no_forks();
     let (_tmp, data, id) = setup();
-    let options = StorageOptions {
-        compact_min_log_bytes: u64::MAX,
-        compact_max_logs: 0,
-    };
+    let options = compacting_always();
     let mut a = open_with(&data, id, options);
     a.hold_compaction();
     for i in 0..5 {
         put(&mut a, &format!("a{i}"), i);
         assert!(!a.persist().unwrap().compacted);
     }
-    assert!(
-        logs(a.path())
-            .iter()
-            .any(|l| fs::metadata(l).unwrap().len() > 0)
-    );
+    assert!(!logs_empty(a.path()));
     assert!(a.compact_if_due());
-    assert!(
-        logs(a.path())
-            .iter()
-            .all(|l| fs::metadata(l).unwrap().len() == 0)
-    );
+    assert!(logs_empty(a.path()));
     drop(a);
     let b = open(&data, id);
     for i in 0..5 {
