@@ -263,13 +263,6 @@ const SYNC_EVERY: Duration = Duration::from_millis(200);
 /// A turn taking this long is logged (at debug), with what it spent the time on.
 const SLOW_TURN: Duration = Duration::from_millis(50);
 
-/// When a turn finished each of its steps, from its start.
-#[derive(Debug, Default)]
-struct Steps {
-    received: Duration,
-    settled: Duration,
-}
-
 /// How many refused peers status keeps.
 const REFUSED_KEPT: usize = 32;
 
@@ -453,8 +446,9 @@ impl GroupActor {
             return;
         };
         let peer = attached.session.peer();
+        // When the turn had read its frames, from its start.
         let started = std::time::Instant::now();
-        let mut step = Steps::default();
+        let mut received = Duration::ZERO;
         let before = self.group.doc().get_heads();
         let limits = self.shared.limits;
         let authority = &mut self.authority;
@@ -476,7 +470,7 @@ impl GroupActor {
                     }
                 }
             }
-            step.received = started.elapsed();
+            received = started.elapsed();
             let known = attached
                 .session
                 .known_signatures(group.storage().signatures());
@@ -532,7 +526,7 @@ impl GroupActor {
         if let Some(attached) = self.sessions.get(&session) {
             record.their_heads = attached.session.their_heads().map(<[_]>::to_vec);
         }
-        step.settled = started.elapsed();
+        let settled_at = started.elapsed();
         if self.group.doc().get_heads() != before || self.group.storage().has_unsaved_changes() {
             let _ = self.changed(true);
         } else {
@@ -546,9 +540,9 @@ impl GroupActor {
                 frames = frames.len(),
                 applied = settled.applied,
                 more = settled.more,
-                receive_ms = step.received.as_millis() as u64,
-                settle_ms = (step.settled - step.received).as_millis() as u64,
-                after_ms = (took - step.settled).as_millis() as u64,
+                receive_ms = received.as_millis() as u64,
+                settle_ms = (settled_at - received).as_millis() as u64,
+                after_ms = (took - settled_at).as_millis() as u64,
                 "a slow turn"
             );
         }
