@@ -60,6 +60,13 @@ pub enum Command {
     Submit(SubmitArgs),
     /// List the critique queue.
     Queue,
+    /// What needs you: critiques of your pieces, your claims and when they lapse, new pieces
+    /// in your genres, thanks and tips (unread ones marked `*`, a claim about to lapse `!`).
+    Inbox {
+        /// Mark every unread item shown as read.
+        #[arg(long)]
+        mark_read: bool,
+    },
     /// Show a submission with its critiques.
     Show {
         /// Submission id or unique prefix.

@@ -44,13 +44,16 @@
 
 pub mod authority;
 pub mod doc;
+pub mod documents;
 mod error;
 pub mod exchange;
 mod group;
 pub mod ids;
+pub mod inbox;
 pub mod live_view;
 pub mod model;
 pub mod ops;
+pub mod personal;
 mod serde_time;
 pub mod signatures;
 pub mod storage;

@@ -8,11 +8,23 @@
 //! ```
 //! Numbers are unsigned LEB128. Every count is weighed against the bytes left before anything
 //! is allocated for it, and nothing may follow the last signature.
+//!
+//! A frame of a document beside the group's ([`quire_store::documents`]), carried on the same
+//! session, is that document's id followed by such a frame:
+//!
+//! ```text
+//! 0x44
+//! document id, 17 bytes (DocumentId::to_bytes)
+//! a frame as above
+//! ```
 
 use automerge::ChangeHash;
+use quire_store::documents::{BadDocumentId, DocumentId};
 
 /// The first byte of a frame.
 const FRAME: u8 = 0x51;
+/// The first byte of a frame of a document beside the group's.
+const DOCUMENT_FRAME: u8 = 0x44;
 /// Bytes of one signature entry: the hash and the signature.
 const ENTRY: usize = 32 + 64;
 
@@ -34,6 +46,9 @@ pub enum BadFrame {
         /// Where.
         at: usize,
     },
+    /// A document frame naming no document.
+    #[error("document frame: {0}")]
+    Document(#[from] BadDocumentId),
     /// More signatures than the bytes left can hold, or bytes after them.
     #[error("frame declares {count} signatures in {left} bytes")]
     Signatures {
@@ -56,6 +71,32 @@ pub fn encode(message: &[u8], signatures: &[Offered]) -> Vec<u8> {
         out.extend_from_slice(sig);
     }
     out
+}
+
+/// Frames `frame` (made by [`encode`]) as one of `document`.
+pub fn encode_for(document: DocumentId, frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + DocumentId::ENCODED_LEN + frame.len());
+    out.push(DOCUMENT_FRAME);
+    out.extend_from_slice(&document.to_bytes());
+    out.extend_from_slice(frame);
+    out
+}
+
+/// The document a frame is of and the frame inside, or `None` for a frame of the group
+/// document itself.
+pub fn document_of(frame: &[u8]) -> Option<Result<(DocumentId, &[u8]), BadFrame>> {
+    if frame.first() != Some(&DOCUMENT_FRAME) {
+        return None;
+    }
+    let end = 1 + DocumentId::ENCODED_LEN;
+    let Some(id) = frame.get(1..end) else {
+        return Some(Err(BadFrame::Truncated { at: 1 }));
+    };
+    Some(
+        DocumentId::from_bytes(id)
+            .map(|id| (id, &frame[end..]))
+            .map_err(BadFrame::from),
+    )
 }
 
 /// Splits a frame into its sync message and signatures.
@@ -126,6 +167,24 @@ fn read_leb128(bytes: &[u8], at: &mut usize) -> Result<u64, BadFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn document_frames_name_their_document() {
+        let doc = DocumentId::Personal(quire_store::MemberId::from_bytes([7; 16]));
+        let inner = encode(b"\x42hi", &[]);
+        let framed = encode_for(doc, &inner);
+        let (id, back) = document_of(&framed).unwrap().unwrap();
+        assert_eq!((id, back), (doc, inner.as_slice()));
+        assert!(document_of(&inner).is_none());
+        assert!(document_of(&framed[..5]).unwrap().is_err());
+        let mut foreign = framed.clone();
+        foreign[1] = 0x7e;
+        let err = document_of(&foreign).unwrap().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("document frame: 17-byte document id with kind 0x7e")
+        );
+    }
 
     #[test]
     fn frames_round_trip() {

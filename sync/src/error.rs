@@ -20,6 +20,9 @@ pub enum SyncError {
     /// No group with this id here.
     #[error("no group `{0}` in this data dir")]
     NoGroup(GroupId),
+    /// This device belongs to no member of the group, so it has no personal document there.
+    #[error("this device is no member's in group `{0}`, so it has no personal document there")]
+    NoPersonal(GroupId),
     /// The inviter could not be reached.
     #[error("cannot reach the inviter {peer} (tried {tried}): {reason}")]
     Unreachable {

@@ -12,6 +12,9 @@
 //! Gossip may be slow to form, or a device may find few members among its neighbors; a device
 //! then tops its sessions up to [`Fanout::min_sessions`] from members whose address it knows,
 //! in an order that differs from device to device so that the top-ups spread out.
+//!
+//! Whatever the group's size, a device keeps a session with each other device of its own
+//! member: their personal document ([`quire_store::personal`]) travels only on those.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -59,6 +62,8 @@ pub struct PeerView {
     pub neighbors: BTreeSet<DeviceId>,
     /// Devices to pull announced heads from, until when.
     pub pulls: BTreeMap<DeviceId, Instant>,
+    /// The other devices of this device's own member (a subset of `devices`).
+    pub own: BTreeSet<DeviceId>,
 }
 
 impl Fanout {
@@ -89,6 +94,7 @@ impl Fanout {
         if self.neighbor_sessions {
             wanted.extend(view.neighbors.intersection(&view.devices).copied());
         }
+        wanted.extend(view.own.intersection(&view.devices).copied());
         if wanted.len() < self.min_sessions {
             // Sessions we already have come first, so a top-up is not swapped for another.
             let mut ranked: Vec<DeviceId> = view
@@ -126,6 +132,18 @@ mod tests {
             devices: devices.into_iter().map(dev).collect(),
             ..PeerView::default()
         }
+    }
+
+    #[test]
+    fn a_large_group_keeps_sessions_with_my_own_other_devices() {
+        let fanout = Fanout::default();
+        let mut v = view(1..=40);
+        v.own = [dev(17), dev(33)].into();
+        let wanted = fanout.wanted(dev(0), &v, Instant::now(), |_| false);
+        assert!(
+            wanted.contains(&dev(17)) && wanted.contains(&dev(33)),
+            "{wanted:?}"
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! removed is disconnected), every connected session is offered the news at once, and only
 //! then is the change written, reported and fsynced: a local edit is acknowledged to its
 //! caller after that fsync.
+//!
+//! It also hosts the documents beside the group that this device holds ([`documents`]): its
+//! member's personal document, synced on the same sessions with the member's other devices.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -22,9 +25,12 @@ use automerge::ChangeHash;
 use jiff::Timestamp;
 use quire_store::authority::Authority;
 use quire_store::ops::{Joiner, Redeemed, redeem_invite};
+use quire_store::personal::PersonalDoc;
 use quire_store::{DeviceId, Group, GroupId, InviteHash, MemberId, doc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::documents::Hosted;
+use crate::envelope;
 use crate::fanout::PeerView;
 use crate::session::{Distance, PeerSession};
 use crate::session::{PeerError, Voucher};
@@ -67,6 +73,15 @@ pub(crate) type EditFn = Box<dyn FnOnce(&mut Group) -> EditReply + Send>;
 /// the fsync, so a caller never hears of success before the change is safe on this disk.
 pub(crate) type EditReply = Box<dyn FnOnce(Result<(), quire_store::Error>) + Send>;
 
+/// A closure run on the actor's thread against this device's personal document in the
+/// group; dropped unread (so its caller hears the channel close) if the device has none
+/// because it is no member's.
+pub(crate) type PersonalFn = Box<dyn FnOnce(&mut PersonalDoc) + Send>;
+
+/// Opens this device's member's personal document in the group.
+pub(crate) type OpenPersonal =
+    Box<dyn Fn(MemberId) -> Result<PersonalDoc, quire_store::Error> + Send>;
+
 /// The actor's inbox.
 pub(crate) enum GroupMsg {
     /// A stream wants to sync with `peer`; refused unless it is a current member device.
@@ -89,6 +104,8 @@ pub(crate) enum GroupMsg {
     Refresh,
     /// Run this against the group (a local edit).
     Edit(EditFn),
+    /// Run this against this device's personal document (a local edit or a read).
+    Personal(PersonalFn),
     /// Redeem an invite for a joining device.
     Redeem {
         hash: InviteHash,
@@ -124,6 +141,7 @@ impl std::fmt::Debug for GroupMsg {
             GroupMsg::Detach { .. } => "Detach",
             GroupMsg::Refresh => "Refresh",
             GroupMsg::Edit(_) => "Edit",
+            GroupMsg::Personal(_) => "Personal",
             GroupMsg::Redeem { .. } => "Redeem",
             GroupMsg::Bootstrap { .. } => "Bootstrap",
             GroupMsg::Status { .. } => "Status",
@@ -176,6 +194,7 @@ pub(crate) fn spawn(
     mut group: Group,
     shared: Arc<Shared>,
     reopen: Reopen,
+    open_personal: OpenPersonal,
 ) -> std::io::Result<GroupActorHandle> {
     let (tx, inbox) = mpsc::channel(INBOX);
     // Compacting saves the whole document: done when the actor has nothing else to do, never
@@ -189,25 +208,15 @@ pub(crate) fn spawn(
             let pending = refresh_pending.clone();
             std::thread::Builder::new()
                 .name(format!("quire-watch-{}", id.short()))
-                .spawn(move || {
-                    loop {
-                        let woke = watcher.wait(Duration::from_millis(500));
-                        if tx.is_closed() {
-                            return;
-                        }
-                        if woke
-                            && !pending.swap(true, Ordering::AcqRel)
-                            && tx.blocking_send(GroupMsg::Refresh).is_err()
-                        {
-                            return;
-                        }
-                    }
-                })?;
+                .spawn(move || watch(watcher, tx, pending))?;
         }
         Err(e) => {
             tracing::warn!(group = %id.short(), error = %e, "cannot watch the group folder; changes from other processes arrive only with the next sync");
         }
     }
+    // Facts only grow: every device the group ever had, removed ones included, so a change a
+    // device made to a hosted document before its removal is still taken when it arrives.
+    let known_devices = quire_store::authority::Facts::read(group.doc(), None).devices;
     let mut actor = GroupActor {
         name: group.name(),
         group,
@@ -224,6 +233,10 @@ pub(crate) fn spawn(
         unsynced_since: None,
         backlog: std::collections::VecDeque::new(),
         compaction_due: false,
+        personal: None,
+        open_personal,
+        known_devices,
+        watch_tx: tx.clone(),
     };
     actor.authority.seed(actor.group.doc());
     actor.read_devices();
@@ -231,6 +244,27 @@ pub(crate) fn spawn(
         .name(format!("quire-group-{}", id.short()))
         .spawn(move || actor.run())?;
     Ok(GroupActorHandle { tx, thread })
+}
+
+/// Tells the actor behind `tx` to refresh whenever `watcher` sees another process write,
+/// until the actor is gone.
+fn watch(
+    watcher: quire_store::storage::GroupWatcher,
+    tx: mpsc::Sender<GroupMsg>,
+    pending: Arc<AtomicBool>,
+) {
+    loop {
+        let woke = watcher.wait(Duration::from_millis(500));
+        if tx.is_closed() {
+            return;
+        }
+        if woke
+            && !pending.swap(true, Ordering::AcqRel)
+            && tx.blocking_send(GroupMsg::Refresh).is_err()
+        {
+            return;
+        }
+    }
 }
 
 struct GroupActor {
@@ -255,6 +289,13 @@ struct GroupActor {
     backlog: std::collections::VecDeque<SessionId>,
     /// Whether something was persisted since compaction was last considered.
     compaction_due: bool,
+    /// This device's member's personal document, once the device is a member's.
+    personal: Option<Hosted>,
+    open_personal: OpenPersonal,
+    /// Every device the group has known, with its member: who may write a hosted document.
+    known_devices: BTreeMap<DeviceId, MemberId>,
+    /// The inbox, for the watcher of a hosted document's folder.
+    watch_tx: mpsc::Sender<GroupMsg>,
 }
 
 /// The longest peers' changes stay written but not fsynced while more frames keep coming.
@@ -325,6 +366,7 @@ impl GroupActor {
                     };
                     reply(saved);
                 }
+                GroupMsg::Personal(f) => self.edit_personal(f),
                 GroupMsg::Redeem {
                     hash,
                     joiner,
@@ -371,6 +413,9 @@ impl GroupActor {
         }
         let _ = self.persist();
         self.group.compact_if_due();
+        if let Some(hosted) = &mut self.personal {
+            let _ = hosted.doc_mut().storage_mut().persist();
+        }
         tracing::debug!(group = %self.id.short(), "group actor stopped");
     }
 
@@ -435,6 +480,14 @@ impl GroupActor {
             device: peer,
         });
         self.offer(session);
+        // A joining stream carries only the group, to a device that has nothing yet; the
+        // documents beside it travel on the regular connection that follows.
+        if let Some(hosted) = &mut self.personal
+            && how != SessionKind::Joining
+            && hosted.attach(session, peer)
+        {
+            self.offer_documents(session);
+        }
         Ok(())
     }
 
@@ -442,6 +495,14 @@ impl GroupActor {
     /// held) and handles what came of it once for the whole batch: peers are offered, the log
     /// written and subscribers told once a turn, not once a frame.
     fn settle(&mut self, session: SessionId, frames: &[Vec<u8>]) {
+        let (document_frames, frames): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = frames
+            .iter()
+            .partition(|f| envelope::document_of(f).is_some());
+        if !document_frames.is_empty()
+            && (!self.settle_documents(session, &document_frames) || frames.is_empty())
+        {
+            return;
+        }
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -461,7 +522,7 @@ impl GroupActor {
             // is the answer.
             let mut messages = Vec::with_capacity(frames.len());
             let mut failed = None;
-            for bytes in frames {
+            for bytes in &frames {
                 match attached.session.receive(group.doc(), bytes, &limits) {
                     Ok(msg) => messages.push(msg),
                     Err(e) => {
@@ -603,6 +664,9 @@ impl GroupActor {
 
     fn detach(&mut self, session: SessionId, reason: &str) {
         self.backlog.retain(|s| *s != session);
+        if let Some(hosted) = &mut self.personal {
+            hosted.detach(session);
+        }
         if let Some(attached) = self.sessions.remove(&session) {
             // What it judged and never applied is dropped with it.
             self.authority.done(attached.session.judge());
@@ -745,6 +809,14 @@ impl GroupActor {
     /// Reads what other processes on this data dir wrote, so a check sees the latest: an
     /// invite just made by `quire invite`, a member just removed by `quire remove-member`.
     fn catch_up_with_disk(&mut self) {
+        let refreshed = self.personal.as_mut().map(|h| h.doc_mut().refresh());
+        match refreshed {
+            Some(Ok(true)) => self.documents_changed(false),
+            Some(Err(e)) => {
+                tracing::warn!(group = %self.id.short(), error = %e, "cannot read the personal document's changes from other processes")
+            }
+            _ => {}
+        }
         match self.group.refresh() {
             Ok(true) => {
                 let _ = self.changed(false);
@@ -806,10 +878,19 @@ impl GroupActor {
         self.devices = doc::current_devices(self.group.doc());
         let me = self.shared.me;
         let devices = self.devices.keys().copied().filter(|d| *d != me).collect();
+        let my_member = self.devices.get(&me).copied();
+        let own = self
+            .devices
+            .iter()
+            .filter(|(d, m)| **d != me && Some(**m) == my_member)
+            .map(|(d, _)| *d)
+            .collect();
+        self.host_documents(my_member);
         let moved = self.shared.with_peers(|peers| {
             let entry = peers.entry(self.id).or_default();
-            let moved = entry.devices != devices;
+            let moved = entry.devices != devices || entry.own != own;
             entry.devices = devices;
+            entry.own = own;
             moved
         });
         if moved {
@@ -841,6 +922,147 @@ impl GroupActor {
                 .or_insert_with(PeerView::default)
                 .connected = connected;
         });
+    }
+
+    /// Opens this device's member's personal document once the device is a member's, and
+    /// tells the hosted documents who may write them.
+    fn host_documents(&mut self, my_member: Option<MemberId>) {
+        for (device, member) in &self.devices {
+            self.known_devices.insert(*device, *member);
+        }
+        if let Some(hosted) = &mut self.personal {
+            hosted.set_devices(self.known_devices.clone());
+            return;
+        }
+        let Some(member) = my_member else {
+            return;
+        };
+        match (self.open_personal)(member) {
+            Ok(doc) => {
+                match doc.storage().watch() {
+                    Ok(watcher) => {
+                        let tx = self.watch_tx.clone();
+                        let pending = self.refresh_pending.clone();
+                        let spawned = std::thread::Builder::new()
+                            .name(format!("quire-watch-{}-personal", self.id.short()))
+                            .spawn(move || watch(watcher, tx, pending));
+                        if let Err(e) = spawned {
+                            tracing::warn!(group = %self.id.short(), error = %e, "cannot watch the personal document's folder");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %self.id.short(), error = %e, "cannot watch the personal document's folder");
+                    }
+                }
+                let mut hosted = Hosted::new(doc, self.known_devices.clone());
+                let sessions: Vec<(SessionId, DeviceId)> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, a)| a.how != SessionKind::Joining)
+                    .map(|(id, a)| (*id, a.session.peer()))
+                    .collect();
+                let attached: Vec<SessionId> = sessions
+                    .into_iter()
+                    .filter(|(id, peer)| hosted.attach(*id, *peer))
+                    .map(|(id, _)| id)
+                    .collect();
+                self.personal = Some(hosted);
+                for session in attached {
+                    self.offer_documents(session);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(group = %self.id.short(), error = %e, "cannot open this member's personal document");
+            }
+        }
+    }
+
+    /// Takes the document frames of a batch from `session`. Returns whether the session is
+    /// still open.
+    fn settle_documents(&mut self, session: SessionId, frames: &[&Vec<u8>]) -> bool {
+        let Some(peer) = self.sessions.get(&session).map(|a| a.session.peer()) else {
+            return false;
+        };
+        let limits = self.shared.limits;
+        let mut applied = 0;
+        let mut failed = None;
+        for frame in frames {
+            let result = match envelope::document_of(frame) {
+                None => continue,
+                Some(Err(e)) => Err(e.into()),
+                Some(Ok((id, inner))) => match &mut self.personal {
+                    Some(hosted) if hosted.id() == id && hosted.has_session(session) => {
+                        hosted.incoming(session, inner, &limits)
+                    }
+                    _ => Err(crate::session::PeerError::NotShared { document: id }),
+                },
+            };
+            match result {
+                Ok(n) => applied += n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if applied > 0 {
+            self.documents_changed(true);
+        } else if failed.is_none() {
+            self.offer_documents(session);
+        }
+        match failed {
+            Some(e) => {
+                self.refuse_peer(session, peer, &e);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Sends `session` what it needs of the hosted documents, if anything.
+    fn offer_documents(&mut self, session: SessionId) {
+        let Some(hosted) = &mut self.personal else {
+            return;
+        };
+        let frames = hosted.outgoing(session, &self.shared.secret);
+        let Some(attached) = self.sessions.get(&session) else {
+            return;
+        };
+        for frame in frames {
+            if attached.outbound.try_send(Outbound::Frame(frame)).is_err() {
+                self.close(session, close::TOO_SLOW, "peer is not reading what we send");
+                return;
+            }
+        }
+    }
+
+    /// A hosted document moved on: tell its peers, write it, tell subscribers.
+    fn documents_changed(&mut self, from_peer: bool) {
+        let Some(hosted) = &mut self.personal else {
+            return;
+        };
+        if let Err(e) = hosted.doc_mut().storage_mut().persist() {
+            tracing::error!(group = %self.id.short(), error = %e, "cannot save the personal document; its changes stay in memory and are retried with the next");
+        }
+        for session in hosted.sessions() {
+            self.offer_documents(session);
+        }
+        self.shared.emit(SyncEvent::PersonalChanged {
+            group: self.id,
+            from_peer,
+        });
+    }
+
+    /// Runs a local edit (or read) of the personal document; without one, drops it.
+    fn edit_personal(&mut self, f: PersonalFn) {
+        let Some(hosted) = &mut self.personal else {
+            return;
+        };
+        let before = hosted.doc().storage().doc().get_heads();
+        f(hosted.doc_mut());
+        if hosted.doc().storage().doc().get_heads() != before {
+            self.documents_changed(false);
+        }
     }
 
     fn status(&mut self) -> GroupStatus {

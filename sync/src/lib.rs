@@ -37,6 +37,7 @@ pub mod bootstrap_wire;
 mod change_ops;
 mod columns;
 pub mod config;
+mod documents;
 pub mod envelope;
 mod error;
 pub mod fanout;

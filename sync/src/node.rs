@@ -22,6 +22,7 @@ use iroh::protocol::Router;
 use iroh::{Endpoint, EndpointAddr, RelayMode, SecretKey};
 use iroh_gossip::Gossip;
 use jiff::Timestamp;
+use quire_store::personal::PersonalDoc;
 use quire_store::storage::DataDir;
 use quire_store::{DeviceId, Group, GroupId};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -33,7 +34,7 @@ use crate::config::{NodeConfig, RelayChoice};
 use crate::error::SyncError;
 use crate::frame::write_frame;
 use crate::gossip::{self, GossipGate};
-use crate::group_actor::{self, EditFn, GroupActorHandle, GroupMsg, SessionKind};
+use crate::group_actor::{self, EditFn, GroupActorHandle, GroupMsg, PersonalFn, SessionKind};
 use crate::invite::{InviteOptions, create_ticket};
 use crate::join::{self, Joined};
 use crate::peer_book::PeerBook;
@@ -237,6 +238,31 @@ impl NodeHandle {
         Ok(rx.await.map_err(|_| SyncError::Closed)??)
     }
 
+    /// Runs `f` on this device's personal document in `group` on the group actor's thread; a
+    /// change it makes (through [`PersonalDoc`]'s methods, durable when they return) goes to
+    /// this member's other devices at once. Fails with [`SyncError::NoPersonal`] if this device
+    /// is no member's in the group.
+    pub async fn personal<R: Send + 'static>(
+        &self,
+        group: GroupId,
+        f: impl FnOnce(&mut PersonalDoc) -> R + Send + 'static,
+    ) -> Result<R, SyncError> {
+        let actor = self
+            .inner
+            .shared
+            .group(group)
+            .ok_or(SyncError::NoGroup(group))?;
+        let (tx, rx) = oneshot::channel();
+        let run: PersonalFn = Box::new(move |doc: &mut PersonalDoc| {
+            let _ = tx.send(f(doc));
+        });
+        actor
+            .send(GroupMsg::Personal(run))
+            .await
+            .map_err(|_| SyncError::Closed)?;
+        rx.await.map_err(|_| SyncError::NoPersonal(group))
+    }
+
     /// Makes an invite to `group` and returns its ticket, which carries this node's address.
     pub async fn invite(
         &self,
@@ -356,12 +382,19 @@ impl NodeHandle {
             shared.me,
             self.inner.config.storage,
         );
-        let reopen = Box::new(move || Group::open(&data, id, me, options));
+        let reopen = Box::new({
+            let data = data.clone();
+            move || Group::open(&data, id, me, options)
+        });
+        let open_personal =
+            Box::new(move |member| PersonalDoc::open(&data, id, member, me, options));
         let actor =
-            group_actor::spawn(group, shared.clone(), reopen).map_err(|source| SyncError::Io {
-                what: "cannot start a thread for group",
-                path: id.to_string(),
-                source,
+            group_actor::spawn(group, shared.clone(), reopen, open_personal).map_err(|source| {
+                SyncError::Io {
+                    what: "cannot start a thread for group",
+                    path: id.to_string(),
+                    source,
+                }
             })?;
         shared
             .groups

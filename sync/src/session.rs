@@ -4,7 +4,7 @@
 //! A frame from the peer goes through three gates before any of it reaches our document:
 //! its shape ([`check_sync_message`], [`check_changes_with`]: nothing automerge chokes on),
 //! its signatures (each change vouched for by its actor's device, see [`crate::signing`]),
-//! and the group's rules ([`Authority`], judged at each change's own past). Changes that
+//! and the group's rules ([`Authority`](quire_store::authority::Authority), judged at each change's own past). Changes that
 //! cannot pass yet, for want of a dependency or a signature, are held ([`Held`], bounded);
 //! the first change that fails a gate ends the session, and nothing after it is applied.
 
@@ -14,7 +14,7 @@ use automerge::sync::{ChunkList, Message, State, SyncDoc};
 use automerge::{ActorId, Automerge, Change, ChangeHash};
 use iroh::SecretKey;
 use quire_store::DeviceId;
-use quire_store::authority::{Authority, Judge, Refusal};
+use quire_store::authority::{ChangeJudge, Judge, Refusal};
 use quire_store::signatures::{ChangeSignature, SignatureBook};
 
 use crate::envelope::{self, BadFrame, Offered};
@@ -63,6 +63,12 @@ pub enum PeerError {
     /// Too much waiting for what never came.
     #[error("{0}")]
     Held(#[from] TooMuchHeld),
+    /// A frame of a document this session does not share with the peer.
+    #[error("frame of the {document}, which is not shared with this peer")]
+    NotShared {
+        /// The document the frame named.
+        document: quire_store::documents::DocumentId,
+    },
 }
 
 impl PeerError {
@@ -154,7 +160,7 @@ struct Judging {
     last_seq: HashMap<ActorId, u64>,
 }
 
-/// The next session's [`Judge`] (`0` is [`Authority::judge`]'s).
+/// The next session's [`Judge`] (`0` is [`quire_store::authority::Authority::judge`]'s).
 static NEXT_JUDGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl PeerSession {
@@ -176,7 +182,7 @@ impl PeerSession {
     }
 
     /// Who this session is to the authority that judges its changes: tell it
-    /// [`Authority::done`] with this when the session ends, so it forgets what the session
+    /// [`Authority::done`](quire_store::authority::Authority::done) with this when the session ends, so it forgets what the session
     /// judged and never applied.
     pub fn judge(&self) -> Judge {
         self.judge
@@ -255,7 +261,7 @@ impl PeerSession {
         doc: &mut Automerge,
         bytes: &[u8],
         limits: &Limits,
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         book: &SignatureBook,
     ) -> Result<Settled, PeerError> {
         let msg = self.receive(doc, bytes, limits)?;
@@ -329,7 +335,7 @@ impl PeerSession {
         &mut self,
         doc: &mut Automerge,
         msg: Message,
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
         self.settle_all(doc, vec![msg], authority, known)
@@ -342,7 +348,7 @@ impl PeerSession {
         &mut self,
         doc: &mut Automerge,
         messages: Vec<Message>,
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
         let before = doc.get_heads();
@@ -361,7 +367,7 @@ impl PeerSession {
     pub fn resume(
         &mut self,
         doc: &mut Automerge,
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
         let before = doc.get_heads();
@@ -372,7 +378,7 @@ impl PeerSession {
         &mut self,
         doc: &mut Automerge,
         before: &[ChangeHash],
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         known: &HashMap<ActorId, ChangeSignature>,
     ) -> Result<Settled, PeerError> {
         let mut settled = Settled::default();
@@ -494,7 +500,7 @@ impl PeerSession {
     fn apply_held(
         &mut self,
         doc: &mut Automerge,
-        authority: &mut Authority,
+        authority: &mut dyn ChangeJudge,
         known: &HashMap<ActorId, ChangeSignature>,
         settled: &mut Settled,
     ) -> Result<(), PeerError> {
@@ -762,6 +768,7 @@ fn vouch_held<'a>(
 mod tests {
     use automerge::ROOT;
     use automerge::transaction::Transactable;
+    use quire_store::authority::Authority;
     use quire_store::ops::{self, InviteSpec, Joiner};
     use quire_store::{InviteHash, MemberId, doc, session_actor};
 

@@ -62,6 +62,13 @@ pub enum SyncEvent {
         /// What was refused and why.
         reason: String,
     },
+    /// This device's personal document in a group moved on.
+    PersonalChanged {
+        /// The group.
+        group: GroupId,
+        /// From a peer (one of this member's other devices), else from this device.
+        from_peer: bool,
+    },
     /// A group started syncing on this node (joined, created, or found on disk).
     GroupAdded {
         /// The group.

@@ -3,6 +3,7 @@
 mod exchange;
 mod export;
 mod group;
+mod inbox;
 mod queue;
 mod review;
 mod roster;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Member { who } => roster::member(&ctx, &who, out),
         Command::Submit(args) => queue::submit(&ctx, args),
         Command::Queue => queue::queue(&ctx, out),
+        Command::Inbox { mark_read } => inbox::inbox(&ctx, mark_read, out),
         Command::Show { id } => queue::show(&ctx, &id, out),
         Command::Withdraw { id } => queue::withdraw(&ctx, &id),
         Command::Claim { id } => queue::claim(&ctx, &id),

@@ -89,6 +89,9 @@ pub fn show(ctx: &Context, given: &str, out: Output) -> anyhow::Result<()> {
         anyhow::bail!("submission `{given}` cannot be read; see the warnings above");
     };
     let now = now();
+    if let Err(e) = super::inbox::opened(ctx, &group, sub) {
+        eprintln!("warning: cannot mark it read: {e}");
+    }
     let view = ShowView {
         submission: sub,
         status: views::status(sub, now),

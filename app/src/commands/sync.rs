@@ -204,7 +204,9 @@ async fn names(handle: &quire_sync::NodeHandle, event: &SyncEvent) -> Names {
         | SyncEvent::ChangeRefused { group, device, .. } => (Some(*group), Some(*device)),
         SyncEvent::GroupAdded { group } => (Some(*group), None),
         SyncEvent::Refused { device, .. } => (None, Some(*device)),
-        SyncEvent::DocumentChanged { .. } => return Names::default(),
+        SyncEvent::DocumentChanged { .. } | SyncEvent::PersonalChanged { .. } => {
+            return Names::default();
+        }
     };
     let status = handle.status().await;
     let mut names = Names {
@@ -241,7 +243,7 @@ fn report(event: &SyncEvent, names: &Names, out: Output) {
             format!("refused a change from {device} in {group} and disconnected it: {reason}")
         }
         SyncEvent::GroupAdded { .. } => format!("syncing {group}"),
-        SyncEvent::DocumentChanged { .. } => return,
+        SyncEvent::DocumentChanged { .. } | SyncEvent::PersonalChanged { .. } => return,
     };
     if out.json {
         say!(

@@ -22,6 +22,7 @@
 //! holds the removal it refuses the removed member's sessions, so nothing new of theirs reaches
 //! it directly, and any change whose past holds the removal is refused by every device.
 
+pub mod audience;
 pub mod facts;
 pub mod inspect;
 pub mod past;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use automerge::{Automerge, Change, ChangeHash, ExpandedChange};
 
+pub use audience::Audience;
 pub use facts::Facts;
 use inspect::Locator;
 
@@ -95,6 +97,26 @@ pub struct Authority {
 /// [`Authority::settled`] as its changes are applied and [`Authority::forget`] when it drops
 /// the rest. [`Authority::judge`] judges as judge `0`.
 pub type Judge = u64;
+
+/// Whoever judges the changes a sync session receives: [`Authority`] for the group document,
+/// [`Audience`] for a document beside it.
+pub trait ChangeJudge {
+    /// Judges `change` for `judge` (see [`Authority::judge_for`]).
+    fn judge_for(&mut self, judge: Judge, doc: &Automerge, change: &Change) -> Result<(), Refusal>;
+
+    /// What `judge` judged is applied or dropped (see [`Authority::done`]).
+    fn done(&mut self, judge: Judge);
+}
+
+impl ChangeJudge for Authority {
+    fn judge_for(&mut self, judge: Judge, doc: &Automerge, change: &Change) -> Result<(), Refusal> {
+        Authority::judge_for(self, judge, doc, change)
+    }
+
+    fn done(&mut self, judge: Judge) {
+        Authority::done(self, judge)
+    }
+}
 
 /// How much of a change is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,10 +17,11 @@ use super::error::{IoContext, StorageError};
 use super::fingerprint::Fingerprint;
 use super::fsutil::{self, Stamp};
 use super::group_storage::GroupStorage;
-use super::layout::{DEVICE_KEY, GROUPS_DIR, LOG_DIR, SIGNATURES, SNAPSHOT};
+use super::layout::{DEVICE_KEY, DOCUMENTS_DIR, GROUPS_DIR, LOG_DIR, SIGNATURES, SNAPSHOT};
 use super::lock::COMPACT_LOCK;
 use super::options::StorageOptions;
 use super::signature_file;
+use crate::documents::DocumentId;
 use crate::ids::GroupId;
 use crate::signatures::SignatureBook;
 
@@ -101,32 +102,53 @@ impl DataDir {
     ) -> Result<GroupStorage, StorageError> {
         let groups = self.root.join(GROUPS_DIR);
         let dir = self.group_path(id);
-        if fs::symlink_metadata(&dir).is_ok() {
-            return Err(StorageError::GroupExists { path: dir });
+        create_storage(id, &groups, dir, doc, snapshot, signatures, options)
+    }
+
+    /// The directory document `doc` of group `group` lives in (whether or not it exists).
+    pub fn document_path(&self, group: GroupId, doc: DocumentId) -> PathBuf {
+        self.root
+            .join(DOCUMENTS_DIR)
+            .join(group.to_string())
+            .join(doc.dir_name())
+    }
+
+    /// Opens document `doc` of group `group`, creating it empty if there is none yet; edits
+    /// made through it are by `actor` (as for [`open_group`](Self::open_group)).
+    pub fn open_document(
+        &self,
+        group: GroupId,
+        doc: DocumentId,
+        actor: ActorId,
+        options: StorageOptions,
+    ) -> Result<GroupStorage, StorageError> {
+        let dir = self.document_path(group, doc);
+        match GroupStorage::open_existing(group, dir.clone(), actor.clone(), options) {
+            Err(StorageError::GroupNotFound { .. }) => {}
+            opened => return opened,
         }
-        let tmp = groups.join(format!("{id}.tmp-{}", fsutil::random_name()));
-        if let Err(e) = write_group_dir(&tmp, snapshot, &signatures) {
-            let _ = disk::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        if let Err(e) = disk::rename(&tmp, &dir) {
-            let _ = disk::remove_dir_all(&tmp);
-            let exists = matches!(
-                e.kind(),
-                io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
-            );
-            if exists {
-                return Err(StorageError::GroupExists { path: dir });
+        let parent = dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        disk::create_dir_all(&parent).at("create directory", &parent)?;
+        let empty = Automerge::new().with_actor(actor.clone());
+        let snapshot = empty.save();
+        match create_storage(
+            group,
+            &parent,
+            dir.clone(),
+            empty,
+            &snapshot,
+            SignatureBook::new(),
+            options,
+        ) {
+            // Another process made it first.
+            Err(StorageError::GroupExists { .. }) => {
+                GroupStorage::open_existing(group, dir, actor, options)
             }
-            return Err(e).at("create group", &dir);
+            created => created,
         }
-        disk::sync_dir(&groups).at("fsync directory", &groups)?;
-        let stamp = |name| fs::metadata(dir.join(name)).ok().map(|m| Stamp::of(&m));
-        let stamps = (stamp(SNAPSHOT), stamp(SIGNATURES));
-        tracing::info!(path = %dir.display(), signatures = signatures.len(), "created group");
-        Ok(GroupStorage::created(
-            id, dir, doc, options, stamps, signatures,
-        ))
     }
 
     /// The fingerprint of group `id`'s files as they are now, taken without reading them: equal
@@ -152,6 +174,50 @@ impl DataDir {
     ) -> Result<GroupStorage, StorageError> {
         GroupStorage::open_existing(id, self.group_path(id), actor, options)
     }
+}
+
+/// Creates a group's (or a document's) directory `dir` inside `parent`, holding `doc` with
+/// `snapshot` and `signatures`, made in a temporary directory beside it and renamed into place.
+fn create_storage(
+    id: GroupId,
+    parent: &Path,
+    dir: PathBuf,
+    doc: Automerge,
+    snapshot: &[u8],
+    signatures: SignatureBook,
+    options: StorageOptions,
+) -> Result<GroupStorage, StorageError> {
+    if fs::symlink_metadata(&dir).is_ok() {
+        return Err(StorageError::GroupExists { path: dir });
+    }
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("group")
+        .to_string();
+    let tmp = parent.join(format!("{name}.tmp-{}", fsutil::random_name()));
+    if let Err(e) = write_group_dir(&tmp, snapshot, &signatures) {
+        let _ = disk::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = disk::rename(&tmp, &dir) {
+        let _ = disk::remove_dir_all(&tmp);
+        let exists = matches!(
+            e.kind(),
+            io::ErrorKind::AlreadyExists | io::ErrorKind::DirectoryNotEmpty
+        );
+        if exists {
+            return Err(StorageError::GroupExists { path: dir });
+        }
+        return Err(e).at("create group", &dir);
+    }
+    disk::sync_dir(parent).at("fsync directory", parent)?;
+    let stamp = |name| fs::metadata(dir.join(name)).ok().map(|m| Stamp::of(&m));
+    let stamps = (stamp(SNAPSHOT), stamp(SIGNATURES));
+    tracing::info!(path = %dir.display(), signatures = signatures.len(), "created group");
+    Ok(GroupStorage::created(
+        id, dir, doc, options, stamps, signatures,
+    ))
 }
 
 /// Makes a complete group directory at `dir`: snapshot, signatures (unless there are none),

@@ -8,6 +8,7 @@
 //! <root>/groups/<group-id>/compact.lock
 //! <root>/groups/<group-id>/quarantine/<name>.<timestamp>
 //! <root>/groups/<group-id>/view.cache          (crate::view_cache)
+//! <root>/documents/<group-id>/<document>/...   (crate::documents: laid out as a group)
 //! ```
 
 use std::fs;
@@ -18,6 +19,8 @@ use super::error::{IoContext, StorageError};
 
 /// The directory of groups inside a data directory.
 pub(crate) const GROUPS_DIR: &str = "groups";
+/// The directory of documents beside groups (crate::documents), one folder per group.
+pub(crate) const DOCUMENTS_DIR: &str = "documents";
 /// The device key inside a data directory.
 pub(crate) const DEVICE_KEY: &str = "device.key";
 /// A group's snapshot.

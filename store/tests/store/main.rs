@@ -38,3 +38,6 @@ mod authority;
 /// `signatures` file after compaction, seen by other processes, never lost to a power cut.
 #[cfg(unix)]
 mod signatures;
+
+/// What needs a member: derived from the group and their personal document's read state.
+mod inbox;

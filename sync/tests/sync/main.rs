@@ -31,3 +31,7 @@ mod bootstrap;
 /// Forks that edit, partition and sync in random orders through sans-IO sessions, one of them
 /// hostile (a property test): the honest ones converge and hold no invalid change.
 mod forks;
+
+/// A member's personal document: synced among their own devices only, never to another
+/// member's, and refused to one that asks for it.
+mod personal;
