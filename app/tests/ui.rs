@@ -21,7 +21,7 @@ fn harness(dir: &Path) -> Harness<'static, QuireApp> {
     let app = QuireApp::new(dir.to_path_buf(), UiState::default(), Arc::new(|| {}));
     Harness::builder()
         .with_size([1280.0, 860.0])
-        .build_state(|ctx, app: &mut QuireApp| app.ui(ctx), app)
+        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app)
 }
 
 /// Steps the app until `done` holds; the backend answers on its own thread.
@@ -460,7 +460,8 @@ fn the_rules_form_names_every_bad_value_in_words_and_credits_is_a_box() {
         !has(h, wants) && !has(h, days)
     });
     assert!(h.state().current().unwrap().rules.credits);
-    click(&mut h, "members earn and spend credits");
+    // The box is named by its row's label (`labelled_by`), not by its own text.
+    click(&mut h, "Credits");
     click(&mut h, "Save rules");
     wait_for(&mut h, "the new rules in force", |h| {
         h.state().current().is_some_and(|s| {
@@ -611,7 +612,7 @@ fn synced_harness(dir: &Path, device_label: &str) -> (Harness<'static, QuireApp>
     let app = QuireApp::with_backend(config, UiState::default(), repaint);
     let harness = Harness::builder()
         .with_size([1280.0, 860.0])
-        .build_state(|ctx, app: &mut QuireApp| app.ui(ctx), app);
+        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
     (harness, woken)
 }
 
@@ -644,6 +645,8 @@ fn found_and_invite(h: &mut Harness<'_, QuireApp>, kind: &str) -> String {
     create_group(h);
     wait_for(h, "sync to run", |h| h.state().sync_status().is_online());
     click(h, "Invite");
+    // The menu's first frame is an invisible sizing pass.
+    wait_for(h, "the Invite menu", |h| has(h, kind));
     click(h, kind);
     let make = if kind.starts_with("Link") {
         "Make device ticket"

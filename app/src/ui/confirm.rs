@@ -80,19 +80,20 @@ impl Pending {
     pub fn ui(&self, ctx: &egui::Context) -> (Option<(GroupId, Action)>, bool) {
         let mut confirmed = false;
         let mut cancelled = false;
-        let modal = egui::Modal::new(egui::Id::new("confirm-action")).show(ctx, |ui: &mut Ui| {
-            ui.set_max_width(420.0);
-            ui.label(RichText::new(&self.ask.question).size(17.0).strong());
-            ui.add_space(6.0);
-            ui.label(&self.ask.detail);
-            ui.add_space(12.0);
-            ui.horizontal(|ui| {
-                confirmed = ui
-                    .button(RichText::new(self.ask.confirm).strong())
-                    .clicked();
-                cancelled = ui.button("Cancel").clicked();
+        let modal =
+            egui::Modal::new(egui::Id::unique("confirm-action")).show(ctx, |ui: &mut Ui| {
+                ui.set_max_width(420.0);
+                ui.label(RichText::new(&self.ask.question).size(17.0).strong());
+                ui.add_space(6.0);
+                ui.label(&self.ask.detail);
+                ui.add_space(12.0);
+                ui.horizontal(|ui| {
+                    confirmed = ui
+                        .button(RichText::new(self.ask.confirm).strong())
+                        .clicked();
+                    cancelled = ui.button("Cancel").clicked();
+                });
             });
-        });
         if confirmed {
             return (Some((self.group, self.action.clone())), false);
         }

@@ -115,7 +115,7 @@ impl InviteDialog {
         let mut open = true;
         let mut out = None;
         egui::Window::new(title)
-            .id(egui::Id::new("invite"))
+            .id(egui::Id::unique("invite"))
             .pivot(egui::Align2::CENTER_CENTER)
             .default_pos(ctx.content_rect().center())
             .open(&mut open)

@@ -357,12 +357,14 @@ impl QuireApp {
         }
     }
 
-    /// Draws one frame. `eframe` calls this through [`eframe::App::update`]; tests and the
-    /// frame benchmark call it directly.
-    pub fn ui(&mut self, ctx: &egui::Context) {
+    /// Draws one frame in `ui`, the whole window's. `eframe` calls this through
+    /// [`eframe::App::ui`]; tests and the frame benchmark call it directly.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        // Windows and the modal draw on the context, beside the panels in `ui`.
+        let ctx = ui.ctx().clone();
         let now = ctx.input(|i| i.time);
         self.drain_events(now);
-        self.shortcuts(ctx);
+        self.shortcuts(&ctx);
         self.sync_focus();
         self.save_drafts(now, false);
         if self.drafts.values().any(|d| d.body != d.saved) {
@@ -376,12 +378,12 @@ impl QuireApp {
             }
         }
 
-        self.status_bar(ctx);
+        self.status_bar(ui);
         let ready = self.current().cloned();
         let first_run = self.loaded && self.groups.is_empty();
         let Some(snapshot) = ready.filter(|_| self.state.view != View::NewGroup && !first_run)
         else {
-            egui::CentralPanel::default().show(ctx, |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
                 if !self.loaded {
                     ui.centered_and_justified(|ui| ui.spinner());
                 } else if first_run || self.state.view == View::NewGroup {
@@ -396,12 +398,12 @@ impl QuireApp {
             return;
         };
         self.resolve_placeholders(&snapshot);
-        self.top_bar(ctx, &snapshot);
-        egui::CentralPanel::default().show(ctx, |ui| {
+        self.top_bar(ui, &snapshot);
+        egui::CentralPanel::default().show(ui, |ui| {
             self.view_ui(ui, &snapshot, now);
         });
         if self.show_peers {
-            self.peers_window(ctx, &snapshot);
+            self.peers_window(&ctx, &snapshot);
         }
         if self.invite_when_online && self.sync.is_online() {
             self.invite_when_online = false;
@@ -409,11 +411,11 @@ impl QuireApp {
             let command = self.invite.make(snapshot.id);
             self.send(command);
         }
-        if let Some(command) = self.invite.ui(ctx, &snapshot, &self.sync) {
+        if let Some(command) = self.invite.ui(&ctx, &snapshot, &self.sync) {
             self.send(command);
         }
         if let Some(pending) = &self.confirm {
-            let (confirmed, open) = pending.ui(ctx);
+            let (confirmed, open) = pending.ui(&ctx);
             if !open {
                 self.confirm = None;
             }
@@ -572,8 +574,8 @@ impl QuireApp {
         }
     }
 
-    fn top_bar(&mut self, ctx: &egui::Context, snapshot: &GroupSnapshot) {
-        egui::TopBottomPanel::top("top").show(ctx, |ui| {
+    fn top_bar(&mut self, ui: &mut egui::Ui, snapshot: &GroupSnapshot) {
+        egui::Panel::top("top").show(ui, |ui| {
             ui.add_space(4.0);
             ui.horizontal(|ui| {
                 let mut chosen = self.state.group;
@@ -622,7 +624,7 @@ impl QuireApp {
                     }
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    egui::widgets::global_theme_preference_switch(ui);
+                    widgets::theme_switch(ui);
                     ui.menu_button("Invite", |ui| {
                         if ui.button("Invite someone…").clicked() {
                             self.invite.open(snapshot.id, TicketKind::Member);
@@ -650,8 +652,8 @@ impl QuireApp {
         });
     }
 
-    fn status_bar(&mut self, ctx: &egui::Context) {
-        egui::TopBottomPanel::bottom("status").show(ctx, |ui| {
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 let online = self.sync.is_online();
                 let dot = if online {
@@ -668,7 +670,8 @@ impl QuireApp {
                 }
                 if self.sync.last_synced().is_some() {
                     // Keeps "last synced 2 min ago" true while nothing else happens.
-                    ctx.request_repaint_after(std::time::Duration::from_secs(30));
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_secs(30));
                 }
                 ui.separator();
                 match self.notice.clone() {
@@ -797,8 +800,8 @@ impl QuireApp {
 }
 
 impl eframe::App for QuireApp {
-    fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.ui(ctx);
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        QuireApp::ui(self, ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

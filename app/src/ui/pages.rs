@@ -104,7 +104,7 @@ pub fn submit_ui(ui: &mut Ui, s: &GroupSnapshot, form: &mut SubmitForm) -> Optio
     // A file dropped on the window fills the text.
     let dropped = ui
         .ctx()
-        .input(|i| i.raw.dropped_files.first().and_then(|f| f.path.clone()));
+        .input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
     if let Some(path) = dropped {
         form.path = path.display().to_string();
         out = Some(Command::ReadFile { path });

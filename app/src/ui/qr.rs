@@ -69,7 +69,7 @@ impl QrCode {
         let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
         ui.painter()
             .image(self.texture.id(), rect, uv, Color32::WHITE);
-        response.widget_info(|| WidgetInfo::labeled(egui::WidgetType::Image, true, name));
+        response.widget_info(|| WidgetInfo::labeled(egui::Role::Image, true, name));
         response
     }
 }

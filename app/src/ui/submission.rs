@@ -23,17 +23,17 @@ pub fn ui(
     actions: &mut Vec<Action>,
 ) -> Option<View> {
     let mut open = None;
-    egui::SidePanel::right("submission-side")
+    egui::Panel::right("submission-side")
         .resizable(true)
-        .default_width(400.0)
-        .width_range(300.0..=640.0)
-        .show_inside(ui, |ui| {
+        .default_size(400.0)
+        .size_range(300.0..=640.0)
+        .show(ui, |ui| {
             // Each piece keeps its own scroll positions: another piece opens at its top.
             egui::ScrollArea::vertical()
                 .id_salt(("side", d.sub.id))
                 .show(ui, |ui| side_ui(ui, d, draft, now, actions, &mut open));
         });
-    egui::CentralPanel::default().show_inside(ui, |ui| {
+    egui::CentralPanel::default().show(ui, |ui| {
         egui::ScrollArea::vertical()
             .id_salt(("reading", d.sub.id))
             .show(ui, |ui| {
@@ -237,11 +237,7 @@ fn side_ui(
                             let button = ui.add(egui::Button::selectable(chosen, n.to_string()));
                             let name = format!("Rate {reviewer} {n} of 5");
                             button.widget_info(|| {
-                                egui::WidgetInfo::labeled(
-                                    egui::WidgetType::Button,
-                                    true,
-                                    name.clone(),
-                                )
+                                egui::WidgetInfo::labeled(egui::Role::Button, true, name.clone())
                             });
                             if button
                                 .on_hover_text(format!("{n} of 5: 1 not useful, 5 invaluable"))

@@ -1,6 +1,6 @@
 //! Small widgets shared by the views, each labelled for screen readers.
 
-use egui::{Color32, Response, RichText, TextEdit, Ui, WidgetInfo, WidgetType};
+use egui::{Color32, Response, RichText, Role, TextEdit, Ui, WidgetInfo};
 
 /// A one-line text field with a visible label that AccessKit reads as its name.
 pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, hint: &str) -> Response {
@@ -60,7 +60,7 @@ pub fn text_area(ui: &mut Ui, label: &str, value: &mut String, rows: usize) -> R
 /// "Claim 'The Mill'", so a row of buttons can be told apart.
 pub fn named_button(ui: &mut Ui, face: &str, name: String, enabled: bool) -> Response {
     let response = ui.add_enabled(enabled, egui::Button::new(face));
-    response.widget_info(|| WidgetInfo::labeled(WidgetType::Button, enabled, name.clone()));
+    response.widget_info(|| WidgetInfo::labeled(Role::Button, enabled, name.clone()));
     response
 }
 
@@ -68,6 +68,24 @@ pub fn named_button(ui: &mut Ui, face: &str, name: String, enabled: bool) -> Res
 pub fn link(ui: &mut Ui, text: &str) -> Response {
     ui.add(egui::Button::new(RichText::new(text).color(ui.visuals().hyperlink_color)).frame(false))
         .on_hover_cursor(egui::CursorIcon::PointingHand)
+}
+
+/// A small button that switches the whole app between dark and light mode, as egui's
+/// `global_theme_preference_switch` does (deprecated in egui 0.37 for a row of three buttons
+/// that also offers following the system theme).
+pub fn theme_switch(ui: &mut Ui) {
+    let (face, hover, theme) = if ui.ctx().theme() == egui::Theme::Dark {
+        ("☀️", "Switch to light mode", egui::Theme::Light)
+    } else {
+        ("🌙", "Switch to dark mode", egui::Theme::Dark)
+    };
+    if ui
+        .add(egui::Button::new(face).frame(false))
+        .on_hover_text(hover)
+        .clicked()
+    {
+        ui.ctx().set_theme(theme);
+    }
 }
 
 /// A small rounded tag, e.g. a genre or "organizer".
