@@ -45,7 +45,7 @@ for _ in $(seq 50); do
 done
 
 "$bin" demo --data-dir "$data" --no-window >/dev/null
-for view in queue next roster member submission submit ledger activity rules profile invite; do
+for view in for-you queue next roster member submission submit ledger activity rules profile invite; do
     "$bin" demo --data-dir "$data" --view "$view" 2>/dev/null &
     app=$!
     window="$(xdotool search --sync --onlyvisible --name 'Quire' | head -n1)"

@@ -182,6 +182,10 @@ pub struct ServeArgs {
     /// Listen on this address and port (e.g. 0.0.0.0:7400) instead of an ephemeral port.
     #[arg(long, value_name = "ADDR:PORT")]
     pub bind: Option<std::net::SocketAddr>,
+    /// Raise no desktop notifications (they are on by default, as your personal document's
+    /// setting says; a headless device has nowhere to show them).
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 /// `quire demo`

@@ -325,3 +325,54 @@ fn the_organizer_changes_rules_and_activity_shows_it() {
     let me = q.ok(&["member", "julia"]);
     assert!(me.contains("no claims settled yet"), "{me}");
 }
+
+#[test]
+fn the_inbox_lists_a_new_critique_unread_until_the_piece_is_shown() {
+    use quire_store::ops::{self, NewMember};
+    use quire_store::storage::{DataDir, StorageOptions};
+    use quire_store::{CritiqueId, DeviceId, Group, MemberId, SubmissionId};
+
+    let q = Quire::founded();
+    assert_eq!(
+        q.ok(&["inbox"]).trim(),
+        "nothing needs you now; `quire next` suggests a piece to critique"
+    );
+    let id = q
+        .ok_with(
+            &["submit", "--title", "The Mill", "--genre", "literary"],
+            Some("The mill wheel turned all night.\n"),
+        )
+        .trim()
+        .parse::<SubmissionId>()
+        .unwrap();
+
+    // Ben joins on a device of his own and critiques it, as another process.
+    let data = DataDir::open(q.data()).unwrap();
+    let group = data.group_ids().unwrap()[0];
+    let device = DeviceId::from_bytes([42; 32]);
+    let mut ben = Group::open(&data, group, device, StorageOptions::default()).unwrap();
+    let now = jiff::Timestamp::now();
+    let new = NewMember {
+        id: MemberId::random(),
+        display_name: "Ben".into(),
+        device,
+        device_label: "phone".into(),
+    };
+    ops::add_member(ben.storage_mut().doc_mut(), new, now).unwrap();
+    ben.persist().unwrap();
+    ben.act(|doc, me| ops::claim(doc, me, id, now)).unwrap();
+    ben.act(|doc, me| ops::critique(doc, me, id, CritiqueId::random(), "Vivid wheel.", now))
+        .unwrap();
+
+    let inbox = q.ok(&["inbox"]);
+    assert!(inbox.starts_with("* "), "{inbox}");
+    assert!(inbox.contains("Ben critiqued “The Mill”"), "{inbox}");
+    let json: serde_json::Value = serde_json::from_str(&q.ok(&["inbox", "--json"])).unwrap();
+    assert_eq!(json[0]["kind"], "critique");
+    assert_eq!(json[0]["unread"], true);
+
+    q.ok(&["show", &id.to_string()[..6]]);
+    let json: serde_json::Value = serde_json::from_str(&q.ok(&["inbox", "--json"])).unwrap();
+    assert_eq!(json[0]["unread"], false, "shown, so read: {json}");
+    assert!(q.ok(&["inbox"]).starts_with("  "));
+}

@@ -605,6 +605,7 @@ fn synced_harness(dir: &Path, device_label: &str) -> (Harness<'static, QuireApp>
         data_dir: dir.to_path_buf(),
         device_label: device_label.into(),
         sync: Some(quire_sync::NodeConfig::loopback(dir)),
+        notifier: None,
     };
     let woken = Arc::new(AtomicBool::new(false));
     let wake = woken.clone();
@@ -779,4 +780,100 @@ fn a_device_ticket_links_another_device_without_asking_a_name() {
         1,
         "no new member"
     );
+}
+
+/// The app on `dir` without sync, with notifications going to `recorder`.
+fn harness_noticed(
+    dir: &Path,
+    recorder: &quire::backend::notify::Recorder,
+) -> Harness<'static, QuireApp> {
+    let config = quire::backend::BackendConfig {
+        data_dir: dir.to_path_buf(),
+        device_label: "laptop".into(),
+        sync: None,
+        notifier: Some(Arc::new(recorder.clone())),
+    };
+    let app = QuireApp::with_backend(config, UiState::default(), Arc::new(|| {}));
+    Harness::builder()
+        .with_size([1280.0, 860.0])
+        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app)
+}
+
+#[test]
+fn a_new_critique_is_announced_waits_in_for_you_and_opening_it_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = quire::backend::notify::Recorder::default();
+    let mut h = harness_noticed(dir.path(), &recorder);
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    click(&mut h, "For you");
+    wait_for(&mut h, "an empty For you", |h| {
+        has(h, "Nothing needs you right now.")
+    });
+
+    fill_submit_form(
+        &mut h,
+        "The Mill",
+        "historical fiction",
+        "The mill wheel turned all night and nobody in the village slept.",
+    );
+    click(&mut h, "Submit piece");
+    wait_for(&mut h, "the new piece's page", |h| {
+        has(h, "Withdraw The Mill")
+    });
+    let mill = h
+        .state()
+        .current()
+        .unwrap()
+        .queue
+        .iter()
+        .find(|r| r.entry.title == "The Mill")
+        .unwrap()
+        .entry
+        .id;
+    click(&mut h, "Queue");
+
+    // Ben critiques it from another process: a notification, and an unread item.
+    let mut ben = Ben::join(dir.path(), group);
+    ben.claim_and_critique(mill);
+    wait_for(&mut h, "the critique in For you", |h| has(h, "For you (1)"));
+    let notices = recorder.notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].summary, "Ben Okafor critiqued “The Mill”");
+    assert_eq!(notices[0].body, "Tuesday Writers");
+    assert_eq!(notices[0].submission, mill);
+    click(&mut h, "For you (1)");
+    wait_for(&mut h, "the item", |h| {
+        has(h, "Ben Okafor critiqued “The Mill”")
+    });
+    assert!(has(&h, "unread"));
+
+    // Clicking the notification opens the piece, which reads the critique.
+    assert!(recorder.click(0));
+    wait_for(&mut h, "the piece opened", |h| has(h, "Withdraw The Mill"));
+    wait_for(&mut h, "the critique read", |h| {
+        has(h, "For you") && !has(h, "For you (1)")
+    });
+    let data = DataDir::open(dir.path()).unwrap();
+    let me = h.state().current().unwrap().me.unwrap();
+    let personal = quire_store::personal::PersonalDoc::open(
+        &data,
+        group,
+        me,
+        DeviceId::from_bytes([7; 32]),
+        StorageOptions::default(),
+    )
+    .unwrap()
+    .read();
+    assert_eq!(personal.read.len(), 1, "{personal:?}");
+    assert!(personal.read.keys().all(|k| k.starts_with("critique/")));
+
+    // Notifications off: the setting is kept in the personal document.
+    click(&mut h, "For you");
+    wait_for(&mut h, "the setting", |h| has(h, "Desktop notifications"));
+    click(&mut h, "Desktop notifications");
+    wait_for(&mut h, "notifications off", |h| {
+        h.state().current().is_some_and(|s| !s.notifications)
+    });
+    assert_eq!(recorder.notices().len(), 1, "nothing more announced");
 }

@@ -217,6 +217,24 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
         if sub.withdrawn_at.is_some() {
             continue;
         }
+        if !sub.claims.contains_key(&me) {
+            // Cheap tests first: a large group has thousands of pieces.
+            let fresh = sub.submitted_at >= kept_since && !my_genres.is_empty();
+            if fresh && my_genres.contains(&fold(&sub.genre)) {
+                let kind = InboxKind::NewPiece {
+                    submission: sub.id,
+                    author: sub.author,
+                };
+                push(
+                    piece_key(sub.id),
+                    kind,
+                    sub.submitted_at,
+                    &sub.title,
+                    author,
+                );
+            }
+            continue;
+        }
         let line = claim_line(sub, now);
         match line.position_of(me) {
             Some(LinePosition::Holder) => {
@@ -246,22 +264,8 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                 let at = sub.claims.get(&me).map_or(now, |c| c.at);
                 push(format!("waiting/{}", sub.id), kind, at, &sub.title, author);
             }
-            None => {
-                let mine = my_genres.iter().any(|g| *g == fold(&sub.genre));
-                if mine && sub.submitted_at >= kept_since {
-                    let kind = InboxKind::NewPiece {
-                        submission: sub.id,
-                        author: sub.author,
-                    };
-                    push(
-                        piece_key(sub.id),
-                        kind,
-                        sub.submitted_at,
-                        &sub.title,
-                        author,
-                    );
-                }
-            }
+            // A claim that lapsed or was let go.
+            None => {}
         }
     }
     items.sort_by(|a, b| {

@@ -19,8 +19,10 @@ use quire_store::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::drafts::Drafts;
+use super::notify::Notifier;
 use super::open_group::{Doc, OpenGroup};
 use super::opener::{self, GroupLoaded, GroupShown, LoadedGroup};
+use super::personal::{Personals, announce, inbox_of, opened_keys};
 use super::snapshot::{ACTIVITY_SHOWN, member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
@@ -69,6 +71,8 @@ pub(super) fn run(
             device,
             device_label: config.device_label,
             sync_config: config.sync,
+            notifier: config.notifier,
+            personals: Personals::default(),
             node: None,
             sync_status: SyncStatus::not_running(),
             groups: BTreeMap::new(),
@@ -98,6 +102,10 @@ struct Actor {
     device_label: String,
     drafts: Drafts,
     sync_config: Option<quire_sync::NodeConfig>,
+    /// Where notifications go, if anywhere.
+    notifier: Option<Arc<dyn Notifier>>,
+    /// My personal documents, by group.
+    personals: Personals,
     /// The running sync node, kept alive while the backend runs.
     node: Option<quire_sync::Node>,
     sync_status: SyncStatus,
@@ -507,12 +515,46 @@ impl Actor {
             };
             sent = true;
             tracing::debug!(group = %snapshot.name, ms = snapshot.derive_ms, "derived");
+            let mut snapshot = snapshot;
             let me = snapshot.me;
-            let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
             let (focus_submission, focus_member) = (open.focus_submission, open.focus_member);
             let Some(Ok(model)) = open.model() else {
+                let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
                 continue;
             };
+            if let Some(me) = me {
+                match self.personals.doc(&self.data, device, snapshot.id, me) {
+                    Ok(doc) => {
+                        let personal = doc.read();
+                        snapshot.inbox = inbox_of(model, me, &personal, now);
+                        snapshot.notifications = personal.notifications;
+                        let news = self.personals.news(snapshot.id, &snapshot.inbox);
+                        if let Some(notifier) = &self.notifier
+                            && personal.notifications
+                            && !news.is_empty()
+                        {
+                            let loopback = self.loopback.clone();
+                            let clicked = move |group, submission| {
+                                let _ = loopback.send(Command::NoticeClicked { group, submission });
+                            };
+                            announce(
+                                notifier.as_ref(),
+                                snapshot.id,
+                                &snapshot.name,
+                                &news,
+                                clicked,
+                            );
+                        }
+                    }
+                    Err(err) => {
+                        let _ = self.events.send(Event::Failed(format!(
+                            "cannot open your read marks for `{}`: {err}",
+                            snapshot.name
+                        )));
+                    }
+                }
+            }
+            let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
             if let Some(detail) =
                 focus_submission.and_then(|id| submission_detail(model, id, me, now))
             {
@@ -559,6 +601,9 @@ impl Actor {
                     open.focus_member = member;
                     open.dirty |= submission.is_some() || member.is_some();
                 }
+                if let Some(sub) = submission {
+                    self.mark_opened(group, sub);
+                }
             }
             Command::SaveDraft {
                 group,
@@ -594,8 +639,87 @@ impl Actor {
                     }
                 }
             }
+            Command::MarkRead { group, items } => self.mark_read(group, items),
+            Command::SetNotifications { group, on } => self.set_notifications(group, on),
+            Command::RefreshPersonal(group) => match self.personals.refresh(group) {
+                Ok(true) => {
+                    if let Some(open) = self.groups.get_mut(&group) {
+                        open.dirty = true;
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => self.fail(format!("cannot read your read marks: {err}")),
+            },
+            Command::NoticeClicked { group, submission } => {
+                self.emit(Event::Open { group, submission });
+            }
             Command::Shown(shown) => self.shown(*shown),
             Command::Loaded(loaded) => self.loaded(*loaded),
+        }
+    }
+
+    /// Marks read what opening piece `sub` shows me.
+    fn mark_opened(&mut self, group: GroupId, sub: SubmissionId) {
+        let Some(open) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let device = self.device;
+        let Some(Ok(model)) = open.model() else {
+            return;
+        };
+        let Some(me) = model.member_for_device(device).map(|m| m.id) else {
+            return;
+        };
+        let Some(piece) = model.submissions.get(&sub) else {
+            return;
+        };
+        let keys = opened_keys(piece, me);
+        self.mark_read(group, keys);
+    }
+
+    /// Marks `items` read in my personal document in `group`.
+    fn mark_read(&mut self, group: GroupId, items: Vec<String>) {
+        self.edit_personal(group, |doc| {
+            doc.mark_read(items.iter().map(String::as_str), Timestamp::now())
+                .map(|n| n > 0)
+        });
+    }
+
+    fn set_notifications(&mut self, group: GroupId, on: bool) {
+        self.edit_personal(group, |doc| doc.set_notifications(on));
+    }
+
+    /// Runs `f` on my personal document in `group`; when it says it changed something, the
+    /// sync node is told at once (it sends the change to my other devices) and the group's
+    /// snapshot redone.
+    fn edit_personal(
+        &mut self,
+        group: GroupId,
+        f: impl FnOnce(&mut quire_store::personal::PersonalDoc) -> Result<bool, quire_store::Error>,
+    ) {
+        let device = self.device;
+        let Some(open) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let Some(Ok(model)) = open.model() else {
+            return;
+        };
+        let Some(me) = model.member_for_device(device).map(|m| m.id) else {
+            return;
+        };
+        let changed = self
+            .personals
+            .doc(&self.data, device, group, me)
+            .and_then(f);
+        match changed {
+            Ok(true) => {
+                open.dirty = true;
+                if let Some(node) = &self.node {
+                    node.handle().local_change(group);
+                }
+            }
+            Ok(false) => {}
+            Err(err) => self.fail(format!("cannot save your read marks: {err}")),
         }
     }
 
@@ -816,7 +940,12 @@ async fn watch_node(handle: quire_sync::NodeHandle, loopback: mpsc::UnboundedSen
             }
             event = events.recv() => {
                 let refresh = match event {
-                    Ok(SyncEvent::DocumentChanged { group, from_peer: true, .. }) => Some(group),
+                    Ok(SyncEvent::DocumentChanged { group, from_peer: true, .. }) => {
+                        Some(Command::Refresh(group))
+                    }
+                    Ok(SyncEvent::PersonalChanged { group, from_peer: true }) => {
+                        Some(Command::RefreshPersonal(group))
+                    }
                     Ok(_) | Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => break,
                 };
@@ -825,7 +954,7 @@ async fn watch_node(handle: quire_sync::NodeHandle, loopback: mpsc::UnboundedSen
                     every.reset_after(SYNC_STATUS_SOON);
                 }
                 match refresh {
-                    Some(group) => Command::Refresh(group),
+                    Some(command) => command,
                     None => continue,
                 }
             }

@@ -27,10 +27,12 @@ pub mod data;
 pub mod demo;
 pub mod drafts;
 mod live_snapshot;
+pub mod notify;
 mod open_group;
 #[cfg(test)]
 mod open_group_tests;
 mod opener;
+mod personal;
 pub mod search;
 mod snapshot;
 pub mod sync;
@@ -109,8 +111,33 @@ pub enum Command {
         /// The file.
         path: PathBuf,
     },
+    /// Mark these inbox items read (keys of [`quire_store::inbox::InboxItem`]).
+    MarkRead {
+        /// The group.
+        group: GroupId,
+        /// The items.
+        items: Vec<String>,
+    },
+    /// Turn desktop notifications on or off (a setting of my personal document, so it
+    /// follows me to my other devices).
+    SetNotifications {
+        /// The group.
+        group: GroupId,
+        /// On or off.
+        on: bool,
+    },
     /// A group's folder changed on disk (sent by its watcher).
     Refresh(GroupId),
+    /// My personal document in a group changed on another device (sent by the backend's
+    /// own tasks).
+    RefreshPersonal(GroupId),
+    /// A notification was clicked (sent by the notifier).
+    NoticeClicked {
+        /// The group.
+        group: GroupId,
+        /// The piece it is about.
+        submission: SubmissionId,
+    },
     /// The sync node finished something asked of it (sent by the backend's own tasks).
     SyncDone(SyncOutcome),
     /// A group is shown from its view cache (sent by the backend's own tasks).
@@ -215,6 +242,13 @@ pub enum Event {
     Failed(String),
     /// The state of peer-to-peer sync.
     Sync(SyncStatus),
+    /// Show this piece and bring the window forward: its notification was clicked.
+    Open {
+        /// The group.
+        group: GroupId,
+        /// The piece.
+        submission: SubmissionId,
+    },
 }
 
 /// A group in the data dir.
@@ -274,6 +308,8 @@ pub struct BackendConfig {
     pub device_label: String,
     /// How to run peer-to-peer sync; `None` runs none (tests, benchmarks).
     pub sync: Option<quire_sync::NodeConfig>,
+    /// Where desktop notifications go; `None` shows none (tests, benchmarks).
+    pub notifier: Option<Arc<dyn notify::Notifier>>,
 }
 
 impl Backend {

@@ -63,6 +63,7 @@ fn spawn(root: &Path) -> Backend {
         data_dir: root.to_path_buf(),
         device_label: "laptop".into(),
         sync: None,
+        notifier: None,
     };
     Backend::spawn(config, Arc::new(|| {}))
 }

@@ -19,6 +19,7 @@ use quire_store::exchange::ledger::{Ledger, ledger};
 use quire_store::exchange::reliability::{Interaction, Reliability, interactions, reliability};
 use quire_store::exchange::suggest::{Exchanges, Suggestion, best_suggestions};
 use quire_store::exchange::{Credits, ledger::others_open, ledger::submission_cost};
+use quire_store::inbox::InboxItem;
 use quire_store::model::{Group, Member, Role, Rules, Submission};
 use quire_store::views::{self, ClaimLine, LinePosition, QueueEntry, QueueKey, Status};
 use quire_store::{GroupId, MemberId, SubmissionId};
@@ -125,11 +126,22 @@ pub struct GroupSnapshot {
     pub activity: Vec<Activity>,
     /// Entries that could not be read.
     pub skipped: Vec<String>,
+    /// What needs me ([`quire_store::inbox`]): urgent and unread first.
+    pub inbox: Arc<Vec<InboxItem>>,
+    /// Whether desktop notifications are on (my personal document's setting).
+    pub notifications: bool,
     /// Derived from the view cache while the group's document loads: actions wait for the
     /// document, and run as soon as it is there.
     pub loading: bool,
     /// How long deriving took, for the curious.
     pub derive_ms: f64,
+}
+
+impl GroupSnapshot {
+    /// How many inbox items wait to be read or are urgent.
+    pub fn unread(&self) -> usize {
+        quire_store::inbox::unread_count(&self.inbox)
+    }
 }
 
 /// The submission on screen.
@@ -292,6 +304,8 @@ pub(super) fn header(
         my_hiatus,
         activity: Vec::new(),
         skipped: group.skipped.iter().map(ToString::to_string).collect(),
+        inbox: Arc::default(),
+        notifications: true,
         loading: false,
         derive_ms: 0.0,
     }

@@ -4,6 +4,7 @@ mod exchange;
 mod export;
 mod group;
 mod inbox;
+mod notices;
 mod queue;
 mod review;
 mod roster;

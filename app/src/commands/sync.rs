@@ -174,6 +174,18 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
             }
         );
         let mut events = handle.subscribe();
+        // Notifications: each group's inbox is looked at once now (what is there is not
+        // news), then at most every couple of seconds while peers change it, and every few
+        // minutes anyway (claims lapse with time).
+        let mut notices = (!args.no_notify).then(super::notices::ServeNotices::default);
+        let mut due: std::collections::BTreeSet<quire_store::GroupId> = ctx
+            .data
+            .group_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut looks = 0u64;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .context("cannot listen for SIGTERM")?;
@@ -181,8 +193,29 @@ pub fn serve(ctx: &Context, net: &Net, args: ServeArgs, out: Output) -> anyhow::
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
+                _ = every.tick(), if notices.is_some() => {
+                    looks += 1;
+                    if looks.is_multiple_of(150) {
+                        due.extend(ctx.data.group_ids().unwrap_or_default());
+                    }
+                    if let Some(notices) = &mut notices {
+                        for group in std::mem::take(&mut due) {
+                            notices.look(&handle, group).await;
+                        }
+                    }
+                }
                 event = events.recv() => match event {
-                    Ok(event) => report(&event, &names(&handle, &event).await, out),
+                    Ok(event) => {
+                        report(&event, &names(&handle, &event).await, out);
+                        match event {
+                            SyncEvent::DocumentChanged { group, from_peer: true, .. }
+                            | SyncEvent::PersonalChanged { group, .. }
+                            | SyncEvent::GroupAdded { group } => {
+                                due.insert(group);
+                            }
+                            _ => {}
+                        }
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "too many events to print");
                     }

@@ -73,6 +73,7 @@ pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> a
 pub fn parse_view(name: &str) -> anyhow::Result<View> {
     Ok(match name.trim().to_lowercase().as_str() {
         "queue" => View::Queue,
+        "for-you" | "inbox" => View::ForYou,
         "next" => View::Next,
         "roster" => View::Roster,
         "submit" => View::Submit,
@@ -83,8 +84,8 @@ pub fn parse_view(name: &str) -> anyhow::Result<View> {
         "submission" => View::Submission(super::CLAIMED.into()),
         "member" => View::Member(super::SOMEONE.into()),
         other => anyhow::bail!(
-            "no view `{other}`; views are queue, next, roster, submit, ledger, activity, rules, \
-             profile, submission, member (and, in the demo, invite)"
+            "no view `{other}`; views are for-you, queue, next, roster, submit, ledger, activity, \
+             rules, profile, submission, member (and, in the demo, invite)"
         ),
     })
 }

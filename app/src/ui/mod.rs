@@ -11,6 +11,7 @@
 
 mod confirm;
 mod first_run;
+mod for_you;
 mod invite;
 pub mod launch;
 mod lists;
@@ -74,6 +75,8 @@ pub struct QuireApp {
     notice: Option<Notice>,
     sync: SyncStatus,
     show_peers: bool,
+    /// Bring the window forward on the next frame (a notification was clicked).
+    raise: bool,
     invite: invite::InviteDialog,
     /// Open the invite dialog with a fresh member ticket once sync runs (screenshots).
     invite_when_online: bool,
@@ -106,6 +109,7 @@ impl QuireApp {
             data_dir,
             device_label: crate::backend::data::host_label(),
             sync,
+            notifier: Some(Arc::new(crate::backend::notify::Desktop)),
         };
         Self::with_backend(config, state, repaint)
     }
@@ -128,6 +132,7 @@ impl QuireApp {
             notice: None,
             sync: SyncStatus::not_running(),
             show_peers: false,
+            raise: false,
             invite: Default::default(),
             invite_when_online: false,
             focus_sent: None,
@@ -219,6 +224,19 @@ impl QuireApp {
         self.state.view = to;
     }
 
+    /// What runs even while the window is hidden: the backend's news is taken in, drafts are
+    /// saved, and a clicked notification brings the window forward.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let now = ctx.input(|i| i.time);
+        self.drain_events(now);
+        self.save_drafts(now, false);
+        if std::mem::take(&mut self.raise) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Visible(true));
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
+    }
+
     fn drain_events(&mut self, now: f64) {
         for event in self.backend.poll() {
             match event {
@@ -268,6 +286,11 @@ impl QuireApp {
                     self.notice = Some(Notice::Error(message));
                 }
                 Event::Sync(status) => self.sync = status,
+                Event::Open { group, submission } => {
+                    self.state.group = Some(group);
+                    self.go(View::Submission(submission.to_string()));
+                    self.raise = true;
+                }
             }
         }
     }
@@ -341,6 +364,7 @@ impl QuireApp {
             (Key::Num6, View::Activity),
             (Key::Num7, View::Rules),
             (Key::Num8, View::Profile),
+            (Key::Num9, View::ForYou),
         ];
         for (key, view) in views {
             if ctx
@@ -363,10 +387,9 @@ impl QuireApp {
         // Windows and the modal draw on the context, beside the panels in `ui`.
         let ctx = ui.ctx().clone();
         let now = ctx.input(|i| i.time);
-        self.drain_events(now);
+        self.logic(&ctx);
         self.shortcuts(&ctx);
         self.sync_focus();
-        self.save_drafts(now, false);
         if self.drafts.values().any(|d| d.body != d.saved) {
             ctx.request_repaint_after(std::time::Duration::from_secs_f64(DRAFT_SAVE_AFTER));
         }
@@ -439,6 +462,15 @@ impl QuireApp {
             }
             View::Next => {
                 if let Some(v) = pages::next_ui(ui, snapshot, &mut actions) {
+                    self.go(v);
+                }
+            }
+            View::ForYou => {
+                let (open, command) = for_you::for_you_ui(ui, snapshot);
+                if let Some(command) = command {
+                    self.send(command);
+                }
+                if let Some(v) = open {
                     self.go(v);
                 }
             }
@@ -603,6 +635,19 @@ impl QuireApp {
                     }
                 }
                 ui.separator();
+                let unread = snapshot.unread();
+                let for_you = if unread > 0 {
+                    format!("For you ({unread})")
+                } else {
+                    "For you".to_string()
+                };
+                if ui
+                    .selectable_label(self.state.view == View::ForYou, for_you)
+                    .on_hover_text("Ctrl+9")
+                    .clicked()
+                {
+                    self.go(View::ForYou);
+                }
                 let tabs = [
                     (View::Queue, "Queue", "Ctrl+1"),
                     (View::Next, "Next", "Ctrl+2"),
@@ -800,6 +845,10 @@ impl QuireApp {
 }
 
 impl eframe::App for QuireApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        QuireApp::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         QuireApp::ui(self, ui);
     }

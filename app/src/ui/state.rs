@@ -10,6 +10,8 @@ pub enum View {
     /// The critique queue.
     #[default]
     Queue,
+    /// What needs me.
+    ForYou,
     /// What to critique next.
     Next,
     /// Members.

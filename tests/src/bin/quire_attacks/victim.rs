@@ -76,7 +76,7 @@ impl Victim {
         writeln!(log, "--- victim process {} ---", self.starts)?;
         let bind = format!("127.0.0.1:{}", self.port);
         let mut child = Command::new(quire_tests::quire_bin())
-            .args(["serve", "--bind", &bind])
+            .args(["serve", "--no-notify", "--bind", &bind])
             .env("QUIRE_DATA_DIR", &self.dir)
             .env("QUIRE_RELAY", "off")
             .env("QUIRE_MDNS", "false")

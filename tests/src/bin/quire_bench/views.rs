@@ -310,6 +310,7 @@ fn client_open(root: &Path, submissions: usize) -> anyhow::Result<ClientOpen> {
         data_dir: root.to_path_buf(),
         device_label: "bench".into(),
         sync: None,
+        notifier: None,
     };
     let started = Instant::now();
     let backend = Backend::spawn(
