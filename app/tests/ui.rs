@@ -877,3 +877,55 @@ fn a_new_critique_is_announced_waits_in_for_you_and_opening_it_reads_it() {
     });
     assert_eq!(recorder.notices().len(), 1, "nothing more announced");
 }
+
+#[test]
+fn at_the_smallest_window_nothing_overlaps_and_every_column_is_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = QuireApp::new(
+        dir.path().to_path_buf(),
+        UiState::default(),
+        Arc::new(|| {}),
+    );
+    let mut h = Harness::builder()
+        .with_size([720.0, 480.0])
+        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    let mut ben = Ben::join(dir.path(), group);
+    ben.submit("Salt and Iron");
+    wait_for(&mut h, "Ben's piece in the queue", |h| {
+        has(h, "Claim Salt and Iron")
+    });
+    let me = h.get_by_label("Julia Amante").rect();
+    for tab in ["For you", "Queue", "Activity", "Rules", "Profile"] {
+        let rect = h.get_by_label(tab).rect();
+        assert!(!rect.intersects(me), "{tab} {rect:?} under the name {me:?}");
+        assert!(rect.max.x <= 720.0, "{tab} off screen: {rect:?}");
+    }
+    for header in ["Title", "Critiques", "Status"] {
+        let rect = h.get_by_label(header).rect();
+        assert!(rect.max.x <= 720.0, "column {header} cut off: {rect:?}");
+    }
+    assert!(h.get_by_label("Claim Salt and Iron").rect().max.x <= 720.0);
+
+    // The roster of a 1280-wide window zoomed to 150 %: every column still on screen.
+    drop(h);
+    let app = QuireApp::new(
+        dir.path().to_path_buf(),
+        UiState::default(),
+        Arc::new(|| {}),
+    );
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
+    h.ctx.set_zoom_factor(1.5);
+    wait_for(&mut h, "the group", |h| has(h, "Roster"));
+    click(&mut h, "Roster");
+    wait_for(&mut h, "the roster", |h| has(h, "Ben Okafor"));
+    let right = h.ctx.content_rect().max.x;
+    assert!(right < 900.0, "zoomed: {right} points wide");
+    for header in ["Name", "Received", "Status"] {
+        let rect = h.get_by_label(header).rect();
+        assert!(rect.max.x <= right, "column {header} cut off: {rect:?}");
+    }
+}

@@ -56,7 +56,7 @@ impl Lists {
         actions: &mut Vec<Action>,
     ) -> Option<View> {
         let mut open = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.heading("Critique queue");
             ui.add_space(12.0);
             let l = ui.label("Search");
@@ -128,18 +128,19 @@ impl Lists {
             return open;
         }
         let me = s.me.is_some();
+        let w = fitted(ui, &[180.0, 140.0, 120.0, 60.0, 90.0, 60.0, 110.0, 90.0]);
         TableBuilder::new(ui)
             .id_salt("queue")
             .striped(true)
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::remainder().at_least(180.0).clip(true))
-            .column(Column::initial(140.0).clip(true))
-            .column(Column::initial(120.0).clip(true))
-            .column(Column::initial(60.0))
-            .column(Column::initial(90.0))
-            .column(Column::initial(60.0))
-            .column(Column::initial(110.0))
-            .column(Column::initial(90.0))
+            .column(Column::remainder().at_least(w[0]).clip(true))
+            .column(Column::exact(w[1]).clip(true))
+            .column(Column::exact(w[2]).clip(true))
+            .column(Column::exact(w[3]).clip(true))
+            .column(Column::exact(w[4]).clip(true))
+            .column(Column::exact(w[5]).clip(true))
+            .column(Column::exact(w[6]).clip(true))
+            .column(Column::exact(w[7]).clip(true))
             .header(22.0, |mut h| {
                 let names = [
                     "Title", "Author", "Genre", "Words", "Due", "Critiques", "Status", "",
@@ -221,7 +222,7 @@ impl Lists {
         filter: &mut RosterFilter,
     ) -> Option<View> {
         let mut open = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.heading("Members");
             ui.add_space(12.0);
             let l = ui.label("Search");
@@ -291,18 +292,19 @@ impl Lists {
             }
             return open;
         }
+        let w = fitted(ui, &[170.0, 120.0, 190.0, 230.0, 80.0, 55.0, 70.0, 120.0]);
         TableBuilder::new(ui)
             .id_salt("roster")
             .striped(true)
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::initial(170.0).clip(true))
-            .column(Column::initial(120.0).clip(true))
-            .column(Column::initial(190.0).clip(true))
-            .column(Column::initial(230.0).clip(true))
-            .column(Column::initial(80.0))
-            .column(Column::initial(55.0))
-            .column(Column::initial(70.0))
-            .column(Column::remainder().at_least(120.0).clip(true))
+            .column(Column::exact(w[0]).clip(true))
+            .column(Column::exact(w[1]).clip(true))
+            .column(Column::exact(w[2]).clip(true))
+            .column(Column::exact(w[3]).clip(true))
+            .column(Column::exact(w[4]).clip(true))
+            .column(Column::exact(w[5]).clip(true))
+            .column(Column::exact(w[6]).clip(true))
+            .column(Column::remainder().at_least(w[7]).clip(true))
             .header(22.0, |mut h| {
                 for (column, name) in [
                     "Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received",
@@ -481,4 +483,15 @@ fn empty_rows(ui: &mut Ui, why: &str, way_on: &str) -> bool {
         clicked = ui.button(way_on).clicked();
     });
     clicked
+}
+
+/// Column widths for a table of `wanted` widths in `ui`: as wanted where they fit, else all
+/// narrowed alike (their text clipped) so that every column stays on screen, down to a floor
+/// under which the window is too small to matter (720 points wide is the least).
+fn fitted(ui: &Ui, wanted: &[f32]) -> Vec<f32> {
+    let spacing = ui.spacing().item_spacing.x * wanted.len() as f32;
+    let total: f32 = wanted.iter().sum();
+    let room = (ui.available_width() - spacing).max(0.0);
+    let scale = (room / total).clamp(0.55, 1.0);
+    wanted.iter().map(|w| (w * scale).floor()).collect()
 }

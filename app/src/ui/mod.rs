@@ -45,6 +45,10 @@ pub const SOMEONE: &str = "someone";
 /// Seconds of quiet after typing before a draft is written to disk.
 const DRAFT_SAVE_AFTER: f64 = 0.8;
 
+/// The narrowest top bar (in points, so zoom counts) that holds the group, the views and my
+/// account in one row.
+const WIDE_TOP_BAR: f32 = 1060.0;
+
 /// A critique in progress.
 #[derive(Debug, Clone, Default)]
 struct Draft {
@@ -606,95 +610,121 @@ impl QuireApp {
         }
     }
 
+    /// The group, the views and my account. On a wide window one row; on a narrow one (or
+    /// zoomed in) the group and my account on the first row and the views wrapped below, so
+    /// nothing is drawn over anything else.
     fn top_bar(&mut self, ui: &mut egui::Ui, snapshot: &GroupSnapshot) {
         egui::Panel::top("top").show(ui, |ui| {
             ui.add_space(4.0);
-            ui.horizontal(|ui| {
-                let mut chosen = self.state.group;
-                widgets::combo(ui, "Group", RichText::new(&snapshot.name).strong(), |ui| {
-                    for g in &self.groups {
-                        let name = match &g.name {
-                            Ok(name) => name.clone(),
-                            Err(_) => format!("{} (cannot open)", g.id.short()),
-                        };
-                        ui.add_enabled_ui(g.name.is_ok(), |ui| {
-                            ui.selectable_value(&mut chosen, Some(g.id), name)
-                                .on_disabled_hover_text(g.name.clone().err().unwrap_or_default());
-                        });
-                    }
+            if ui.available_width() >= WIDE_TOP_BAR {
+                ui.horizontal(|ui| {
+                    self.group_picker(ui, snapshot);
                     ui.separator();
-                    if ui.button("New group…").clicked() {
-                        self.state.view = View::NewGroup;
-                    }
-                });
-                if chosen != self.state.group {
-                    self.state.group = chosen;
-                    self.back.clear();
-                    if matches!(self.state.view, View::Submission(_) | View::Member(_)) {
-                        self.state.view = View::Queue;
-                    }
-                }
-                ui.separator();
-                let unread = snapshot.unread();
-                let for_you = if unread > 0 {
-                    format!("For you ({unread})")
-                } else {
-                    "For you".to_string()
-                };
-                if ui
-                    .selectable_label(self.state.view == View::ForYou, for_you)
-                    .on_hover_text("Ctrl+9")
-                    .clicked()
-                {
-                    self.go(View::ForYou);
-                }
-                let tabs = [
-                    (View::Queue, "Queue", "Ctrl+1"),
-                    (View::Next, "Next", "Ctrl+2"),
-                    (View::Roster, "Roster", "Ctrl+3"),
-                    (View::Submit, "Submit", "Ctrl+4"),
-                    (View::Ledger, "Ledger", "Ctrl+5"),
-                    (View::Activity, "Activity", "Ctrl+6"),
-                    (View::Rules, "Rules", "Ctrl+7"),
-                    (View::Profile, "Profile", "Ctrl+8"),
-                ];
-                for (view, name, keys) in tabs {
-                    let selected = self.state.view == view;
-                    if ui
-                        .selectable_label(selected, name)
-                        .on_hover_text(keys)
-                        .clicked()
-                    {
-                        self.go(view);
-                    }
-                }
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    widgets::theme_switch(ui);
-                    ui.menu_button("Invite", |ui| {
-                        if ui.button("Invite someone…").clicked() {
-                            self.invite.open(snapshot.id, TicketKind::Member);
-                        }
-                        if ui.button("Link another device of mine…").clicked() {
-                            self.invite.open(snapshot.id, TicketKind::Device);
-                        }
+                    self.tabs(ui, snapshot);
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        self.account(ui, snapshot);
                     });
-                    if let Some(ledger) = &snapshot.ledger {
-                        let credits = if snapshot.rules.credits {
-                            format!("{} credits", ledger.balance)
-                        } else {
-                            "no credits".to_string()
-                        };
-                        if ui.button(credits).on_hover_text("Your ledger").clicked() {
-                            self.go(View::Ledger);
-                        }
-                    }
-                    if !snapshot.my_name.is_empty() {
-                        ui.label(RichText::new(&snapshot.my_name).strong());
-                    }
                 });
-            });
+            } else {
+                ui.horizontal(|ui| {
+                    self.group_picker(ui, snapshot);
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        self.account(ui, snapshot);
+                    });
+                });
+                ui.horizontal_wrapped(|ui| self.tabs(ui, snapshot));
+            }
             ui.add_space(2.0);
         });
+    }
+
+    fn group_picker(&mut self, ui: &mut egui::Ui, snapshot: &GroupSnapshot) {
+        let mut chosen = self.state.group;
+        widgets::combo(ui, "Group", RichText::new(&snapshot.name).strong(), |ui| {
+            for g in &self.groups {
+                let name = match &g.name {
+                    Ok(name) => name.clone(),
+                    Err(_) => format!("{} (cannot open)", g.id.short()),
+                };
+                ui.add_enabled_ui(g.name.is_ok(), |ui| {
+                    ui.selectable_value(&mut chosen, Some(g.id), name)
+                        .on_disabled_hover_text(g.name.clone().err().unwrap_or_default());
+                });
+            }
+            ui.separator();
+            if ui.button("New group…").clicked() {
+                self.state.view = View::NewGroup;
+            }
+        });
+        if chosen != self.state.group {
+            self.state.group = chosen;
+            self.back.clear();
+            if matches!(self.state.view, View::Submission(_) | View::Member(_)) {
+                self.state.view = View::Queue;
+            }
+        }
+    }
+
+    fn tabs(&mut self, ui: &mut egui::Ui, snapshot: &GroupSnapshot) {
+        let unread = snapshot.unread();
+        let for_you = if unread > 0 {
+            format!("For you ({unread})")
+        } else {
+            "For you".to_string()
+        };
+        if ui
+            .selectable_label(self.state.view == View::ForYou, for_you)
+            .on_hover_text("Ctrl+9")
+            .clicked()
+        {
+            self.go(View::ForYou);
+        }
+        let tabs = [
+            (View::Queue, "Queue", "Ctrl+1"),
+            (View::Next, "Next", "Ctrl+2"),
+            (View::Roster, "Roster", "Ctrl+3"),
+            (View::Submit, "Submit", "Ctrl+4"),
+            (View::Ledger, "Ledger", "Ctrl+5"),
+            (View::Activity, "Activity", "Ctrl+6"),
+            (View::Rules, "Rules", "Ctrl+7"),
+            (View::Profile, "Profile", "Ctrl+8"),
+        ];
+        for (view, name, keys) in tabs {
+            let selected = self.state.view == view;
+            if ui
+                .selectable_label(selected, name)
+                .on_hover_text(keys)
+                .clicked()
+            {
+                self.go(view);
+            }
+        }
+    }
+
+    /// Right to left: the theme, Invite, my credits, my name.
+    fn account(&mut self, ui: &mut egui::Ui, snapshot: &GroupSnapshot) {
+        widgets::theme_switch(ui);
+        ui.menu_button("Invite", |ui| {
+            if ui.button("Invite someone…").clicked() {
+                self.invite.open(snapshot.id, TicketKind::Member);
+            }
+            if ui.button("Link another device of mine…").clicked() {
+                self.invite.open(snapshot.id, TicketKind::Device);
+            }
+        });
+        if let Some(ledger) = &snapshot.ledger {
+            let credits = if snapshot.rules.credits {
+                format!("{} credits", ledger.balance)
+            } else {
+                "no credits".to_string()
+            };
+            if ui.button(credits).on_hover_text("Your ledger").clicked() {
+                self.go(View::Ledger);
+            }
+        }
+        if !snapshot.my_name.is_empty() {
+            ui.label(RichText::new(&snapshot.my_name).strong());
+        }
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {
@@ -915,6 +945,14 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
                 Ok("light") => cc.egui_ctx.set_theme(egui::ThemePreference::Light),
                 Ok("dark") => cc.egui_ctx.set_theme(egui::ThemePreference::Dark),
                 _ => {}
+            }
+            // A zoom to start at (Ctrl+plus and Ctrl+minus change it as usual).
+            if let Some(zoom) = std::env::var("QUIRE_ZOOM")
+                .ok()
+                .and_then(|z| z.parse::<f32>().ok())
+                .filter(|z| (0.5..=3.0).contains(z))
+            {
+                cc.egui_ctx.set_zoom_factor(zoom);
             }
             let ctx = cc.egui_ctx.clone();
             let repaint: crate::backend::Repaint = Arc::new(move || ctx.request_repaint());
