@@ -104,14 +104,19 @@ struct Ben {
 
 impl Ben {
     fn join(dir: &Path, group: GroupId) -> Ben {
+        Ben::join_as(dir, group, 42, "Ben Okafor")
+    }
+
+    /// Another member like Ben, on device `[device; 32]`.
+    fn join_as(dir: &Path, group: GroupId, device: u8, name: &str) -> Ben {
         let data = DataDir::open(dir).unwrap();
-        let device = DeviceId::from_bytes([42; 32]);
+        let device = DeviceId::from_bytes([device; 32]);
         let mut g = Group::open(&data, group, device, StorageOptions::default()).unwrap();
         let id = MemberId::random();
         let now = jiff::Timestamp::now();
         let new = NewMember {
             id,
-            display_name: "Ben Okafor".into(),
+            display_name: name.into(),
             device,
             device_label: "phone".into(),
         };
@@ -125,9 +130,13 @@ impl Ben {
     }
 
     fn submit_text(&mut self, title: &str, text: String) -> SubmissionId {
+        self.submit_in(title, "fantasy", text)
+    }
+
+    fn submit_in(&mut self, title: &str, genre: &str, text: String) -> SubmissionId {
         let draft = SubmissionDraft {
             title: title.into(),
-            genre: "fantasy".into(),
+            genre: genre.into(),
             text,
             ..Default::default()
         };
@@ -364,6 +373,47 @@ fn the_queue_search_ignores_accents_and_case() {
     click(&mut h, "Clear the search and filters");
     wait_for(&mut h, "the queue again", |h| has(h, "Claim Café Noir"));
     assert!(h.state().state.queue.search.is_empty());
+}
+
+#[test]
+fn the_genre_filter_takes_several_genres_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(dir.path());
+    create_group(&mut h);
+    let group = h.state().current().unwrap().id;
+    let text = || "Words enough to submit. ".repeat(10);
+    let members = [
+        (42, "Ben Okafor", "Salt and Iron", "fantasy"),
+        (43, "Cara Lind", "Small Hours", "poetry"),
+        (44, "Dan Wu", "Cold Water", "crime"),
+    ];
+    for (device, name, title, genre) in members {
+        Ben::join_as(dir.path(), group, device, name).submit_in(title, genre, text());
+    }
+    wait_for(&mut h, "Ben's pieces", |h| has(h, "Claim Cold Water"));
+    let shown = |h: &Harness<'_, QuireApp>| {
+        ["Salt and Iron", "Small Hours", "Cold Water"]
+            .into_iter()
+            .filter(|t| has(h, &format!("Claim {t}")))
+            .collect::<Vec<_>>()
+    };
+    click(&mut h, "Genres");
+    let tick = |h: &mut Harness<'_, QuireApp>, genre: &str| {
+        h.get_by_role_and_label(egui::accesskit::Role::CheckBox, genre)
+            .click_accesskit();
+        h.step();
+    };
+    wait_for(&mut h, "the genres", |h| {
+        h.query_by_role_and_label(egui::accesskit::Role::CheckBox, "poetry")
+            .is_some()
+    });
+    tick(&mut h, "fantasy");
+    tick(&mut h, "poetry");
+    wait_for(&mut h, "two genres", |h| {
+        shown(h) == ["Salt and Iron", "Small Hours"]
+    });
+    click(&mut h, "any");
+    wait_for(&mut h, "every genre", |h| shown(h).len() == 3);
 }
 
 #[test]
@@ -689,6 +739,8 @@ fn a_claim_made_in_one_app_appears_in_the_other() {
             .current()
             .is_some_and(|s| s.name == "Tuesday Writers" && s.my_name == "Ben Okafor")
     });
+    // A new member lands on For you, which asks for their genres.
+    wait_for(&mut ben, "the genre nudge", |h| has(h, "Add your genres"));
 
     // Ben submits a piece; it reaches Julia's queue.
     fill_submit_form(

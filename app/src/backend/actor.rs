@@ -275,7 +275,7 @@ impl Actor {
                 self.send_listing();
                 self.emit(Event::Done {
                     message: format!("joined `{}` as {}", joined.name, joined.display_name),
-                    effect: Effect::GroupOpened(id),
+                    effect: Effect::Joined(id),
                 });
             }
             SyncOutcome::Joined(Err(err)) => self.fail(format!("cannot join: {err}")),

@@ -267,6 +267,9 @@ pub enum Effect {
     None,
     /// A group was created or joined: switch to it.
     GroupOpened(GroupId),
+    /// A group was joined: switch to it, on For you, which asks a new member for their
+    /// genres.
+    Joined(GroupId),
     /// A piece was submitted: clear the form, show it.
     Submitted(GroupId, SubmissionId),
     /// A critique was delivered: its draft is gone.

@@ -50,18 +50,29 @@ pub fn for_you_ui(ui: &mut Ui, s: &GroupSnapshot) -> (Option<View>, Option<Comma
         ui.label("This device is not a member's in this group yet.");
         return (None, None);
     }
+    let no_genres = s
+        .my_member
+        .as_ref()
+        .is_some_and(|m| m.profile.genres.is_empty());
+    if no_genres {
+        egui::Frame::group(ui.style())
+            .inner_margin(10.0)
+            .show(ui, |ui| {
+                ui.label(
+                    "Add the genres you read and write: new pieces in them then come to you here, \
+                 and Next can match you with them.",
+                );
+                if ui.button("Add your genres").clicked() {
+                    open = Some(View::Profile);
+                }
+            });
+        ui.add_space(8.0);
+    }
     if s.inbox.is_empty() {
         ui.label("Nothing needs you right now.");
         ui.horizontal(|ui| {
             if ui.button("Find a piece to critique").clicked() {
                 open = Some(View::Next);
-            }
-            if ui
-                .button("Choose your genres")
-                .on_hover_text("New pieces in your genres show up here")
-                .clicked()
-            {
-                open = Some(View::Profile);
             }
         });
         return (open, command);

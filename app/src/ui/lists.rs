@@ -75,7 +75,8 @@ impl Lists {
             }) {
                 search.request_focus();
             }
-            genre_combo(ui, &s.genres, &mut filter.genre);
+            let mine = s.my_member.as_ref().map(|m| &m.profile.genres);
+            genres_combo(ui, &s.genres, mine, &mut filter.genres);
             ui.checkbox(&mut filter.wanting_only, "Wanting critiques");
             ui.checkbox(&mut filter.mine_only, "Mine");
         });
@@ -86,7 +87,7 @@ impl Lists {
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| search::matches(&r.search, &words))
-                .filter(|(_, r)| filter.genre.as_ref().is_none_or(|g| &r.entry.genre == g))
+                .filter(|(_, r)| filter.genres.is_empty() || filter.genres.contains(&r.entry.genre))
                 .filter(|(_, r)| {
                     !filter.wanting_only
                         || matches!(r.entry.status, Status::Open | Status::Claimed { .. })
@@ -462,6 +463,48 @@ impl Lists {
 }
 
 /// A genre filter: "any" or one genre.
+/// Any number of genres: "any", "my genres" (those of my profile), or each ticked.
+fn genres_combo(
+    ui: &mut Ui,
+    genres: &[String],
+    mine: Option<&std::collections::BTreeSet<String>>,
+    chosen: &mut std::collections::BTreeSet<String>,
+) {
+    let mine: std::collections::BTreeSet<String> = mine
+        .map(|m| m.iter().map(|g| g.to_lowercase()).collect())
+        .unwrap_or_default();
+    let text = match chosen.len() {
+        0 => "any".to_string(),
+        _ if !mine.is_empty() && *chosen == mine => "my genres".to_string(),
+        1 | 2 => chosen.iter().cloned().collect::<Vec<_>>().join(", "),
+        n => format!("{n} genres"),
+    };
+    widgets::combo(ui, "Genres", text, |ui| {
+        if ui.selectable_label(chosen.is_empty(), "any").clicked() {
+            chosen.clear();
+        }
+        if !mine.is_empty()
+            && ui
+                .selectable_label(*chosen == mine, "my genres")
+                .on_hover_text(mine.iter().cloned().collect::<Vec<_>>().join(", "))
+                .clicked()
+        {
+            *chosen = mine.clone();
+        }
+        ui.separator();
+        for g in genres {
+            let mut on = chosen.contains(g);
+            if ui.checkbox(&mut on, g).changed() {
+                if on {
+                    chosen.insert(g.clone());
+                } else {
+                    chosen.remove(g);
+                }
+            }
+        }
+    });
+}
+
 fn genre_combo(ui: &mut Ui, genres: &[String], value: &mut Option<String>) {
     let text = value.clone().unwrap_or_else(|| "any".into());
     widgets::combo(ui, "Genre", text, |ui| {

@@ -302,10 +302,14 @@ impl QuireApp {
     fn apply(&mut self, effect: Effect) {
         match effect {
             Effect::None => {}
-            Effect::GroupOpened(id) => {
+            Effect::GroupOpened(id) | Effect::Joined(id) => {
                 self.state.group = Some(id);
                 self.first_run = Default::default();
-                self.state.view = View::Queue;
+                self.state.view = if matches!(effect, Effect::Joined(_)) {
+                    View::ForYou
+                } else {
+                    View::Queue
+                };
                 self.back.clear();
             }
             Effect::Submitted(group, sub) => {

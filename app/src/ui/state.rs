@@ -39,8 +39,9 @@ pub enum View {
 pub struct QueueFilter {
     /// Words in title, author or genre.
     pub search: String,
-    /// Only this genre.
-    pub genre: Option<String>,
+    /// Only pieces in these genres (none: any genre).
+    #[serde(default)]
+    pub genres: std::collections::BTreeSet<String>,
     /// Only pieces still wanting critiques.
     pub wanting_only: bool,
     /// Only my pieces and my claims.
@@ -178,7 +179,7 @@ mod tests {
             group: Some(GroupId::random()),
             queue: QueueFilter {
                 search: "mill".into(),
-                genre: Some("ya".into()),
+                genres: ["ya".to_string(), "fantasy".to_string()].into(),
                 wanting_only: true,
                 mine_only: false,
                 sort: Some(Sort {
