@@ -741,6 +741,10 @@ fn a_claim_made_in_one_app_appears_in_the_other() {
     });
     // A new member lands on For you, which asks for their genres.
     wait_for(&mut ben, "the genre nudge", |h| has(h, "Add your genres"));
+    // Julia's invite dialog sees its ticket used.
+    wait_for(&mut julia, "the ticket used", |h| {
+        has(h, "✔ Ben Okafor (Ben's laptop) joined with it")
+    });
 
     // Ben submits a piece; it reaches Julia's queue.
     fill_submit_form(

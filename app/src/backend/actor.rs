@@ -518,10 +518,15 @@ impl Actor {
             let mut snapshot = snapshot;
             let me = snapshot.me;
             let (focus_submission, focus_member) = (open.focus_submission, open.focus_member);
+            let invites = match (open.group_mut(), me) {
+                (Some(group), Some(me)) => invites_by(group, me),
+                _ => Vec::new(),
+            };
             let Some(Ok(model)) = open.model() else {
                 let _ = self.events.send(Event::Snapshot(Arc::new(snapshot)));
                 continue;
             };
+            snapshot.invite_uses = invite_uses(model, invites);
             if let Some(me) = me {
                 match self.personals.doc(&self.data, device, snapshot.id, me) {
                     Ok(doc) => {
@@ -886,6 +891,44 @@ fn perform(
 }
 
 /// A piece's title for a message: `'The Mill'`, or its short id.
+/// The invites `me` made in `group`, with the devices that used each.
+fn invites_by(group: &Group, me: MemberId) -> Vec<(quire_store::InviteHash, Vec<DeviceId>)> {
+    let mut skipped = Vec::new();
+    let invites = doc::read_invites(group.doc(), &mut skipped).unwrap_or_default();
+    invites
+        .into_values()
+        .filter(|i| i.created_by == me && !i.uses.is_empty())
+        .map(|i| (i.hash, i.uses.into_keys().collect()))
+        .collect()
+}
+
+/// Who used each invite: the member's name, with the device's label for another device of an
+/// existing member.
+fn invite_uses(
+    model: &quire_store::model::Group,
+    invites: Vec<(quire_store::InviteHash, Vec<DeviceId>)>,
+) -> BTreeMap<quire_store::InviteHash, Vec<String>> {
+    invites
+        .into_iter()
+        .map(|(hash, devices)| {
+            let names = devices
+                .into_iter()
+                .map(|d| {
+                    let member = model.members.values().find(|m| m.devices.contains_key(&d));
+                    match member {
+                        Some(m) => {
+                            let label = &m.devices[&d].label;
+                            format!("{} ({label})", m.profile.display_name)
+                        }
+                        None => format!("device {}", d.short()),
+                    }
+                })
+                .collect();
+            (hash, names)
+        })
+        .collect()
+}
+
 fn title(group: &mut Group, id: SubmissionId) -> String {
     group
         .view()

@@ -130,6 +130,8 @@ pub struct GroupSnapshot {
     pub inbox: Arc<Vec<InboxItem>>,
     /// Whether desktop notifications are on (my personal document's setting).
     pub notifications: bool,
+    /// Who joined with each invite I made: the member, and for a device invite the device.
+    pub invite_uses: BTreeMap<quire_store::InviteHash, Vec<String>>,
     /// Derived from the view cache while the group's document loads: actions wait for the
     /// document, and run as soon as it is there.
     pub loading: bool,
@@ -306,6 +308,7 @@ pub(super) fn header(
         skipped: group.skipped.iter().map(ToString::to_string).collect(),
         inbox: Arc::default(),
         notifications: true,
+        invite_uses: BTreeMap::new(),
         loading: false,
         derive_ms: 0.0,
     }

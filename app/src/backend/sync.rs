@@ -227,6 +227,8 @@ pub struct Invitation {
     pub expires_at: Timestamp,
     /// How many devices may use it.
     pub max_uses: u32,
+    /// The invite in the group document (the hash of the ticket's secret).
+    pub hash: quire_store::InviteHash,
 }
 
 impl Invitation {
@@ -238,6 +240,7 @@ impl Invitation {
             kind: ticket.kind,
             expires_at: ticket.expires_at,
             max_uses,
+            hash: quire_store::InviteHash::from_bytes(ticket.secret.hash()),
         }
     }
 }

@@ -281,6 +281,19 @@ impl InviteDialog {
             until(invitation.expires_at, now)
         ));
         ui.label(uses(invitation.kind, invitation.max_uses));
+        // The ticket at work: who joined with it, as soon as the group knows.
+        for who in snapshot
+            .invite_uses
+            .get(&invitation.hash)
+            .into_iter()
+            .flatten()
+        {
+            let joined = match invitation.kind {
+                TicketKind::Member => format!("✔ {who} joined with it"),
+                TicketKind::Device => format!("✔ {who} is linked with it"),
+            };
+            ui.label(RichText::new(joined).color(widgets::ok_color(ui)));
+        }
     }
 }
 
