@@ -30,9 +30,9 @@ pub fn open(
 /// Creates a demo group (in a new folder under the temp dir unless `data_dir` is given; a
 /// data dir that already holds groups is used as it is) and opens the client on it.
 ///
-/// The view `invite` opens the queue with the invite dialog on a fresh ticket; only then does
-/// the demo run a sync node (on loopback only: no relay, no mDNS), since a ticket carries the
-/// node's address.
+/// The demo runs a sync node on this machine only (loopback: no relay, no mDNS), so its invite
+/// tickets work for a second client or `quire join` on the same machine and nothing of the
+/// demo leaves it. The view `invite` opens the queue with the invite dialog on a fresh ticket.
 pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> anyhow::Result<()> {
     let invite = view.is_some_and(|v| v.trim().eq_ignore_ascii_case("invite"));
     let view = match view {
@@ -60,8 +60,7 @@ pub fn demo(data_dir: Option<PathBuf>, no_window: bool, view: Option<&str>) -> a
         data_dir: root,
         title: "Quire — demo".into(),
         view,
-        // The demo's members live only in the demo: nothing to sync with.
-        sync: invite,
+        sync: true,
         invite,
         relay: quire_sync::RelayChoice::Off,
         mdns: false,
