@@ -161,13 +161,20 @@ pub struct InviteArgs {
     /// Link another device of yours instead of inviting a new member.
     #[arg(long)]
     pub device: bool,
+    /// Also write the ticket's QR code to this file, as a PNG picture to send.
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<std::path::PathBuf>,
 }
 
 /// `quire join`
 #[derive(Debug, Args)]
 pub struct JoinArgs {
-    /// The ticket, as printed by `quire invite`.
-    pub ticket: String,
+    /// The ticket, as printed by `quire invite` (or give --qr).
+    #[arg(required_unless_present = "qr")]
+    pub ticket: Option<String>,
+    /// Read the ticket from a picture of its QR code (PNG or JPEG).
+    #[arg(long, value_name = "FILE", conflicts_with = "ticket")]
+    pub qr: Option<std::path::PathBuf>,
     /// Your name in the group (for a member ticket; leave out when linking a device).
     #[arg(long)]
     pub me: Option<String>,

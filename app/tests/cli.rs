@@ -376,3 +376,20 @@ fn the_inbox_lists_a_new_critique_unread_until_the_piece_is_shown() {
     assert_eq!(json[0]["unread"], false, "shown, so read: {json}");
     assert!(q.ok(&["inbox"]).starts_with("  "));
 }
+
+#[test]
+fn a_ticket_travels_as_a_picture_of_its_qr_code() {
+    let q = Quire::founded();
+    let picture = q.data().join("ticket.png");
+    let ticket = q.ok(&["invite", "--qr", picture.to_str().unwrap()]);
+    assert_eq!(
+        quire::backend::qr_picture::ticket_from_picture(&picture),
+        Ok(ticket.trim().to_string())
+    );
+    // A picture of some other code is named for what it is, before anything is dialed.
+    let other = q.data().join("other.png");
+    quire::backend::qr_picture::write_picture("https://example.org", &other).unwrap();
+    let joiner = Quire::new();
+    let err = joiner.fails(&["join", "--qr", other.to_str().unwrap()]);
+    assert!(err.ends_with("holds no Quire invite ticket"), "{err}");
+}

@@ -644,6 +644,10 @@ impl Actor {
                     }
                 }
             }
+            Command::ReadQr { path } => {
+                let read = super::qr_picture::ticket_from_picture(&path);
+                self.emit(Event::QrRead(read));
+            }
             Command::MarkRead { group, items } => self.mark_read(group, items),
             Command::SetNotifications { group, on } => self.set_notifications(group, on),
             Command::RefreshPersonal(group) => match self.personals.refresh(group) {

@@ -33,6 +33,7 @@ mod open_group;
 mod open_group_tests;
 mod opener;
 mod personal;
+pub mod qr_picture;
 pub mod search;
 mod snapshot;
 pub mod sync;
@@ -125,6 +126,11 @@ pub enum Command {
         group: GroupId,
         /// On or off.
         on: bool,
+    },
+    /// Read an invite ticket from a picture of its QR code.
+    ReadQr {
+        /// The picture.
+        path: PathBuf,
     },
     /// A group's folder changed on disk (sent by its watcher).
     Refresh(GroupId),
@@ -242,6 +248,8 @@ pub enum Event {
     Failed(String),
     /// The state of peer-to-peer sync.
     Sync(SyncStatus),
+    /// The ticket read from a QR code picture, or why none could be.
+    QrRead(Result<String, String>),
     /// Show this piece and bring the window forward: its notification was clicked.
     Open {
         /// The group.

@@ -103,6 +103,11 @@ pub fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
     };
     let mut group = ctx.open_group()?;
     let ticket = create_ticket(&mut group, my_addr(ctx)?, options, now())?;
+    if let Some(path) = &args.qr {
+        quire::backend::qr_picture::write_picture(&ticket.to_string(), path)
+            .map_err(anyhow::Error::msg)?;
+        eprintln!("wrote the ticket's QR code to `{}`", path.display());
+    }
     if !node_running(ctx.data.root()) {
         eprintln!(
             "note: no `quire serve` or desktop client runs on this data dir; the ticket works only while one does"
@@ -124,7 +129,14 @@ pub fn invite(ctx: &Context, args: InviteArgs) -> anyhow::Result<()> {
 }
 
 pub fn join(ctx: &Context, net: &Net, args: JoinArgs) -> anyhow::Result<()> {
-    let ticket: Ticket = args.ticket.parse()?;
+    let text = match (&args.ticket, &args.qr) {
+        (_, Some(picture)) => {
+            quire::backend::qr_picture::ticket_from_picture(picture).map_err(anyhow::Error::msg)?
+        }
+        (Some(ticket), None) => ticket.clone(),
+        (None, None) => bail!("give the ticket, or --qr FILE with a picture of its QR code"),
+    };
+    let ticket: Ticket = text.parse()?;
     if ticket.is_expired(now()) {
         bail!(
             "this ticket expired at {}; ask for a new one",

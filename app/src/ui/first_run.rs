@@ -77,7 +77,7 @@ impl FirstRun {
                         widgets::hint(
                             ui,
                             "Paste the invite ticket a member sent you, or one you made on \
-                             another device of yours.",
+                             another device of yours; or drop a picture of its QR code here.",
                         );
                         ui.add_space(6.0);
                         if let Some(command) = self.join_ui(ui) {
@@ -93,6 +93,11 @@ impl FirstRun {
             }
         });
         out
+    }
+
+    /// A ticket read from a picture of its QR code.
+    pub fn ticket_read(&mut self, ticket: String) {
+        self.ticket = ticket;
     }
 
     /// Something failed (the status bar says what): the join is over.

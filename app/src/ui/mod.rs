@@ -290,6 +290,14 @@ impl QuireApp {
                     self.notice = Some(Notice::Error(message));
                 }
                 Event::Sync(status) => self.sync = status,
+                Event::QrRead(result) => match result {
+                    Ok(ticket) => {
+                        self.first_run.ticket_read(ticket);
+                        self.notice =
+                            Some(Notice::Done("read the ticket from its QR code".into(), now));
+                    }
+                    Err(err) => self.notice = Some(Notice::Error(err)),
+                },
                 Event::Open { group, submission } => {
                     self.state.group = Some(group);
                     self.go(View::Submission(submission.to_string()));
@@ -419,6 +427,12 @@ impl QuireApp {
                     ui.centered_and_justified(|ui| ui.spinner());
                 } else if first_run || self.state.view == View::NewGroup {
                     let cancel = !first_run;
+                    // A picture dropped here is a ticket's QR code.
+                    let dropped =
+                        ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()));
+                    if let Some(path) = dropped {
+                        self.send(Command::ReadQr { path });
+                    }
                     if let Some(command) = self.first_run.ui(ui, cancel, &mut self.state.view) {
                         self.send(command);
                     }
