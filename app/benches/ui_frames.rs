@@ -1,7 +1,7 @@
 //! Frame time of the desktop client on a large group: 1,000 members and 100,000 submissions
 //! with 100,000 critiques. Builds the group as the model, derives the snapshot the backend
 //! would send (timed once), then drives the real app in a headless `egui::Context` through a
-//! scripted scroll of the queue and the roster, timing each frame (the app's `ui` plus
+//! scripted scroll of the queue, the roster, the ledger and For you, timing each frame (the app's `ui` plus
 //! tessellation; no GPU). Prints median and p99 ms per frame; the target is p99 ≤ 16 ms.
 //!
 //! `cargo bench -p quire --bench ui_frames` (add `-- --quick` for 1/10 the size).
@@ -203,11 +203,20 @@ fn main() -> anyhow::Result<()> {
     let group = big_group(members, submissions, now);
     let me = *group.members.keys().next().expect("members");
     let started = Instant::now();
-    let snapshot = Arc::new(derive_snapshot(&group, Some(me), &[], now, 1));
+    let mut snapshot = derive_snapshot(&group, Some(me), &[], now, 1);
     println!(
         "derive snapshot (backend thread, once per change): {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    let started = Instant::now();
+    let personal = quire_store::personal::Personal::default();
+    snapshot.inbox = Arc::new(quire_store::inbox::inbox(&group, me, &personal, now));
+    println!(
+        "derive the inbox (backend thread, once per change): {:.1} ms, {} items",
+        started.elapsed().as_secs_f64() * 1000.0,
+        snapshot.inbox.len()
+    );
+    let snapshot = Arc::new(snapshot);
 
     let dir = tempfile::tempdir()?;
     let mut app = QuireApp::new(
@@ -232,6 +241,7 @@ fn main() -> anyhow::Result<()> {
         (View::Queue, "queue: scroll 200 pt a frame", 600),
         (View::Roster, "roster: scroll 200 pt a frame", 300),
         (View::Ledger, "ledger: scroll", 200),
+        (View::ForYou, "for you: scroll", 200),
     ] {
         app.state.view = view;
         // Warm up: the first frame of a view builds its filtered order and lays out fonts.

@@ -77,11 +77,13 @@ pub fn for_you_ui(ui: &mut Ui, s: &GroupSnapshot) -> (Option<View>, Option<Comma
         });
         return (open, command);
     }
+    // Only the rows on screen are laid out: a large group's inbox runs to hundreds.
+    let row_height = ui.spacing().interact_size.y;
     egui::ScrollArea::vertical()
         .id_salt("for-you")
         .auto_shrink([false, false])
-        .show(ui, |ui| {
-            for item in s.inbox.iter() {
+        .show_rows(ui, row_height, s.inbox.len(), |ui, rows| {
+            for item in &s.inbox[rows] {
                 if item_ui(ui, item) {
                     open = Some(View::Submission(item.submission().to_string()));
                     if item.unread {
