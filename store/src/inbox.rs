@@ -20,6 +20,9 @@ use crate::views::{LinePosition, claim_line};
 
 /// How long a read item, or a new piece nobody opened, stays in the inbox.
 pub const KEPT_DAYS: i64 = 30;
+/// Most new pieces in my genres shown, the newest: a busy group submits more than anyone
+/// reads.
+pub const NEW_PIECES_SHOWN: usize = 50;
 /// How long before a claim lapses it is flagged.
 pub const LAPSE_WARNING: SignedDuration = SignedDuration::from_hours(24);
 
@@ -184,7 +187,8 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
             }
             continue;
         }
-        let author = Some(group.name_of(sub.author));
+        // Named only for what is pushed: a large group has a hundred thousand pieces.
+        let author = || Some(group.name_of(sub.author));
         if let Some(mine) = sub.critique_by(me) {
             if let Some(at) = mine.thanked_at {
                 let kind = InboxKind::Thanked {
@@ -196,7 +200,7 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     kind,
                     at,
                     &sub.title,
-                    author.clone(),
+                    author(),
                 );
             }
             if let Some(at) = mine.tipped_at {
@@ -204,13 +208,7 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     submission: sub.id,
                     critique: mine.id,
                 };
-                push(
-                    format!("tip/{}", mine.id),
-                    kind,
-                    at,
-                    &sub.title,
-                    author.clone(),
-                );
+                push(format!("tip/{}", mine.id), kind, at, &sub.title, author());
             }
             continue;
         }
@@ -220,7 +218,15 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
         if !sub.claims.contains_key(&me) {
             // Cheap tests first: a large group has thousands of pieces.
             let fresh = sub.submitted_at >= kept_since && !my_genres.is_empty();
-            if fresh && my_genres.contains(&fold(&sub.genre)) {
+            // Genres are kept in lowercase: only one with other than ASCII needs folding.
+            let in_mine = |genre: &str| my_genres.iter().any(|g| g == genre);
+            let mine = fresh
+                && if sub.genre.is_ascii() {
+                    in_mine(&sub.genre)
+                } else {
+                    in_mine(&fold(&sub.genre))
+                };
+            if mine {
                 let kind = InboxKind::NewPiece {
                     submission: sub.id,
                     author: sub.author,
@@ -230,7 +236,7 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     kind,
                     sub.submitted_at,
                     &sub.title,
-                    author,
+                    author(),
                 );
             }
             continue;
@@ -253,7 +259,7 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     kind,
                     expires_at,
                     &sub.title,
-                    author,
+                    author(),
                 );
             }
             Some(LinePosition::Waiting(position)) => {
@@ -262,7 +268,13 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     position,
                 };
                 let at = sub.claims.get(&me).map_or(now, |c| c.at);
-                push(format!("waiting/{}", sub.id), kind, at, &sub.title, author);
+                push(
+                    format!("waiting/{}", sub.id),
+                    kind,
+                    at,
+                    &sub.title,
+                    author(),
+                );
             }
             // A claim that lapsed or was let go.
             None => {}
@@ -272,6 +284,12 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
         (b.urgent(), b.unread, b.at)
             .cmp(&(a.urgent(), a.unread, a.at))
             .then_with(|| a.key.cmp(&b.key))
+    });
+    let mut new_pieces = 0;
+    items.retain(|item| {
+        let new_piece = matches!(item.kind, InboxKind::NewPiece { .. });
+        new_pieces += usize::from(new_piece);
+        !new_piece || new_pieces <= NEW_PIECES_SHOWN
     });
     items
 }
