@@ -836,6 +836,19 @@ fn a_device_ticket_links_another_device_without_asking_a_name() {
         1,
         "no new member"
     );
+
+    // My personal document follows me: notifications turned off on the tablet are off on the
+    // laptop too. (A device that just joined opens on For you.)
+    wait_for(&mut tablet, "the setting", |h| {
+        has(h, "Desktop notifications")
+    });
+    click(&mut tablet, "Desktop notifications");
+    wait_for(&mut tablet, "notifications off on the tablet", |h| {
+        h.state().current().is_some_and(|s| !s.notifications)
+    });
+    wait_for(&mut laptop, "notifications off on the laptop", |h| {
+        h.state().current().is_some_and(|s| !s.notifications)
+    });
 }
 
 /// The app on `dir` without sync, with notifications going to `recorder`.
