@@ -18,9 +18,19 @@ use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{CritiqueId, DeviceId, Group, GroupId, MemberId, SubmissionId};
 
 fn harness(dir: &Path) -> Harness<'static, QuireApp> {
+    sized(dir, [1280.0, 860.0])
+}
+
+/// The app on `dir`, without sync, in a window of `size` points.
+fn sized(dir: &Path, size: [f32; 2]) -> Harness<'static, QuireApp> {
     let app = QuireApp::new(dir.to_path_buf(), UiState::default(), Arc::new(|| {}));
+    harness_of(app, size)
+}
+
+/// `app` in a window of `size` points, driven as eframe drives it.
+fn harness_of(app: QuireApp, size: [f32; 2]) -> Harness<'static, QuireApp> {
     Harness::builder()
-        .with_size([1280.0, 860.0])
+        .with_size(size)
         .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app)
 }
 
@@ -661,10 +671,7 @@ fn synced_harness(dir: &Path, device_label: &str) -> (Harness<'static, QuireApp>
     let wake = woken.clone();
     let repaint = Arc::new(move || wake.store(true, Ordering::SeqCst));
     let app = QuireApp::with_backend(config, UiState::default(), repaint);
-    let harness = Harness::builder()
-        .with_size([1280.0, 860.0])
-        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
-    (harness, woken)
+    (harness_of(app, [1280.0, 860.0]), woken)
 }
 
 /// Like [`wait_for`], but draws a frame only when the backend asks for one, as eframe does
@@ -863,9 +870,7 @@ fn harness_noticed(
         notifier: Some(Arc::new(recorder.clone())),
     };
     let app = QuireApp::with_backend(config, UiState::default(), Arc::new(|| {}));
-    Harness::builder()
-        .with_size([1280.0, 860.0])
-        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app)
+    harness_of(app, [1280.0, 860.0])
 }
 
 #[test]
@@ -950,14 +955,7 @@ fn a_new_critique_is_announced_waits_in_for_you_and_opening_it_reads_it() {
 #[test]
 fn at_the_smallest_window_nothing_overlaps_and_every_column_is_on_screen() {
     let dir = tempfile::tempdir().unwrap();
-    let app = QuireApp::new(
-        dir.path().to_path_buf(),
-        UiState::default(),
-        Arc::new(|| {}),
-    );
-    let mut h = Harness::builder()
-        .with_size([720.0, 480.0])
-        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
+    let mut h = sized(dir.path(), [720.0, 480.0]);
     create_group(&mut h);
     let group = h.state().current().unwrap().id;
     let mut ben = Ben::join(dir.path(), group);
@@ -979,14 +977,7 @@ fn at_the_smallest_window_nothing_overlaps_and_every_column_is_on_screen() {
 
     // The roster of a 1280-wide window zoomed to 150 %: every column still on screen.
     drop(h);
-    let app = QuireApp::new(
-        dir.path().to_path_buf(),
-        UiState::default(),
-        Arc::new(|| {}),
-    );
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, app: &mut QuireApp| app.ui(ui), app);
+    let mut h = sized(dir.path(), [1280.0, 800.0]);
     h.ctx.set_zoom_factor(1.5);
     wait_for(&mut h, "the group", |h| has(h, "Roster"));
     click(&mut h, "Roster");

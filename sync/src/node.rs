@@ -219,11 +219,6 @@ impl NodeHandle {
         group: GroupId,
         f: impl FnOnce(&mut Group) -> R + Send + 'static,
     ) -> Result<R, SyncError> {
-        let actor = self
-            .inner
-            .shared
-            .group(group)
-            .ok_or(SyncError::NoGroup(group))?;
         let (tx, rx) = oneshot::channel();
         let run: EditFn = Box::new(move |g: &mut Group| {
             let out = f(g);
@@ -231,10 +226,7 @@ impl NodeHandle {
                 let _ = tx.send(saved.map(|()| out));
             })
         });
-        actor
-            .send(GroupMsg::Edit(run))
-            .await
-            .map_err(|_| SyncError::Closed)?;
+        self.send_to(group, GroupMsg::Edit(run)).await?;
         Ok(rx.await.map_err(|_| SyncError::Closed)??)
     }
 
@@ -247,20 +239,22 @@ impl NodeHandle {
         group: GroupId,
         f: impl FnOnce(&mut PersonalDoc) -> R + Send + 'static,
     ) -> Result<R, SyncError> {
+        let (tx, rx) = oneshot::channel();
+        let run: PersonalFn = Box::new(move |doc: &mut PersonalDoc| {
+            let _ = tx.send(f(doc));
+        });
+        self.send_to(group, GroupMsg::Personal(run)).await?;
+        rx.await.map_err(|_| SyncError::NoPersonal(group))
+    }
+
+    /// Hands `msg` to `group`'s actor.
+    async fn send_to(&self, group: GroupId, msg: GroupMsg) -> Result<(), SyncError> {
         let actor = self
             .inner
             .shared
             .group(group)
             .ok_or(SyncError::NoGroup(group))?;
-        let (tx, rx) = oneshot::channel();
-        let run: PersonalFn = Box::new(move |doc: &mut PersonalDoc| {
-            let _ = tx.send(f(doc));
-        });
-        actor
-            .send(GroupMsg::Personal(run))
-            .await
-            .map_err(|_| SyncError::Closed)?;
-        rx.await.map_err(|_| SyncError::NoPersonal(group))
+        actor.send(msg).await.map_err(|_| SyncError::Closed)
     }
 
     /// Makes an invite to `group` and returns its ticket, which carries this node's address.

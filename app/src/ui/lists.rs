@@ -129,19 +129,8 @@ impl Lists {
             return open;
         }
         let me = s.me.is_some();
-        let w = fitted(ui, &[180.0, 140.0, 120.0, 60.0, 90.0, 60.0, 110.0, 90.0]);
-        TableBuilder::new(ui)
-            .id_salt("queue")
-            .striped(true)
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::remainder().at_least(w[0]).clip(true))
-            .column(Column::exact(w[1]).clip(true))
-            .column(Column::exact(w[2]).clip(true))
-            .column(Column::exact(w[3]).clip(true))
-            .column(Column::exact(w[4]).clip(true))
-            .column(Column::exact(w[5]).clip(true))
-            .column(Column::exact(w[6]).clip(true))
-            .column(Column::exact(w[7]).clip(true))
+        let widths = [180.0, 140.0, 120.0, 60.0, 90.0, 60.0, 110.0, 90.0];
+        fitted_table(ui, "queue", &widths, 0)
             .header(22.0, |mut h| {
                 let names = [
                     "Title", "Author", "Genre", "Words", "Due", "Critiques", "Status", "",
@@ -293,19 +282,8 @@ impl Lists {
             }
             return open;
         }
-        let w = fitted(ui, &[170.0, 120.0, 190.0, 230.0, 80.0, 55.0, 70.0, 120.0]);
-        TableBuilder::new(ui)
-            .id_salt("roster")
-            .striped(true)
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::exact(w[0]).clip(true))
-            .column(Column::exact(w[1]).clip(true))
-            .column(Column::exact(w[2]).clip(true))
-            .column(Column::exact(w[3]).clip(true))
-            .column(Column::exact(w[4]).clip(true))
-            .column(Column::exact(w[5]).clip(true))
-            .column(Column::exact(w[6]).clip(true))
-            .column(Column::remainder().at_least(w[7]).clip(true))
+        let widths = [170.0, 120.0, 190.0, 230.0, 80.0, 55.0, 70.0, 120.0];
+        fitted_table(ui, "roster", &widths, 7)
             .header(22.0, |mut h| {
                 for (column, name) in [
                     "Name", "Pen name", "Genres", "Roles", "Capacity", "Given", "Received",
@@ -528,13 +506,27 @@ fn empty_rows(ui: &mut Ui, why: &str, way_on: &str) -> bool {
     clicked
 }
 
-/// Column widths for a table of `wanted` widths in `ui`: as wanted where they fit, else all
+/// A striped table of columns `wanted` wide in `ui`, as wanted where they fit, else all
 /// narrowed alike (their text clipped) so that every column stays on screen, down to a floor
-/// under which the window is too small to matter (720 points wide is the least).
-fn fitted(ui: &Ui, wanted: &[f32]) -> Vec<f32> {
+/// under which the window is too small to matter (720 points wide is the least). Column
+/// `stretch` takes what room is left.
+fn fitted_table<'a>(ui: &'a mut Ui, id: &str, wanted: &[f32], stretch: usize) -> TableBuilder<'a> {
     let spacing = ui.spacing().item_spacing.x * wanted.len() as f32;
     let total: f32 = wanted.iter().sum();
     let room = (ui.available_width() - spacing).max(0.0);
     let scale = (room / total).clamp(0.55, 1.0);
-    wanted.iter().map(|w| (w * scale).floor()).collect()
+    let mut table = TableBuilder::new(ui)
+        .id_salt(id)
+        .striped(true)
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
+    for (i, w) in wanted.iter().enumerate() {
+        let width = (w * scale).floor();
+        let column = if i == stretch {
+            Column::remainder().at_least(width)
+        } else {
+            Column::exact(width)
+        };
+        table = table.column(column.clip(true));
+    }
+    table
 }

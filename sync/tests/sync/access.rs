@@ -3,27 +3,15 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use quire_store::{GroupId, ops};
 use quire_sync::frame::{MAX_FRAME, read_frame, write_frame};
-use quire_sync::wire::{self, JOIN_ALPN_2, JoinReply, JoinRequest, SYNC_ALPN, SyncHello, close};
+use quire_sync::wire::{self, JOIN_ALPN_2, JoinReply, JoinRequest, close};
 use quire_sync::{InviteOptions, NodeConfig, SyncError, TicketKind};
 
-use crate::support::{Peer, converge, eventually, pair};
+use crate::support::{Peer, converge, dial_as, eventually, pair};
 
 /// Dials `target` as `from`'s device, names `group`, and returns the first frame the target
 /// sends back, if any arrives before it closes the connection.
 pub async fn hello_and_read(from: &Peer, target: &Peer, group: GroupId) -> Option<Vec<u8>> {
-    let mut config = NodeConfig::loopback(from.path());
-    config.bind = Some("127.0.0.1:0".parse().unwrap());
-    // A second endpoint with the same key is fine for a one-off dial.
-    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
-    let conn = endpoint
-        .connect(target.handle().addr(), SYNC_ALPN)
-        .await
-        .unwrap();
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    let hello = wire::encode(&SyncHello {
-        group: *group.as_bytes(),
-    });
-    write_frame(&mut send, &hello).await.unwrap();
+    let (endpoint, _conn, _send, mut recv) = dial_as(from, target, group).await;
     let got = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut recv, MAX_FRAME))
         .await
         .ok()
@@ -58,18 +46,7 @@ async fn a_stranger_gets_not_one_byte() {
 /// How `target` closes a raw sync dial from `from`'s device naming `group`: the close code, the
 /// reason, and how long after the hello was sent.
 async fn sync_refusal(from: &Peer, target: &Peer, group: GroupId) -> (u64, Vec<u8>, Duration) {
-    let mut config = NodeConfig::loopback(from.path());
-    config.bind = Some("127.0.0.1:0".parse().unwrap());
-    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
-    let conn = endpoint
-        .connect(target.handle().addr(), SYNC_ALPN)
-        .await
-        .unwrap();
-    let (mut send, _recv) = conn.open_bi().await.unwrap();
-    let hello = wire::encode(&SyncHello {
-        group: *group.as_bytes(),
-    });
-    write_frame(&mut send, &hello).await.unwrap();
+    let (endpoint, conn, _send, _recv) = dial_as(from, target, group).await;
     let sent = std::time::Instant::now();
     let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
         .await

@@ -6,10 +6,10 @@ use quire_store::personal::Personal;
 use quire_store::{GroupId, MemberId};
 use quire_sync::envelope;
 use quire_sync::frame::{MAX_FRAME, read_frame, write_frame};
-use quire_sync::wire::{self, SYNC_ALPN, SyncHello, close};
-use quire_sync::{InviteOptions, NodeConfig, SyncError, TicketKind};
+use quire_sync::wire::close;
+use quire_sync::{InviteOptions, SyncError, TicketKind};
 
-use crate::support::{Peer, converge, eventually};
+use crate::support::{Peer, converge, dial_as, eventually};
 
 /// What `peer`'s node holds of its personal document in `group`.
 async fn personal(peer: &Peer, group: GroupId) -> Personal {
@@ -118,15 +118,24 @@ async fn read_marks_made_offline_arrive_when_my_devices_meet_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_with_no_member_has_no_personal_document() {
+    // A group on this device's disk whose founder is some other device.
     let mut stranger = Peer::new("Stranger");
-    let founder = Peer::new("Ada");
-    let group = founder.found("Tuesday Writers");
-    // The founder's data dir, opened by a node of a device that is no member's there.
-    std::fs::create_dir_all(stranger.path().join("groups")).unwrap();
-    copy_dir(
-        &founder.data().group_path(group),
-        &stranger.data().group_path(group),
-    );
+    let new = quire_store::ops::NewGroup {
+        id: GroupId::random(),
+        name: "Tuesday Writers".into(),
+        description: String::new(),
+        rules: Default::default(),
+        founder: quire_store::ops::NewMember {
+            id: MemberId::random(),
+            display_name: "Ada".into(),
+            device: quire_store::DeviceId::from_bytes([9; 32]),
+            device_label: "Ada's laptop".into(),
+        },
+    };
+    let options = quire_store::storage::StorageOptions::default();
+    let group = quire_store::Group::create(&stranger.data(), new, options, Timestamp::now())
+        .unwrap()
+        .id();
     stranger.online().await;
     let err = stranger
         .handle()
@@ -139,34 +148,10 @@ async fn a_device_with_no_member_has_no_personal_document() {
     );
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Dials `target` as `from`'s device for `group`, sends `frame`, and returns how the target
 /// closes the connection: its code and reason.
 async fn send_and_close(from: &Peer, target: &Peer, group: GroupId, frame: &[u8]) -> (u64, String) {
-    let mut config = NodeConfig::loopback(from.path());
-    config.bind = Some("127.0.0.1:0".parse().unwrap());
-    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
-    let conn = endpoint
-        .connect(target.handle().addr(), SYNC_ALPN)
-        .await
-        .unwrap();
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    let hello = wire::encode(&SyncHello {
-        group: *group.as_bytes(),
-    });
-    write_frame(&mut send, &hello).await.unwrap();
+    let (endpoint, conn, mut send, mut recv) = dial_as(from, target, group).await;
     // The target's first frame says the session is attached.
     let first = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut recv, MAX_FRAME))
         .await

@@ -422,3 +422,33 @@ pub async fn pair(a: &mut Peer, b: &mut Peer) -> GroupId {
     converge(group, &[a, b]).await;
     group
 }
+
+/// A raw sync dial from `from`'s device to `target` naming `group`, as a modified client
+/// makes it: the hello sent, the streams open. A second endpoint with the same key is fine
+/// for a one-off dial.
+pub async fn dial_as(
+    from: &Peer,
+    target: &Peer,
+    group: GroupId,
+) -> (
+    iroh::Endpoint,
+    iroh::endpoint::Connection,
+    iroh::endpoint::SendStream,
+    iroh::endpoint::RecvStream,
+) {
+    let mut config = NodeConfig::loopback(from.path());
+    config.bind = Some("127.0.0.1:0".parse().unwrap());
+    let endpoint = quire_sync::bind_endpoint(&config).await.unwrap();
+    let conn = endpoint
+        .connect(target.handle().addr(), quire_sync::wire::SYNC_ALPN)
+        .await
+        .unwrap();
+    let (mut send, recv) = conn.open_bi().await.unwrap();
+    let hello = quire_sync::wire::encode(&quire_sync::wire::SyncHello {
+        group: *group.as_bytes(),
+    });
+    quire_sync::frame::write_frame(&mut send, &hello)
+        .await
+        .unwrap();
+    (endpoint, conn, send, recv)
+}
