@@ -498,11 +498,17 @@ impl GroupActor {
         let (document_frames, frames): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) = frames
             .iter()
             .partition(|f| envelope::document_of(f).is_some());
-        if !document_frames.is_empty()
-            && (!self.settle_documents(session, &document_frames) || frames.is_empty())
-        {
-            return;
+        // The group first: a device added in this batch may write to a document in it.
+        if !frames.is_empty() || document_frames.is_empty() {
+            self.settle_group(session, &frames);
         }
+        if !document_frames.is_empty() && self.sessions.contains_key(&session) {
+            self.settle_documents(session, &document_frames);
+        }
+    }
+
+    /// [`settle`](Self::settle) for the frames of the group document itself.
+    fn settle_group(&mut self, session: SessionId, frames: &[&Vec<u8>]) {
         let Some(attached) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -522,7 +528,7 @@ impl GroupActor {
             // is the answer.
             let mut messages = Vec::with_capacity(frames.len());
             let mut failed = None;
-            for bytes in &frames {
+            for bytes in frames {
                 match attached.session.receive(group.doc(), bytes, &limits) {
                     Ok(msg) => messages.push(msg),
                     Err(e) => {
@@ -977,11 +983,10 @@ impl GroupActor {
         }
     }
 
-    /// Takes the document frames of a batch from `session`. Returns whether the session is
-    /// still open.
-    fn settle_documents(&mut self, session: SessionId, frames: &[&Vec<u8>]) -> bool {
+    /// Takes the document frames of a batch from `session`.
+    fn settle_documents(&mut self, session: SessionId, frames: &[&Vec<u8>]) {
         let Some(peer) = self.sessions.get(&session).map(|a| a.session.peer()) else {
-            return false;
+            return;
         };
         let limits = self.shared.limits;
         let mut applied = 0;
@@ -1010,12 +1015,8 @@ impl GroupActor {
         } else if failed.is_none() {
             self.offer_documents(session);
         }
-        match failed {
-            Some(e) => {
-                self.refuse_peer(session, peer, &e);
-                false
-            }
-            None => true,
+        if let Some(e) = failed {
+            self.refuse_peer(session, peer, &e);
         }
     }
 
