@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::ids::{CritiqueId, MemberId, SubmissionId};
-use crate::model::Group;
+use crate::model::{Group, Submission};
 use crate::personal::Personal;
 use crate::text::fold;
 use crate::views::{LinePosition, claim_line};
@@ -148,6 +148,30 @@ pub fn piece_key(submission: SubmissionId) -> String {
     format!("piece/{submission}")
 }
 
+/// The key of the thanks for my critique.
+fn thanks_key(critique: CritiqueId) -> String {
+    format!("thanks/{critique}")
+}
+
+/// The key of the tip for my critique.
+fn tip_key(critique: CritiqueId) -> String {
+    format!("tip/{critique}")
+}
+
+/// The keys that opening `sub` marks read for `me`: the critiques of my piece, or a piece of
+/// someone else's with the thanks and the tip for my critique of it.
+pub fn opened_keys(sub: &Submission, me: MemberId) -> Vec<String> {
+    if sub.author == me {
+        return sub.critiques.keys().map(|c| critique_key(*c)).collect();
+    }
+    let mut keys = vec![piece_key(sub.id)];
+    if let Some(mine) = sub.critique_by(me) {
+        keys.push(thanks_key(mine.id));
+        keys.push(tip_key(mine.id));
+    }
+    keys
+}
+
 /// What needs `me` in `group` at `now`, given what `personal` says I read: urgent first, then
 /// unread, each newest first.
 pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -> Vec<InboxItem> {
@@ -195,20 +219,14 @@ pub fn inbox(group: &Group, me: MemberId, personal: &Personal, now: Timestamp) -
                     submission: sub.id,
                     critique: mine.id,
                 };
-                push(
-                    format!("thanks/{}", mine.id),
-                    kind,
-                    at,
-                    &sub.title,
-                    author(),
-                );
+                push(thanks_key(mine.id), kind, at, &sub.title, author());
             }
             if let Some(at) = mine.tipped_at {
                 let kind = InboxKind::Tipped {
                     submission: sub.id,
                     critique: mine.id,
                 };
-                push(format!("tip/{}", mine.id), kind, at, &sub.title, author());
+                push(tip_key(mine.id), kind, at, &sub.title, author());
             }
             continue;
         }

@@ -22,7 +22,7 @@ use super::drafts::Drafts;
 use super::notify::Notifier;
 use super::open_group::{Doc, OpenGroup};
 use super::opener::{self, GroupLoaded, GroupShown, LoadedGroup};
-use super::personal::{Personals, announce, inbox_of, opened_keys};
+use super::personal::{Personals, announce};
 use super::snapshot::{ACTIVITY_SHOWN, member_detail, submission_detail};
 use super::sync::{Invitation, SYNC_MISSING, SyncState, SyncStatus};
 use super::{Action, BackendConfig, Command, Effect, Event, GroupListing, Repaint, SyncOutcome};
@@ -531,7 +531,8 @@ impl Actor {
                 match self.personals.doc(&self.data, device, snapshot.id, me) {
                     Ok(doc) => {
                         let personal = doc.read();
-                        snapshot.inbox = inbox_of(model, me, &personal, now);
+                        snapshot.inbox =
+                            Arc::new(quire_store::inbox::inbox(model, me, &personal, now));
                         snapshot.notifications = personal.notifications;
                         let news = self.personals.news(snapshot.id, &snapshot.inbox);
                         if let Some(notifier) = &self.notifier
@@ -682,7 +683,7 @@ impl Actor {
         let Some(piece) = model.submissions.get(&sub) else {
             return;
         };
-        let keys = opened_keys(piece, me);
+        let keys = quire_store::inbox::opened_keys(piece, me);
         self.mark_read(group, keys);
     }
 

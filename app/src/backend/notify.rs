@@ -25,6 +25,18 @@ pub struct Notice {
     pub body: String,
 }
 
+impl Notice {
+    /// The notice for `item` of group `group`, called `group_name`.
+    pub fn of(group: GroupId, group_name: &str, item: &InboxItem) -> Self {
+        Notice {
+            group,
+            submission: item.submission(),
+            summary: item.headline(),
+            body: group_name.to_string(),
+        }
+    }
+}
+
 /// What is run when a notice is clicked.
 pub type OnClick = Box<dyn FnOnce() + Send>;
 

@@ -6,15 +6,11 @@
 //! the same documents and sends what this process writes on to my other devices; what they
 //! send arrives as [`quire_sync::SyncEvent::PersonalChanged`], and is read from disk again.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use jiff::Timestamp;
-use quire_store::inbox::{self, InboxItem};
-use quire_store::model;
-use quire_store::personal::{Personal, PersonalDoc};
+use quire_store::inbox::InboxItem;
+use quire_store::personal::PersonalDoc;
 use quire_store::storage::{DataDir, StorageOptions};
 use quire_store::{DeviceId, GroupId, MemberId, SubmissionId};
+use std::collections::BTreeMap;
 
 use super::notify::{News, Notice, Notifier};
 
@@ -61,34 +57,6 @@ impl Personals {
     }
 }
 
-/// The inbox keys that opening `sub` marks read: the critiques of my piece, or a piece of
-/// someone else's with the thanks and tip for my critique of it.
-pub(super) fn opened_keys(sub: &model::Submission, me: MemberId) -> Vec<String> {
-    if sub.author == me {
-        return sub
-            .critiques
-            .keys()
-            .map(|c| inbox::critique_key(*c))
-            .collect();
-    }
-    let mut keys = vec![inbox::piece_key(sub.id)];
-    if let Some(mine) = sub.critique_by(me) {
-        keys.push(format!("thanks/{}", mine.id));
-        keys.push(format!("tip/{}", mine.id));
-    }
-    keys
-}
-
-/// What needs `me` in `model` now, by `personal`.
-pub(super) fn inbox_of(
-    model: &model::Group,
-    me: MemberId,
-    personal: &Personal,
-    now: Timestamp,
-) -> Arc<Vec<InboxItem>> {
-    Arc::new(inbox::inbox(model, me, personal, now))
-}
-
 /// Shows a notice for each of `items`; a click sends `clicked` the group and piece.
 pub(super) fn announce(
     notifier: &dyn Notifier,
@@ -98,13 +66,8 @@ pub(super) fn announce(
     clicked: impl Fn(GroupId, SubmissionId) + Clone + Send + 'static,
 ) {
     for item in items {
-        let submission = item.submission();
-        let notice = Notice {
-            group,
-            submission,
-            summary: item.headline(),
-            body: group_name.to_string(),
-        };
+        let notice = Notice::of(group, group_name, item);
+        let submission = notice.submission;
         let clicked = clicked.clone();
         notifier.notify(notice, Box::new(move || clicked(group, submission)));
     }

@@ -64,17 +64,9 @@ fn line(item: &InboxItem) -> String {
     format!("{mark} {id}  {when}  {}", item.headline())
 }
 
-/// Marks what opening `sub` shows as read: its critiques if it is mine, else the piece.
+/// Marks what opening `sub` shows as read (see [`inbox::opened_keys`]).
 pub fn opened(ctx: &Context, group: &Group, sub: &model::Submission) -> anyhow::Result<()> {
-    let me = group.me()?;
-    let keys: Vec<String> = if sub.author == me {
-        sub.critiques
-            .keys()
-            .map(|c| inbox::critique_key(*c))
-            .collect()
-    } else {
-        vec![inbox::piece_key(sub.id)]
-    };
+    let keys = inbox::opened_keys(sub, group.me()?);
     personal_doc(ctx, group)?.mark_read(keys.iter().map(String::as_str), now())?;
     Ok(())
 }

@@ -27,13 +27,8 @@ impl ServeNotices {
             return;
         }
         for item in fresh {
-            let notice = Notice {
-                group,
-                submission: item.submission(),
-                summary: item.headline(),
-                body: name.clone(),
-            };
             // There is no window to open: the notice is all.
+            let notice = Notice::of(group, &name, item);
             self.notifier.notify(notice, Box::new(|| {}));
         }
     }
@@ -53,12 +48,11 @@ async fn inbox_of(handle: &NodeHandle, group: GroupId) -> Option<(String, Vec<In
             Ok((name, inbox::inbox(model, me, &personal, now)))
         })
         .await;
+    let read = read
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
     match read {
-        Ok(Ok((name, items))) => Some((name, items, on)),
-        Ok(Err(e)) => {
-            tracing::debug!(group = %group.short(), error = %e, "cannot read the inbox");
-            None
-        }
+        Ok((name, items)) => Some((name, items, on)),
         Err(e) => {
             tracing::debug!(group = %group.short(), error = %e, "cannot read the inbox");
             None
