@@ -24,17 +24,20 @@ use crate::sync_check::Limits;
 #[derive(Debug)]
 pub(crate) struct Hosted {
     doc: PersonalDoc,
+    /// This device.
+    me: DeviceId,
     audience: Audience,
     sessions: HashMap<SessionId, PeerSession>,
 }
 
 impl Hosted {
-    /// Hosts `doc`, whose writers are judged against `devices` (every device the group has
-    /// known, with its member).
-    pub fn new(doc: PersonalDoc, devices: BTreeMap<DeviceId, MemberId>) -> Self {
+    /// Hosts `doc` on this device, `me`; its writers are judged against `devices` (every
+    /// device the group has known, with its member).
+    pub fn new(doc: PersonalDoc, me: DeviceId, devices: BTreeMap<DeviceId, MemberId>) -> Self {
         let audience = Audience::new(doc.id(), devices);
         Self {
             doc,
+            me,
             audience,
             sessions: HashMap::new(),
         }
@@ -63,17 +66,11 @@ impl Hosted {
     /// Starts syncing with `peer` on `session` if the document is shared with it. Returns
     /// whether it is.
     pub fn attach(&mut self, session: SessionId, peer: DeviceId) -> bool {
-        if peer == self.me() || !self.audience.admits(peer) {
+        if peer == self.me || !self.audience.admits(peer) {
             return false;
         }
         self.sessions.insert(session, PeerSession::new(peer));
         true
-    }
-
-    /// This device (the actor of its own edits).
-    fn me(&self) -> DeviceId {
-        quire_store::device_of_actor(self.doc.storage().doc().get_actor())
-            .unwrap_or(DeviceId::from_bytes([0; 32]))
     }
 
     /// Stops syncing on `session`.

@@ -204,11 +204,8 @@ pub(crate) fn spawn(
     let refresh_pending = Arc::new(AtomicBool::new(false));
     match group.storage_mut().watch() {
         Ok(watcher) => {
-            let tx = tx.clone();
-            let pending = refresh_pending.clone();
-            std::thread::Builder::new()
-                .name(format!("quire-watch-{}", id.short()))
-                .spawn(move || watch(watcher, tx, pending))?;
+            let name = format!("quire-watch-{}", id.short());
+            start_watching(name, watcher, tx.clone(), refresh_pending.clone())?;
         }
         Err(e) => {
             tracing::warn!(group = %id.short(), error = %e, "cannot watch the group folder; changes from other processes arrive only with the next sync");
@@ -244,6 +241,19 @@ pub(crate) fn spawn(
         .name(format!("quire-group-{}", id.short()))
         .spawn(move || actor.run())?;
     Ok(GroupActorHandle { tx, thread })
+}
+
+/// Starts a thread called `name` that runs [`watch`].
+fn start_watching(
+    name: String,
+    watcher: quire_store::storage::GroupWatcher,
+    tx: mpsc::Sender<GroupMsg>,
+    pending: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || watch(watcher, tx, pending))
+        .map(drop)
 }
 
 /// Tells the actor behind `tx` to refresh whenever `watcher` sees another process write,
@@ -707,7 +717,16 @@ impl GroupActor {
             secret: &self.shared.secret,
             book: self.group.storage().signatures(),
         };
-        for frame in attached.session.outgoing(self.group.doc(), voucher) {
+        let frames = attached.session.outgoing(self.group.doc(), voucher);
+        self.send(session, frames);
+    }
+
+    /// Hands `frames` to `session`'s pump; a peer too slow to take them is disconnected.
+    fn send(&mut self, session: SessionId, frames: Vec<Vec<u8>>) {
+        let Some(attached) = self.sessions.get(&session) else {
+            return;
+        };
+        for frame in frames {
             match attached.outbound.try_send(Outbound::Frame(frame)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -933,11 +952,14 @@ impl GroupActor {
     /// Opens this device's member's personal document once the device is a member's, and
     /// tells the hosted documents who may write them.
     fn host_documents(&mut self, my_member: Option<MemberId>) {
+        let mut grew = false;
         for (device, member) in &self.devices {
-            self.known_devices.insert(*device, *member);
+            grew |= self.known_devices.insert(*device, *member).is_none();
         }
         if let Some(hosted) = &mut self.personal {
-            hosted.set_devices(self.known_devices.clone());
+            if grew {
+                hosted.set_devices(self.known_devices.clone());
+            }
             return;
         }
         let Some(member) = my_member else {
@@ -945,22 +967,18 @@ impl GroupActor {
         };
         match (self.open_personal)(member) {
             Ok(doc) => {
-                match doc.storage().watch() {
-                    Ok(watcher) => {
-                        let tx = self.watch_tx.clone();
-                        let pending = self.refresh_pending.clone();
-                        let spawned = std::thread::Builder::new()
-                            .name(format!("quire-watch-{}-personal", self.id.short()))
-                            .spawn(move || watch(watcher, tx, pending));
-                        if let Err(e) = spawned {
-                            tracing::warn!(group = %self.id.short(), error = %e, "cannot watch the personal document's folder");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(group = %self.id.short(), error = %e, "cannot watch the personal document's folder");
-                    }
+                let name = format!("quire-watch-{}-personal", self.id.short());
+                let (tx, pending) = (self.watch_tx.clone(), self.refresh_pending.clone());
+                let watching = doc
+                    .storage()
+                    .watch()
+                    .map_err(|e| e.to_string())
+                    .and_then(|w| start_watching(name, w, tx, pending).map_err(|e| e.to_string()));
+                if let Err(e) = watching {
+                    tracing::warn!(group = %self.id.short(), error = %e, "cannot watch the personal document's folder");
                 }
-                let mut hosted = Hosted::new(doc, self.known_devices.clone());
+                let me = self.shared.me;
+                let mut hosted = Hosted::new(doc, me, self.known_devices.clone());
                 let sessions: Vec<(SessionId, DeviceId)> = self
                     .sessions
                     .iter()
@@ -1026,15 +1044,7 @@ impl GroupActor {
             return;
         };
         let frames = hosted.outgoing(session, &self.shared.secret);
-        let Some(attached) = self.sessions.get(&session) else {
-            return;
-        };
-        for frame in frames {
-            if attached.outbound.try_send(Outbound::Frame(frame)).is_err() {
-                self.close(session, close::TOO_SLOW, "peer is not reading what we send");
-                return;
-            }
-        }
+        self.send(session, frames);
     }
 
     /// A hosted document moved on: tell its peers, write it, tell subscribers.
